@@ -54,6 +54,10 @@ export const ErrorCode = {
   EngineClosed: 'PASARELA_ENGINE_CLOSED',
   ChannelClosed: 'PASARELA_CHANNEL_CLOSED',
   ChannelOverflow: 'PASARELA_CHANNEL_OVERFLOW',
+  /** A peer stopped answering heartbeats (WebSocket ping/pong). */
+  PeerTimeout: 'PASARELA_PEER_TIMEOUT',
+  /** An outbound connection could not be made (status 502). */
+  Unreachable: 'PASARELA_UNREACHABLE',
   FrameTooLarge: 'PASARELA_FRAME_TOO_LARGE',
   InvalidJson: 'PASARELA_INVALID_JSON',
   DecodeError: 'PASARELA_DECODE_ERROR',
