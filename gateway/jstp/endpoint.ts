@@ -1,8 +1,14 @@
 /**
  * Endpoint patterns: normalize (strict | quirks), compile, match with named captures.
- * CONTRACT STUB — to be implemented (see the helper brief).
+ * See shared/JSTP.md, "Endpoint patterns". Pure: no I/O.
+ *
+ * A normalized pattern is an array of strings in canonical form, so that equal
+ * patterns are equal arrays: numbers become their string form, and a literal carries
+ * a leading backslash only when it would otherwise read as `*`, `...`, `:name` or an
+ * escape (`\x` is written `x`).
  */
 import type { Mode, ResourceElement } from './dispatch.js';
+import { ErrorCode, PasarelaError, Status } from './errors.js';
 
 export type Captures = Record<string, ResourceElement>;
 
@@ -19,12 +25,274 @@ export type NormalizeResult =
   | { ok: true; pattern: string[]; repaired: boolean }
   | { ok: false; reason: string };
 
-export function normalizePattern(input: unknown, mode: Mode): NormalizeResult {
-  void input; void mode;
-  throw new Error('not implemented');
+export const ELLIPSIS = '...';
+export const WILDCARD = '*';
+const CAPTURE_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+export const StepKind = {
+  Literal: 0,
+  /** `*`: exactly one element. */
+  Any: 1,
+  /** `:name`: exactly one element, captured. */
+  Capture: 2,
+  /** `...`: zero or more elements, lazily. */
+  Ellipsis: 3,
+} as const;
+export type StepKind = (typeof StepKind)[keyof typeof StepKind];
+
+/** One pattern element as the matcher (and the subscription table) sees it. */
+export interface PatternStep {
+  readonly kind: StepKind;
+  /** The literal text for Literal, the name for Capture, '' otherwise. */
+  readonly text: string;
 }
 
+/**
+ * Reads one pattern element. Forms that are illegal (a bare `:`, an invalid capture
+ * name) come back as `invalid` so each caller decides: normalize rejects or repairs,
+ * compile refuses.
+ */
+export function classifyElement(element: string): PatternStep | { kind: 'invalid'; reason: string } {
+  if (element === ELLIPSIS) return { kind: StepKind.Ellipsis, text: '' };
+  if (element === WILDCARD) return { kind: StepKind.Any, text: '' };
+  const first = element.charCodeAt(0);
+  if (first === 0x5c /* \ */) return { kind: StepKind.Literal, text: element.slice(1) };
+  if (first === 0x3a /* : */) {
+    if (element.length === 1) return { kind: 'invalid', reason: "a bare ':' is not a capture" };
+    const name = element.slice(1);
+    if (!CAPTURE_NAME.test(name)) return { kind: 'invalid', reason: `${JSON.stringify(element)} is not a valid capture name` };
+    return { kind: StepKind.Capture, text: name };
+  }
+  return { kind: StepKind.Literal, text: element };
+}
+
+/** The canonical written form of a literal: escaped only when it would read otherwise. */
+export function literalElement(text: string): string {
+  if (text === ELLIPSIS || text === WILDCARD) return '\\' + text;
+  const first = text.charCodeAt(0);
+  return first === 0x5c || first === 0x3a ? '\\' + text : text;
+}
+
+function stepElement(step: PatternStep): string {
+  switch (step.kind) {
+    case StepKind.Literal: return literalElement(step.text);
+    case StepKind.Any: return WILDCARD;
+    case StepKind.Capture: return ':' + step.text;
+    case StepKind.Ellipsis: return ELLIPSIS;
+  }
+}
+
+/** The same text conversion dispatch.ts applies to odd resource elements in quirks mode, so both still compare equal. */
+function coerceText(value: unknown): string {
+  return typeof value === 'object' ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * Checks an endpoint pattern. Strict mode rejects every illegal form; quirks mode
+ * repairs it (and says so with `repaired`):
+ * - a non-array string or number is wrapped, an empty array becomes `["..."]`;
+ * - an element that is not a string or finite number becomes a literal of its text;
+ * - a bare `:` becomes `*`, an invalid `:xxx` becomes the literal `:xxx`;
+ * - of duplicate capture names the last one captures, earlier ones become `*`;
+ * - `...` right after `...` collapses, `*` right after `...` is read as `...` (so it
+ *   collapses too). This runs after the duplicate rule so the result is always strict-valid.
+ */
+export function normalizePattern(input: unknown, mode: Mode): NormalizeResult {
+  const quirks = mode === 'quirks';
+  let repaired = false;
+  let elements: readonly unknown[];
+  if (Array.isArray(input)) {
+    elements = input;
+  } else if (quirks && (typeof input === 'string' || typeof input === 'number')) {
+    elements = [input];
+    repaired = true;
+  } else {
+    return { ok: false, reason: 'pattern must be an array of strings and numbers' };
+  }
+  if (elements.length === 0) {
+    if (!quirks) return { ok: false, reason: 'pattern must have at least one element' };
+    return { ok: true, pattern: [ELLIPSIS], repaired: true };
+  }
+
+  const steps: PatternStep[] = [];
+  for (let index = 0; index < elements.length; index++) {
+    const element = elements[index];
+    if (typeof element === 'number' && Number.isFinite(element)) {
+      steps.push({ kind: StepKind.Literal, text: String(element) });
+      continue;
+    }
+    if (typeof element !== 'string') {
+      if (!quirks) return { ok: false, reason: `pattern element ${index} is not a string or number` };
+      repaired = true;
+      steps.push({ kind: StepKind.Literal, text: coerceText(element) });
+      continue;
+    }
+    const step = classifyElement(element);
+    if (step.kind !== 'invalid') {
+      steps.push(step);
+      continue;
+    }
+    if (!quirks) return { ok: false, reason: `pattern element ${index}: ${step.reason}` };
+    repaired = true;
+    steps.push(element === ':' ? { kind: StepKind.Any, text: '' } : { kind: StepKind.Literal, text: element });
+  }
+
+  // Duplicate capture names: scan from the end so the last occurrence is the one kept.
+  const names = new Set<string>();
+  for (let index = steps.length - 1; index >= 0; index--) {
+    const step = steps[index]!;
+    if (step.kind !== StepKind.Capture) continue;
+    if (!names.has(step.text)) {
+      names.add(step.text);
+      continue;
+    }
+    if (!quirks) return { ok: false, reason: `capture name ${JSON.stringify(step.text)} appears twice` };
+    repaired = true;
+    steps[index] = { kind: StepKind.Any, text: '' };
+  }
+
+  const pattern: string[] = [];
+  let afterEllipsis = false;
+  for (const step of steps) {
+    if (afterEllipsis && (step.kind === StepKind.Ellipsis || step.kind === StepKind.Any)) {
+      if (!quirks) {
+        return { ok: false, reason: step.kind === StepKind.Ellipsis ? "'...' right after '...'" : "'*' right after '...'" };
+      }
+      repaired = true;
+      continue;
+    }
+    afterEllipsis = step.kind === StepKind.Ellipsis;
+    pattern.push(stepElement(step));
+  }
+  return { ok: true, pattern, repaired };
+}
+
+/** Shared by every match without capture names, so those matches allocate nothing. */
+const NO_CAPTURES: Captures = Object.freeze({}) as Captures;
+
+/** A precompiled step: a literal also keeps the number whose string form it is, if any. */
+interface Step {
+  readonly kind: StepKind;
+  readonly text: string;
+  /** Set when `text` is the canonical String() of a number, so numeric elements compare without allocating. */
+  readonly number: number | undefined;
+}
+
+/** The number whose String() is exactly `text`, if there is one (`"1"`, `"NaN"`; not `"01"`, `"-0"`). */
+export function canonicalNumber(text: string): number | undefined {
+  const value = Number(text);
+  return String(value) === text ? value : undefined;
+}
+
+function literalMatches(step: Step, element: ResourceElement): boolean {
+  if (typeof element === 'string') return element === step.text;
+  const expected = step.number;
+  // NaN is the one number not equal to itself, yet String(NaN) === 'NaN'.
+  return expected !== undefined && (element === expected || (element !== element && expected !== expected));
+}
+
+class Compiled implements CompiledPattern {
+  readonly source: readonly string[];
+  readonly key: string;
+  private readonly steps: readonly Step[];
+  private readonly hasEllipsis: boolean;
+  private readonly hasCaptures: boolean;
+  /** `__proto__` is a legal capture name; a prototype-less object stores it as a plain key. */
+  private readonly nullPrototype: boolean;
+
+  constructor(source: readonly string[]) {
+    this.source = Object.freeze(source.slice());
+    this.key = JSON.stringify(source);
+    this.steps = source.map((element) => {
+      const step = classifyElement(element) as PatternStep;
+      return {
+        kind: step.kind,
+        text: step.text,
+        number: step.kind === StepKind.Literal ? canonicalNumber(step.text) : undefined,
+      };
+    });
+    this.hasEllipsis = this.steps.some((step) => step.kind === StepKind.Ellipsis);
+    this.hasCaptures = this.steps.some((step) => step.kind === StepKind.Capture);
+    this.nullPrototype = this.steps.some((step) => step.kind === StepKind.Capture && step.text === '__proto__');
+  }
+
+  match(resource: readonly ResourceElement[]): Captures | null {
+    return this.hasEllipsis ? this.matchWithEllipsis(resource) : this.matchFixed(resource);
+  }
+
+  private newCaptures(): Captures {
+    if (!this.hasCaptures) return NO_CAPTURES;
+    return this.nullPrototype ? (Object.create(null) as Captures) : {};
+  }
+
+  private matchFixed(resource: readonly ResourceElement[]): Captures | null {
+    const steps = this.steps;
+    const length = steps.length;
+    if (resource.length !== length) return null;
+    for (let index = 0; index < length; index++) {
+      const step = steps[index]!;
+      if (step.kind === StepKind.Literal && !literalMatches(step, resource[index]!)) return null;
+    }
+    // Captures are filled only once the match is certain, so a miss allocates nothing.
+    const captures = this.newCaptures();
+    if (this.hasCaptures) {
+      for (let index = 0; index < length; index++) {
+        const step = steps[index]!;
+        if (step.kind === StepKind.Capture) captures[step.text] = resource[index]!;
+      }
+    }
+    return captures;
+  }
+
+  /**
+   * Lazy matching without recursion: on a miss, only the most recent `...` grows by one.
+   * Growing an earlier one can never help once a later one was reached (the later one
+   * could absorb the same elements), so this finds exactly the match that full lazy
+   * backtracking finds, in O(pattern × resource) time.
+   */
+  private matchWithEllipsis(resource: readonly ResourceElement[]): Captures | null {
+    const steps = this.steps;
+    const patternLength = steps.length;
+    const resourceLength = resource.length;
+    const captures = this.newCaptures();
+    let at = 0;
+    let step = 0;
+    let ellipsisStep = -1;
+    let ellipsisStart = 0;
+    while (at < resourceLength) {
+      if (step < patternLength) {
+        const current = steps[step]!;
+        if (current.kind === StepKind.Ellipsis) {
+          ellipsisStep = step++;
+          ellipsisStart = at;
+          continue;
+        }
+        if (current.kind !== StepKind.Literal || literalMatches(current, resource[at]!)) {
+          if (current.kind === StepKind.Capture) captures[current.text] = resource[at]!;
+          at++;
+          step++;
+          continue;
+        }
+      }
+      if (ellipsisStep < 0) return null;
+      // Every capture after the ellipsis is walked again, so stale values get overwritten.
+      at = ++ellipsisStart;
+      step = ellipsisStep + 1;
+    }
+    while (step < patternLength && steps[step]!.kind === StepKind.Ellipsis) step++;
+    return step === patternLength ? captures : null;
+  }
+}
+
+/**
+ * Compiles a pattern that normalizePattern produced. Anything strict mode would
+ * reject throws (code PASARELA_BAD_PATTERN, status 400); a legal but non-canonical
+ * pattern (`\x`) is canonicalized first, so `source` and `key` are canonical.
+ */
 export function compilePattern(pattern: readonly string[]): CompiledPattern {
-  void pattern;
-  throw new Error('not implemented');
+  const normalized = normalizePattern(pattern, 'strict');
+  if (!normalized.ok) {
+    throw new PasarelaError(ErrorCode.BadPattern, `invalid endpoint pattern: ${normalized.reason}`, { status: Status.BadDispatch });
+  }
+  return new Compiled(normalized.pattern);
 }
