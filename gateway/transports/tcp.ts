@@ -1,0 +1,307 @@
+/**
+ * JSTP over TCP: a server (node:net) and `dialTcp` for outbound connections.
+ * Framing is on the byte stream: JSON lines (a dispatch may span chunks, many may
+ * share one). The first byte of a connection tells the encoding: JSON text, or a
+ * CBOR map header (0xA0-0xBF) for a CBOR sequence, answered in kind.
+ */
+import net from 'node:net';
+import type { Engine } from '../jstp/engine.js';
+import { ErrorCode, PasarelaError, Status } from '../jstp/errors.js';
+import { DEFAULT_MAX_LINE_BYTES, LineDecoder } from '../jstp/codec/json.js';
+import { silentLogger, type Logger } from '../jstp/logger.js';
+import { Connection, DispatchEncoder, type CborCodec, type Encoding, type Wire } from './connection.js';
+import type { Transport, TransportAddress, TransportStats } from './transport.js';
+
+export interface TcpConnectionOptions {
+  engine: Engine;
+  logger?: Logger;
+  /** Largest JSON line accepted (default 1 MiB); a longer one closes the connection. */
+  maxLineBytes?: number;
+  /** Bytes that may wait for a slow peer before it is dropped (default 8 MiB). */
+  maxBufferedBytes?: number;
+  /** Enables compact CBOR on connections whose peer starts with a CBOR map. */
+  cbor?: CborCodec;
+}
+
+export interface TcpTransportOptions extends TcpConnectionOptions {
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: a free port, reported by `listen()`. */
+  port?: number;
+  /** How long `close()` lets peers flush before destroying their sockets (default 2 s). */
+  closeTimeoutMs?: number;
+}
+
+export interface DialTcpOptions extends TcpConnectionOptions {
+  /** Give up connecting after this long (default 10 s). */
+  connectTimeoutMs?: number;
+  /** What this side writes; the peer answers in kind (default json). */
+  encoding?: Encoding;
+  signal?: AbortSignal;
+}
+
+/** Queued output is written at the end of the current task, or sooner past this size. */
+const FLUSH_BYTES = 64 * 1024;
+
+/**
+ * A socket as a Connection's wire. Writes made in one task (a fan-out, a burst of
+ * answers) are joined into one socket write: far fewer syscalls than one per dispatch.
+ */
+class TcpWire implements Wire {
+  private text = '';
+  private chunks: Uint8Array[] = [];
+  private chunkBytes = 0;
+  private queued = false;
+  private readonly flush = (): void => {
+    this.queued = false;
+    const socket = this.socket;
+    if (socket.destroyed) {
+      this.text = '';
+      this.chunks = [];
+      this.chunkBytes = 0;
+      return;
+    }
+    if (this.text.length > 0) {
+      socket.write(this.text);
+      this.text = '';
+    }
+    if (this.chunkBytes > 0) {
+      socket.write(this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.chunkBytes));
+      this.chunks = [];
+      this.chunkBytes = 0;
+    }
+  };
+
+  constructor(private readonly socket: net.Socket) {}
+
+  buffered(): number {
+    // Queued text is counted in UTF-16 units: exact for ASCII, close enough otherwise.
+    return this.socket.writableLength + this.text.length + this.chunkBytes;
+  }
+
+  writeText(text: string): void {
+    // Binary output queued before stays before.
+    if (this.chunkBytes > 0) this.flush();
+    this.text += text + '\n';
+    this.schedule(this.text.length);
+  }
+
+  writeBinary(bytes: Uint8Array): void {
+    if (this.text.length > 0) this.flush();
+    this.chunks.push(bytes);
+    this.chunkBytes += bytes.byteLength;
+    this.schedule(this.chunkBytes);
+  }
+
+  end(): void {
+    this.flush();
+    this.socket.end();
+  }
+
+  destroy(): void {
+    this.text = '';
+    this.chunks = [];
+    this.chunkBytes = 0;
+    this.socket.destroy();
+  }
+
+  private schedule(size: number): void {
+    if (size >= FLUSH_BYTES) this.flush();
+    else if (!this.queued) {
+      this.queued = true;
+      process.nextTick(this.flush);
+    }
+  }
+}
+
+function isCborStart(byte: number): boolean {
+  return byte >= 0xa0 && byte <= 0xbf;
+}
+
+/**
+ * Wraps a connected socket as a Connection attached to the engine: reads JSON lines
+ * (or, with a codec, detects CBOR), and detaches from the engine when it closes.
+ */
+export function attachTcpSocket(
+  socket: net.Socket,
+  options: TcpConnectionOptions & { encoding?: Encoding; encoder?: DispatchEncoder; counters?: TransportStats },
+): Connection {
+  const logger = options.logger ?? silentLogger();
+  const id = `tcp ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+  const connection = new Connection(new TcpWire(socket), 'tcp', id, {
+    engine: options.engine,
+    logger,
+    maxBufferedBytes: options.maxBufferedBytes,
+    encoder: options.encoder ?? new DispatchEncoder(options.cbor),
+    encoding: options.encoding,
+    counters: options.counters,
+  });
+  const decoder = new LineDecoder({ maxLineBytes: options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES });
+  const onLine = (line: string): void => connection.receiveJson(line);
+  let detected = false;
+
+  socket.setNoDelay(true);
+  socket.on('data', (chunk: Buffer) => {
+    if (connection.isClosed) return;
+    if (!detected) {
+      detected = true;
+      if (isCborStart(chunk[0]!)) {
+        // TODO(cbor): a CBOR sequence decoder is needed to frame items on the stream.
+        connection.abort(ErrorCode.DecodeError, 'CBOR sequences over TCP are not supported by this gateway');
+        return;
+      }
+      connection.encoding = 'json';
+    }
+    if (!decoder.push(chunk, onLine)) {
+      connection.frameTooLarge(`line longer than ${decoder.maxLineBytes} bytes`);
+    }
+  });
+  socket.on('error', (error: Error) => {
+    logger.debug({ channel: id, err: error.message }, 'socket error');
+  });
+  socket.on('close', () => {
+    decoder.reset();
+    connection.wireClosed();
+  });
+  return connection;
+}
+
+function emptyStats(): TransportStats {
+  return { connections: 0, accepted: 0, received: 0, invalid: 0, sent: 0, overflows: 0, oversize: 0 };
+}
+
+export class TcpTransport implements Transport {
+  readonly label = 'tcp';
+  private readonly options: TcpTransportOptions;
+  private readonly logger: Logger;
+  private readonly server: net.Server;
+  private readonly counters = emptyStats();
+  private readonly encoder: DispatchEncoder;
+  private readonly sockets = new Map<net.Socket, Connection>();
+  private bound: TransportAddress | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: TcpTransportOptions) {
+    this.options = options;
+    this.logger = options.logger ?? silentLogger();
+    this.encoder = new DispatchEncoder(options.cbor);
+    this.server = net.createServer((socket) => this.accept(socket));
+  }
+
+  listen(): Promise<TransportAddress> {
+    const host = this.options.host ?? '127.0.0.1';
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      this.server.once('error', onError);
+      this.server.listen(this.options.port ?? 0, host, () => {
+        this.server.off('error', onError);
+        this.server.on('error', (error) => this.logger.error({ err: error }, 'tcp server error'));
+        const address = this.server.address() as net.AddressInfo;
+        this.bound = { label: 'tcp', host, port: address.port };
+        this.logger.info({ host, port: address.port }, 'tcp transport listening');
+        resolve(this.bound);
+      });
+    });
+  }
+
+  address(): TransportAddress | undefined {
+    return this.bound;
+  }
+
+  stats(): TransportStats {
+    return { ...this.counters, connections: this.sockets.size };
+  }
+
+  /** The open connections (for diagnostics and the dashboard). */
+  connections(): Connection[] {
+    return [...this.sockets.values()];
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    const stopped = new Promise<void>((resolve) => {
+      if (!this.server.listening) resolve();
+      else this.server.close(() => resolve());
+    });
+    for (const connection of this.sockets.values()) connection.close('server closing');
+    const timeout = this.options.closeTimeoutMs ?? 2000;
+    const timer = setTimeout(() => {
+      for (const socket of this.sockets.keys()) socket.destroy();
+    }, timeout);
+    await Promise.all([stopped, ...[...this.sockets.keys()].map(socketClosed)]);
+    clearTimeout(timer);
+    this.logger.info('tcp transport closed');
+  }
+
+  private accept(socket: net.Socket): void {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    this.counters.accepted++;
+    const connection = attachTcpSocket(socket, {
+      ...this.options,
+      logger: this.logger,
+      encoder: this.encoder,
+      counters: this.counters,
+    });
+    this.sockets.set(socket, connection);
+    socket.once('close', () => this.sockets.delete(socket));
+    this.logger.debug({ channel: connection.id }, 'tcp peer connected');
+  }
+}
+
+function socketClosed(socket: net.Socket): Promise<void> {
+  if (socket.closed) return Promise.resolve();
+  return new Promise((resolve) => socket.once('close', () => resolve()));
+}
+
+export function createTcpTransport(options: TcpTransportOptions): TcpTransport {
+  return new TcpTransport(options);
+}
+
+/**
+ * Opens an outbound TCP connection and attaches it to the engine as a channel.
+ * Rejects with PASARELA_UNREACHABLE (status 502) when it cannot connect in time.
+ */
+export function dialTcp(host: string, port: number, options: DialTcpOptions): Promise<Connection> {
+  const logger = options.logger ?? silentLogger();
+  return new Promise((resolve, reject) => {
+    const socket = net.connect({ host, port });
+    let settled = false;
+    const fail = (reason: string, cause?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      socket.destroy();
+      logger.debug({ host, port, reason }, 'tcp dial failed');
+      reject(new PasarelaError(ErrorCode.Unreachable, `cannot connect to ${host}:${port}: ${reason}`, { status: Status.UnreachableHost, cause }));
+    };
+    const onError = (error: Error): void => fail(error.message, error);
+    const onAbort = (): void => fail('aborted', options.signal?.reason);
+    const timer = setTimeout(() => fail('timed out'), options.connectTimeoutMs ?? 10_000);
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      socket.off('error', onError);
+      options.signal?.removeEventListener('abort', onAbort);
+    };
+    if (options.signal?.aborted) {
+      onAbort();
+      return;
+    }
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    socket.once('error', onError);
+    socket.once('connect', () => {
+      if (settled) return;
+      settled = true;
+      cleanup();
+      const connection = attachTcpSocket(socket, options);
+      logger.debug({ channel: connection.id }, 'tcp dialed');
+      resolve(connection);
+    });
+  });
+}

@@ -1,0 +1,304 @@
+/**
+ * JSTP over WebSocket (`ws`): a server on an http.Server it is given or creates
+ * (the same port serves HTTP), and `dialWs` for outbound connections.
+ * A text message is one JSON dispatch (node-jstp's trailing `\n` is fine for
+ * JSON.parse); a binary message is one CBOR dispatch. Upgrades are accepted on any
+ * path, `/` included, because node-jstp connects to the root.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { WebSocket, WebSocketServer, type RawData } from 'ws';
+import type { Engine } from '../jstp/engine.js';
+import { ErrorCode, PasarelaError, Status } from '../jstp/errors.js';
+import { silentLogger, type Logger } from '../jstp/logger.js';
+import { Connection, DispatchEncoder, type CborCodec, type Encoding, type Wire } from './connection.js';
+import type { Transport, TransportAddress, TransportStats } from './transport.js';
+
+/** Default largest message: 1 MiB. */
+export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
+/** Default heartbeat: a ping every 30 s; a peer that has not answered the previous one is dropped. */
+export const DEFAULT_HEARTBEAT_MS = 30_000;
+
+export type RequestHandler = (request: http.IncomingMessage, response: http.ServerResponse) => void;
+
+export interface WsConnectionOptions {
+  engine: Engine;
+  logger?: Logger;
+  /** Largest message accepted (default 1 MiB); a larger one closes the connection. */
+  maxPayload?: number;
+  /** Ping interval; 0 disables the heartbeat (default 30 s). */
+  heartbeatMs?: number;
+  /** Bytes that may wait for a slow peer before it is dropped (default 8 MiB). */
+  maxBufferedBytes?: number;
+  /** Enables binary (CBOR) messages. */
+  cbor?: CborCodec;
+}
+
+export interface WsTransportOptions extends WsConnectionOptions {
+  /** Attach to this server instead of creating one; its owner then listens and closes it. */
+  server?: http.Server;
+  /** HTTP requests on a server created here; 404 without one. */
+  onRequest?: RequestHandler;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Default 0: a free port, reported by `listen()`. */
+  port?: number;
+  /** How long `close()` waits for peers to answer the close before terminating (default 2 s). */
+  closeTimeoutMs?: number;
+}
+
+export interface DialWsOptions extends WsConnectionOptions {
+  /** Give up the handshake after this long (default 10 s). */
+  connectTimeoutMs?: number;
+  /** What this side writes; the peer answers in kind (default json). */
+  encoding?: Encoding;
+}
+
+function rawToBuffer(data: RawData): Buffer {
+  if (Buffer.isBuffer(data)) return data;
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return Buffer.from(data);
+}
+
+/** A WebSocket as a Connection's wire: one message per dispatch. */
+class WsWire implements Wire {
+  constructor(private readonly ws: WebSocket) {}
+  buffered(): number {
+    return this.ws.bufferedAmount;
+  }
+  writeText(text: string): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(text);
+  }
+  writeBinary(bytes: Uint8Array): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(bytes, { binary: true });
+  }
+  end(): void {
+    if (this.ws.readyState === WebSocket.OPEN || this.ws.readyState === WebSocket.CONNECTING) this.ws.close(1000);
+  }
+  destroy(): void {
+    this.ws.terminate();
+  }
+}
+
+/**
+ * Wraps an open WebSocket as a Connection attached to the engine, with its
+ * heartbeat. Detaches from the engine when it closes.
+ */
+export function attachWebSocket(
+  ws: WebSocket,
+  id: string,
+  options: WsConnectionOptions & { encoding?: Encoding; encoder?: DispatchEncoder; counters?: TransportStats },
+): Connection {
+  const logger = options.logger ?? silentLogger();
+  const connection = new Connection(new WsWire(ws), 'ws', id, {
+    engine: options.engine,
+    logger,
+    maxBufferedBytes: options.maxBufferedBytes,
+    encoder: options.encoder ?? new DispatchEncoder(options.cbor),
+    encoding: options.encoding,
+    counters: options.counters,
+  });
+  const canCbor = connection.canCbor;
+  let alive = true;
+
+  ws.on('message', (data: RawData, isBinary: boolean) => {
+    alive = true;
+    if (isBinary) {
+      // Answer in the peer's encoding, when this side can speak it.
+      if (canCbor) connection.encoding = 'cbor';
+      connection.receiveCbor(rawToBuffer(data));
+    } else {
+      connection.encoding = 'json';
+      connection.receiveJson(rawToBuffer(data).toString('utf8'));
+    }
+  });
+  ws.on('pong', () => {
+    alive = true;
+  });
+  ws.on('error', (error: Error & { code?: string }) => {
+    if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      connection.frameTooLarge(`message larger than ${options.maxPayload ?? DEFAULT_MAX_PAYLOAD} bytes`);
+    } else {
+      logger.debug({ channel: id, err: error.message }, 'websocket error');
+    }
+  });
+
+  const heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
+  const heartbeat = heartbeatMs > 0
+    ? setInterval(() => {
+        if (!alive) {
+          connection.abort(ErrorCode.PeerTimeout, `no pong within ${heartbeatMs} ms`);
+          return;
+        }
+        alive = false;
+        try {
+          ws.ping();
+        } catch {
+          // Not open any more: the close event follows.
+        }
+      }, heartbeatMs)
+    : undefined;
+  heartbeat?.unref();
+
+  ws.on('close', (code: number, reason: Buffer) => {
+    if (heartbeat) clearInterval(heartbeat);
+    connection.wireClosed(`peer closed (${code}${reason.length > 0 ? ` ${reason.toString()}` : ''})`);
+  });
+  return connection;
+}
+
+function emptyStats(): TransportStats {
+  return { connections: 0, accepted: 0, received: 0, invalid: 0, sent: 0, overflows: 0, oversize: 0 };
+}
+
+function notFound(_request: http.IncomingMessage, response: http.ServerResponse): void {
+  response.writeHead(404, { 'content-type': 'text/plain' });
+  response.end('Not Found\n');
+}
+
+export class WsTransport implements Transport {
+  readonly label = 'ws';
+  /** The HTTP server the WebSocket endpoint shares its port with. */
+  readonly server: http.Server;
+  private readonly options: WsTransportOptions;
+  private readonly logger: Logger;
+  private readonly owned: boolean;
+  private readonly wss: WebSocketServer;
+  private readonly counters = emptyStats();
+  private readonly encoder: DispatchEncoder;
+  private readonly sockets = new Map<WebSocket, Connection>();
+  private requestHandler: RequestHandler | undefined;
+  private bound: TransportAddress | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly onUpgrade = (request: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {
+    if (this.closing) {
+      socket.destroy();
+      return;
+    }
+    // Any path: node-jstp connects to `/`, browsers to whatever the page says.
+    this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request));
+  };
+
+  constructor(options: WsTransportOptions) {
+    this.options = options;
+    this.logger = options.logger ?? silentLogger();
+    this.encoder = new DispatchEncoder(options.cbor);
+    this.requestHandler = options.onRequest;
+    this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD });
+    this.owned = options.server === undefined;
+    this.server = options.server ?? http.createServer((request, response) => (this.requestHandler ?? notFound)(request, response));
+    this.server.on('upgrade', this.onUpgrade);
+  }
+
+  /** Sets the HTTP handler of a server created here (the dashboard); undefined serves 404. */
+  setRequestHandler(handler: RequestHandler | undefined): void {
+    this.requestHandler = handler;
+  }
+
+  listen(): Promise<TransportAddress> {
+    const host = this.options.host ?? '127.0.0.1';
+    if (this.server.listening) {
+      const address = this.server.address() as AddressInfo;
+      this.bound = { label: 'ws', host: address.address, port: address.port };
+      return Promise.resolve(this.bound);
+    }
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      this.server.once('error', onError);
+      this.server.listen(this.options.port ?? 0, host, () => {
+        this.server.off('error', onError);
+        const address = this.server.address() as AddressInfo;
+        this.bound = { label: 'ws', host, port: address.port };
+        this.logger.info({ host, port: address.port }, 'ws transport listening');
+        resolve(this.bound);
+      });
+    });
+  }
+
+  address(): TransportAddress | undefined {
+    return this.bound;
+  }
+
+  stats(): TransportStats {
+    return { ...this.counters, connections: this.sockets.size };
+  }
+
+  connections(): Connection[] {
+    return [...this.sockets.values()];
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    this.server.off('upgrade', this.onUpgrade);
+    const sockets = [...this.sockets.keys()];
+    const closedAll = Promise.all(sockets.map(wsClosed));
+    for (const connection of this.sockets.values()) connection.close('server closing');
+    const timer = setTimeout(() => {
+      for (const ws of this.sockets.keys()) ws.terminate();
+    }, this.options.closeTimeoutMs ?? 2000);
+    await closedAll;
+    clearTimeout(timer);
+    await new Promise<void>((resolve) => this.wss.close(() => resolve()));
+    if (this.owned && this.server.listening) {
+      await new Promise<void>((resolve) => {
+        this.server.close(() => resolve());
+        this.server.closeAllConnections();
+      });
+    }
+    this.logger.info('ws transport closed');
+  }
+
+  private accept(ws: WebSocket, request: http.IncomingMessage): void {
+    this.counters.accepted++;
+    const id = `ws ${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`;
+    const connection = attachWebSocket(ws, id, {
+      ...this.options,
+      logger: this.logger,
+      encoder: this.encoder,
+      counters: this.counters,
+    });
+    this.sockets.set(ws, connection);
+    ws.once('close', () => this.sockets.delete(ws));
+    this.logger.debug({ channel: id, path: request.url }, 'ws peer connected');
+  }
+}
+
+function wsClosed(ws: WebSocket): Promise<void> {
+  if (ws.readyState === WebSocket.CLOSED) return Promise.resolve();
+  return new Promise((resolve) => ws.once('close', () => resolve()));
+}
+
+export function createWsTransport(options: WsTransportOptions): WsTransport {
+  return new WsTransport(options);
+}
+
+/**
+ * Opens an outbound WebSocket (Node, `ws`) and attaches it to the engine as a
+ * channel. Rejects with PASARELA_UNREACHABLE (status 502) when the handshake fails
+ * or times out.
+ */
+export function dialWs(url: string, options: DialWsOptions): Promise<Connection> {
+  const logger = options.logger ?? silentLogger();
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, {
+      maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+      handshakeTimeout: options.connectTimeoutMs ?? 10_000,
+    });
+    // Kept until open: a failed handshake may emit more than one error.
+    const onError = (error: Error): void => {
+      logger.debug({ url, err: error.message }, 'ws dial failed');
+      reject(new PasarelaError(ErrorCode.Unreachable, `cannot connect to ${url}: ${error.message}`, { status: Status.UnreachableHost, cause: error }));
+    };
+    ws.on('error', onError);
+    ws.once('open', () => {
+      ws.off('error', onError);
+      const connection = attachWebSocket(ws, `ws ${url}`, options);
+      logger.debug({ channel: connection.id }, 'ws dialed');
+      resolve(connection);
+    });
+  });
+}
