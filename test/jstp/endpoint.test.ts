@@ -164,9 +164,8 @@ describe('...', () => {
   it('stays polynomial with many ellipses and no match', () => {
     const pattern = compile(['...', 'a', '...', 'a', '...', 'a', '...', 'a', '...', 'a', '...', 'b']);
     const resource: ResourceElement[] = Array.from({ length: 2000 }, () => 'a');
-    const started = performance.now();
+    // Exponential backtracking would not finish within the test timeout.
     expect(pattern.match(resource)).toBeNull();
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 });
 

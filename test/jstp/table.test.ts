@@ -136,14 +136,13 @@ describe('SubscriptionTable: matching', () => {
     expect(names(table.match('GET', ['a', 'a', 'a', 'a', 'a', 'a']))).toEqual(['x', 'y']);
   });
 
-  it('stays fast with many ellipses and a long resource', () => {
+  it('terminates with many ellipses and a long resource', () => {
     const table = new SubscriptionTable<Peer>();
     table.add('GET', p('...', 'a', '...', 'a', '...', 'a', '...', 'a', '...', 'a', '...', 'b'), peer('x'));
     table.add('GET', p('...', 'a', '...', 'a', '...', 'a', '...', 'a', '...', 'a', '...'), peer('y'));
     const resource: ResourceElement[] = Array.from({ length: 2000 }, () => 'a');
-    const started = performance.now();
+    // An exponential walk would not finish within the test timeout.
     expect(names(table.match('GET', resource))).toEqual(['y']);
-    expect(performance.now() - started).toBeLessThan(2000);
   });
 
   it('method buckets: an endpoint method matches only itself, * matches every method', () => {
@@ -405,25 +404,5 @@ describe('SubscriptionTable: index', () => {
     const found = table.match('PATCH', ['devices', 'd4321', 'properties', 'temperature']);
     expect(names(found)).toEqual(['p4321']);
     expect(calls).toBe(0);
-  });
-
-  it('a match among 10 000 unrelated subscriptions costs about what it costs among 1', () => {
-    function timePerMatch(unrelated: number): number {
-      const table = new SubscriptionTable<Peer>();
-      for (let i = 0; i < unrelated; i++) table.add('PATCH', p('devices', `d${i}`, 'properties', '*'), peer(`p${i}`));
-      table.add('PATCH', p('devices', 'target', 'properties', 'temperature'), peer('target'));
-      const resource = ['devices', 'target', 'properties', 'temperature'];
-      for (let i = 0; i < 20_000; i++) table.match('PATCH', resource);
-      const rounds = 100_000;
-      const started = performance.now();
-      let total = 0;
-      for (let i = 0; i < rounds; i++) total += table.match('PATCH', resource).length;
-      expect(total).toBe(rounds);
-      return (performance.now() - started) / rounds;
-    }
-    const small = timePerMatch(0);
-    const large = timePerMatch(10_000);
-    // A linear scan would cost hundreds of microseconds here; allow generous noise (ms per match).
-    expect(large).toBeLessThan(small * 10 + 0.005);
   });
 });

@@ -1,0 +1,656 @@
+/**
+ * The JSTP dispatch cycle: validate, forward, process (BIND / RELEASE / regular /
+ * ANSWER), transactions with triggering ids, timeouts and `101 No More Answers`.
+ * Pure: no sockets. Every timer it starts is cleared by `close()`.
+ */
+import type { Channel } from './channel.js';
+import {
+  createAnswer,
+  createDispatch,
+  createSubscription,
+  IMPLEMENTATION_TAG,
+  morphologyOf,
+  validateDispatch,
+  type Dispatch,
+  type EndpointMethod,
+  type Hop,
+  type Method,
+  type Mode,
+  type RegularMethod,
+  type ResourceElement,
+  type Token,
+} from './dispatch.js';
+import { compilePattern, normalizePattern, type Captures, type CompiledPattern } from './endpoint.js';
+import { ErrorCode, PasarelaError, Status } from './errors.js';
+import { silentLogger, type Logger } from './logger.js';
+import { SubscriptionTable, type Subscription } from './table.js';
+import { Reply, type Answer, type AnswerSink } from './reply.js';
+
+export type { Answer } from './reply.js';
+export { Reply, AnswerError } from './reply.js';
+
+/** What a handler receives for each dispatch that triggers its subscription. */
+export interface Incoming {
+  readonly dispatch: Dispatch;
+  readonly method: Method;
+  /** The dispatch's resource, or the endpoint pattern of a triggering BIND/RELEASE. */
+  readonly resource: readonly ResourceElement[];
+  readonly body: unknown;
+  /** Named captures of the subscription's pattern. */
+  readonly params: Captures;
+  /** The channel the dispatch arrived on; undefined for local dispatches. */
+  readonly from: Channel | undefined;
+  /** True when the emitter waits for an answer (the dispatch has a transaction id). */
+  readonly expectsAnswer: boolean;
+  /** Answers once; later calls and calls without a transaction are ignored. */
+  answer(status: number, body?: unknown): void;
+}
+
+/**
+ * A local subscriber. Returning a value (or a promise of one) that is not undefined
+ * answers 200 with it; throwing answers 500.
+ */
+export type Handler = (incoming: Incoming) => unknown;
+
+export interface EndpointInput {
+  method: EndpointMethod | Lowercase<EndpointMethod>;
+  resource: readonly (string | number)[];
+}
+
+/**
+ * Sends a dispatch to its next hop. Resolves once sent; rejects with a PasarelaError
+ * whose `status` is 409 (unknown label), 502 (unreachable), 503 or 506 (refused).
+ * Answers come back through `Engine.receive` on the hop's channel.
+ */
+export type Forwarder = (dispatch: Dispatch, hop: Hop, from: Channel | undefined) => Promise<void>;
+
+export interface EngineOptions {
+  mode?: Mode;
+  /** How long a triggering id may wait for its answer before a 504 (default 10 s). */
+  answerTimeoutMs?: number;
+  logger?: Logger;
+  forwarder?: Forwarder;
+}
+
+export interface RequestOptions {
+  host?: Hop[];
+  referer?: unknown;
+  /** Extra headers to send along (0.6 `from`/`to`, resource-specific ones). */
+  headers?: Record<string, unknown>;
+}
+
+export interface EngineStats {
+  subscriptions: number;
+  transactions: number;
+  pendingTriggers: number;
+  channels: number;
+  received: number;
+  invalid: number;
+}
+
+interface LocalSubscriber {
+  readonly kind: 'local';
+  readonly handler: Handler;
+}
+
+type Subscriber = LocalSubscriber | Channel;
+
+/** Where a transaction's answers go: a local reply, or the channel that asked. */
+type Origin =
+  | { kind: 'local'; sink: AnswerSink }
+  | { kind: 'channel'; channel: Channel; triggeringId: string | undefined };
+
+/** A triggering id waiting for its answer. */
+interface PendingTrigger {
+  readonly id: string;
+  readonly transaction: Transaction;
+  /** Set when the answer comes from another engine over this channel. */
+  readonly channel: Channel | undefined;
+  /** A forwarded dispatch: the next hop answers with triggering ids of its own. */
+  readonly forwarded: boolean;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+interface Transaction {
+  readonly id: string;
+  readonly origin: Origin;
+  readonly pending: Map<string, PendingTrigger>;
+  /** Set while subscribers are being triggered, so an early answer can't end the set. */
+  triggering: boolean;
+}
+
+const LOCAL = 'local' as const;
+const FORWARD_KEY = '\u0000forward';
+
+function isLocal(subscriber: Subscriber): subscriber is LocalSubscriber {
+  return (subscriber as LocalSubscriber).kind === LOCAL;
+}
+
+export class Engine {
+  readonly mode: Mode;
+  readonly answerTimeoutMs: number;
+  private readonly logger: Logger;
+  private forwarder: Forwarder | undefined;
+  private readonly table = new SubscriptionTable<Subscriber>();
+  private readonly transactions = new Map<string, Transaction>();
+  private readonly channelTriggers = new Map<Channel, Set<PendingTrigger>>();
+  private readonly localSubscribers = new WeakMap<Handler, LocalSubscriber>();
+  private readonly channels = new Set<Channel>();
+  private pendingCount = 0;
+  private received = 0;
+  private invalid = 0;
+  private closed = false;
+
+  constructor(options: EngineOptions = {}) {
+    this.mode = options.mode ?? 'strict';
+    this.answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
+    this.logger = options.logger ?? silentLogger();
+    this.forwarder = options.forwarder;
+  }
+
+  /** Installs the hook that sends dispatches with a `host` to their next hop. */
+  setForwarder(forwarder: Forwarder | undefined): void {
+    this.forwarder = forwarder;
+  }
+
+  // ---- local API -------------------------------------------------------------
+
+  /** Subscribes a local handler; returns the function that unbinds it. */
+  bind(endpoint: EndpointInput, handler: Handler): () => void {
+    this.assertOpen();
+    const { method, pattern } = this.compileEndpoint(endpoint);
+    let subscriber = this.localSubscribers.get(handler);
+    if (!subscriber) {
+      subscriber = { kind: LOCAL, handler };
+      this.localSubscribers.set(handler, subscriber);
+    }
+    const { subscription } = this.table.add(method, pattern, subscriber);
+    return () => {
+      this.table.removeSubscription(subscription);
+    };
+  }
+
+  get(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
+    return this.request('GET', resource, body, options);
+  }
+  post(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
+    return this.request('POST', resource, body, options);
+  }
+  put(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
+    return this.request('PUT', resource, body, options);
+  }
+  patch(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
+    return this.request('PATCH', resource, body, options);
+  }
+  delete(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
+    return this.request('DELETE', resource, body, options);
+  }
+
+  /** Sends a regular dispatch with a transaction; the reply resolves with its answers. */
+  request(method: RegularMethod, resource: ResourceElement[], body?: unknown, options: RequestOptions = {}): Reply {
+    this.assertOpen();
+    const transactionId = randomUUID();
+    const dispatch = this.build(method, resource, body, options, [transactionId]);
+    const reply = new Reply(transactionId);
+    const transaction = this.openTransaction(transactionId, { kind: 'local', sink: reply });
+    this.process(dispatch, undefined, transaction);
+    return reply;
+  }
+
+  /** Fire and forget: a dispatch without a transaction. */
+  emit(method: RegularMethod, resource: ResourceElement[], body?: unknown, options: RequestOptions = {}): void {
+    this.assertOpen();
+    this.process(this.build(method, resource, body, options, undefined), undefined, undefined);
+  }
+
+  // ---- channels ----------------------------------------------------------------
+
+  /**
+   * Takes a parsed dispatch from a channel: validates it (answering 400/405/505
+   * when it carries a transaction id, else dropping it with a logged reason) and
+   * processes it.
+   */
+  receive(raw: unknown, from: Channel): void {
+    if (this.closed) return;
+    this.received++;
+    this.channels.add(from);
+    const result = validateDispatch(raw, this.mode);
+    if (!result.ok) {
+      this.invalid++;
+      this.logger.warn({ channel: from.id, status: result.status, reason: result.reason }, 'invalid dispatch');
+      if (result.answerable && result.transactionId !== undefined) {
+        this.sendError(from, result.transactionId, result.status, result.reason);
+      }
+      return;
+    }
+    if (result.repairs.length > 0) {
+      this.logger.debug({ channel: from.id, repairs: result.repairs }, 'dispatch repaired');
+    }
+    this.dispatch(result.dispatch, from);
+  }
+
+  /** Processes an already valid dispatch that arrived on a channel. */
+  dispatch(dispatch: Dispatch, from: Channel): void {
+    if (this.closed) return;
+    this.channels.add(from);
+    const transactionId = dispatch.token?.[0];
+    if (transactionId === undefined || dispatch.method === 'ANSWER') {
+      this.process(dispatch, from, undefined);
+      return;
+    }
+    if (this.transactions.has(transactionId)) {
+      // Also what a forwarding loop looks like: the same transaction coming back.
+      this.logger.warn({ channel: from.id, transactionId }, 'transaction id already in use');
+      this.sendError(from, transactionId, Status.BadDispatch, 'transaction id already in use', dispatch.token?.[1]);
+      return;
+    }
+    const transaction = this.openTransaction(transactionId, {
+      kind: 'channel',
+      channel: from,
+      triggeringId: dispatch.token?.[1],
+    });
+    this.process(dispatch, from, transaction);
+  }
+
+  /** A channel closed: release what it bound, fail what waits on it, forget what it asked. */
+  detach(channel: Channel): void {
+    this.channels.delete(channel);
+    const released = this.table.removeSubscriber(channel);
+    const triggers = this.channelTriggers.get(channel);
+    if (triggers) {
+      this.channelTriggers.delete(channel);
+      for (const trigger of [...triggers]) {
+        this.completeTrigger(trigger, Status.UnreachableHost, { reason: `channel ${channel.id} closed` });
+      }
+    }
+    for (const transaction of [...this.transactions.values()]) {
+      if (transaction.origin.kind === 'channel' && transaction.origin.channel === channel) {
+        this.dropTransaction(transaction);
+      }
+    }
+    if (released > 0) this.logger.debug({ channel: channel.id, released }, 'channel subscriptions released');
+  }
+
+  stats(): EngineStats {
+    return {
+      subscriptions: this.table.size,
+      transactions: this.transactions.size,
+      pendingTriggers: this.pendingCount,
+      channels: this.channels.size,
+      received: this.received,
+      invalid: this.invalid,
+    };
+  }
+
+  /** Clears every timer and subscription; pending local replies fail. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const transaction of [...this.transactions.values()]) {
+      this.dropTransaction(transaction);
+      if (transaction.origin.kind === 'local') {
+        transaction.origin.sink.fail(new PasarelaError(ErrorCode.EngineClosed, 'engine closed'));
+      }
+    }
+    this.channelTriggers.clear();
+    this.channels.clear();
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- the dispatch cycle ---------------------------------------------------------
+
+  private process(dispatch: Dispatch, from: Channel | undefined, transaction: Transaction | undefined): void {
+    if (dispatch.host && dispatch.host.length > 0) {
+      this.forward(dispatch, from, transaction);
+      return;
+    }
+    switch (morphologyOf(dispatch.method)) {
+      case 'answer':
+        this.processAnswer(dispatch, from);
+        return;
+      case 'subscription':
+        this.processSubscription(dispatch, from, transaction);
+        return;
+      default:
+        this.trigger(dispatch, dispatch.resource!, from, transaction);
+    }
+  }
+
+  private processSubscription(dispatch: Dispatch, from: Channel | undefined, transaction: Transaction | undefined): void {
+    const endpoint = dispatch.endpoint!;
+    if (from) {
+      const pattern = compilePattern(endpoint.resource);
+      if (dispatch.method === 'BIND') {
+        this.table.add(endpoint.method, pattern, from);
+      } else if (!this.table.remove(endpoint.method, pattern, from)) {
+        if (transaction) this.engineAnswer(transaction, Status.UnboundEndpoint, 'nothing bound at this endpoint');
+        return;
+      }
+    }
+    // A BIND or RELEASE is itself a dispatch that subscribers of BIND/RELEASE see.
+    this.triggerSubscribers(dispatch, endpoint.resource, from, undefined);
+    if (transaction) this.engineAnswer(transaction, Status.Ok, undefined);
+  }
+
+  private trigger(
+    dispatch: Dispatch,
+    resource: readonly ResourceElement[],
+    from: Channel | undefined,
+    transaction: Transaction | undefined,
+  ): void {
+    const triggered = this.triggerSubscribers(dispatch, resource, from, transaction);
+    if (transaction && triggered === 0) {
+      this.engineAnswer(transaction, Status.NotFound, 'no subscription matched');
+    }
+  }
+
+  /** Delivers to every matching subscriber except the channel it came from. */
+  private triggerSubscribers(
+    dispatch: Dispatch,
+    resource: readonly ResourceElement[],
+    from: Channel | undefined,
+    transaction: Transaction | undefined,
+  ): number {
+    const matches = this.table.match(dispatch.method, resource);
+    let triggered = 0;
+    if (transaction) transaction.triggering = true;
+    for (let i = 0; i < matches.length; i++) {
+      const subscription = matches[i]!;
+      const subscriber = subscription.subscriber;
+      if (subscriber === from) continue;
+      triggered++;
+      if (isLocal(subscriber)) {
+        this.deliverLocal(subscription as Subscription<LocalSubscriber>, dispatch, resource, from, transaction);
+      } else {
+        this.deliverRemote(subscriber, dispatch, transaction);
+      }
+    }
+    if (transaction) {
+      transaction.triggering = false;
+      if (triggered > 0 && transaction.pending.size === 0) this.endTransaction(transaction);
+    }
+    return triggered;
+  }
+
+  private deliverLocal(
+    subscription: Subscription<LocalSubscriber>,
+    dispatch: Dispatch,
+    resource: readonly ResourceElement[],
+    from: Channel | undefined,
+    transaction: Transaction | undefined,
+  ): void {
+    const params = subscription.pattern.match(resource) ?? {};
+    const trigger = transaction ? this.addTrigger(transaction, randomUUID(), undefined, false) : undefined;
+    let answered = false;
+    const answer = (status: number, body?: unknown): void => {
+      if (answered || !trigger) return;
+      answered = true;
+      this.completeTrigger(trigger, status, body);
+    };
+    const incoming: Incoming = {
+      dispatch,
+      method: dispatch.method,
+      resource,
+      body: dispatch.body,
+      params,
+      from,
+      expectsAnswer: trigger !== undefined,
+      answer,
+    };
+    try {
+      const result = subscription.subscriber.handler(incoming);
+      if (result !== undefined && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
+        (result as PromiseLike<unknown>).then(
+          (value) => {
+            if (value !== undefined) answer(Status.Ok, value);
+          },
+          (error: unknown) => this.handlerFailed(error, answer, dispatch),
+        );
+      } else if (result !== undefined) {
+        answer(Status.Ok, result);
+      }
+    } catch (error) {
+      this.handlerFailed(error, answer, dispatch);
+    }
+  }
+
+  private handlerFailed(error: unknown, answer: (status: number, body?: unknown) => void, dispatch: Dispatch): void {
+    this.logger.error({ err: error, method: dispatch.method, resource: dispatch.resource }, 'handler failed');
+    const status = error instanceof PasarelaError && error.status !== undefined ? error.status : Status.InternalError;
+    answer(status, { error: error instanceof Error ? error.message : String(error) });
+  }
+
+  private deliverRemote(channel: Channel, dispatch: Dispatch, transaction: Transaction | undefined): void {
+    if (!transaction) {
+      this.safeSend(channel, dispatch);
+      return;
+    }
+    const trigger = this.addTrigger(transaction, randomUUID(), channel, false);
+    this.safeSend(channel, { ...dispatch, token: [transaction.id, trigger.id] });
+  }
+
+  private forward(dispatch: Dispatch, from: Channel | undefined, transaction: Transaction | undefined): void {
+    const [hop, ...rest] = dispatch.host!;
+    const next: Dispatch = { ...dispatch };
+    if (rest.length > 0) next.host = rest;
+    else delete next.host;
+    if (transaction) next.token = [transaction.id];
+    const forwarder = this.forwarder;
+    if (!forwarder) {
+      if (transaction) this.engineAnswer(transaction, Status.GatewayDisabled, 'forwarding is disabled');
+      return;
+    }
+    const trigger = transaction ? this.addTrigger(transaction, FORWARD_KEY, undefined, true) : undefined;
+    let sent: Promise<void>;
+    try {
+      sent = forwarder(next, hop!, from);
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    sent.catch((error: unknown) => {
+      const status = error instanceof PasarelaError && error.status !== undefined ? error.status : Status.UnreachableHost;
+      this.logger.info({ hop, status, err: error }, 'forwarding failed');
+      if (trigger) this.completeTrigger(trigger, status, { error: error instanceof Error ? error.message : String(error) });
+    });
+  }
+
+  private processAnswer(dispatch: Dispatch, from: Channel | undefined): void {
+    const [status, transactionId, triggeringId] = dispatch.resource as [number, string, string | undefined];
+    const transaction = this.transactions.get(transactionId);
+    if (!transaction) {
+      // Observers may bind ANSWER; anything else is a late answer.
+      if (this.triggerSubscribers(dispatch, dispatch.resource!, from, undefined) === 0) {
+        this.logger.debug({ transactionId, status }, 'answer for an unknown transaction dropped');
+      }
+      return;
+    }
+    const trigger = this.findTrigger(transaction, triggeringId, from);
+    if (!trigger) {
+      this.logger.debug({ transactionId, triggeringId, status }, 'answer for an unknown triggering id dropped');
+      return;
+    }
+    const fromPasarela = dispatch.protocol[2] === IMPLEMENTATION_TAG;
+    if (status === Status.NoMoreAnswers) {
+      this.finishTrigger(trigger);
+      return;
+    }
+    this.relay(transaction, trigger, dispatch);
+    // A Pasarela peer closes its answer set with 101; another engine answers once.
+    if (fromPasarela) this.restartTimer(trigger);
+    else this.finishTrigger(trigger);
+  }
+
+  private findTrigger(transaction: Transaction, triggeringId: string | undefined, from: Channel | undefined): PendingTrigger | undefined {
+    if (triggeringId !== undefined) {
+      const trigger = transaction.pending.get(triggeringId);
+      if (trigger && (trigger.channel === undefined || trigger.channel === from)) return trigger;
+    }
+    return transaction.pending.get(FORWARD_KEY);
+  }
+
+  // ---- transactions ---------------------------------------------------------------
+
+  private openTransaction(id: string, origin: Origin): Transaction {
+    const transaction: Transaction = { id, origin, pending: new Map(), triggering: false };
+    this.transactions.set(id, transaction);
+    return transaction;
+  }
+
+  private addTrigger(transaction: Transaction, id: string, channel: Channel | undefined, forwarded: boolean): PendingTrigger {
+    const trigger: PendingTrigger = { id, transaction, channel, forwarded, timer: undefined };
+    transaction.pending.set(id, trigger);
+    this.pendingCount++;
+    if (channel) {
+      let set = this.channelTriggers.get(channel);
+      if (!set) {
+        set = new Set();
+        this.channelTriggers.set(channel, set);
+      }
+      set.add(trigger);
+    }
+    this.restartTimer(trigger);
+    return trigger;
+  }
+
+  private restartTimer(trigger: PendingTrigger): void {
+    if (trigger.timer) clearTimeout(trigger.timer);
+    trigger.timer = setTimeout(() => {
+      trigger.timer = undefined;
+      this.completeTrigger(trigger, Status.Timeout, { reason: 'no answer in time' });
+    }, this.answerTimeoutMs);
+    (trigger.timer as { unref?: () => void }).unref?.();
+  }
+
+  /** An answer for one triggering id, produced here (handler, timeout, failure). */
+  private completeTrigger(trigger: PendingTrigger, status: number, body: unknown): void {
+    const transaction = trigger.transaction;
+    if (transaction.pending.get(trigger.id) !== trigger) return;
+    const triggeringId = trigger.id === FORWARD_KEY ? randomUUID() : trigger.id;
+    this.relay(transaction, trigger, createAnswer(status, transaction.id, triggeringId, body));
+    this.finishTrigger(trigger);
+  }
+
+  private finishTrigger(trigger: PendingTrigger): void {
+    const transaction = trigger.transaction;
+    if (transaction.pending.get(trigger.id) !== trigger) return;
+    transaction.pending.delete(trigger.id);
+    this.pendingCount--;
+    if (trigger.timer) clearTimeout(trigger.timer);
+    trigger.timer = undefined;
+    if (trigger.channel) this.channelTriggers.get(trigger.channel)?.delete(trigger);
+    if (transaction.pending.size === 0 && !transaction.triggering) this.endTransaction(transaction);
+  }
+
+  /** Sends an answer to whoever asked, under the triggering id they know. */
+  private relay(transaction: Transaction, trigger: PendingTrigger | undefined, answer: Dispatch): void {
+    const origin = transaction.origin;
+    if (origin.kind === 'local') {
+      origin.sink.accept(toAnswer(answer));
+      return;
+    }
+    const [status, , triggeringId] = answer.resource as [number, string, string | undefined];
+    const knownId = origin.triggeringId ?? (trigger?.forwarded ? triggeringId : trigger?.id) ?? triggeringId;
+    const resource: ResourceElement[] = knownId === undefined ? [status, transaction.id] : [status, transaction.id, knownId];
+    this.safeSend(origin.channel, { ...answer, resource });
+  }
+
+  /** An answer the engine itself gives (404, 406, 506...), then the set is closed. */
+  private engineAnswer(transaction: Transaction, status: number, body: unknown): void {
+    this.relay(transaction, undefined, createAnswer(status, transaction.id, randomUUID(), reasonBody(body)));
+    if (transaction.pending.size === 0) this.endTransaction(transaction);
+  }
+
+  private endTransaction(transaction: Transaction): void {
+    if (this.transactions.get(transaction.id) !== transaction) return;
+    this.transactions.delete(transaction.id);
+    const origin = transaction.origin;
+    if (origin.kind === 'local') {
+      origin.sink.end();
+    } else {
+      const triggeringId = origin.triggeringId ?? randomUUID();
+      this.safeSend(origin.channel, createAnswer(Status.NoMoreAnswers, transaction.id, triggeringId));
+    }
+  }
+
+  /** Forgets a transaction without answering (its origin is gone, or the engine closes). */
+  private dropTransaction(transaction: Transaction): void {
+    for (const trigger of transaction.pending.values()) {
+      if (trigger.timer) clearTimeout(trigger.timer);
+      trigger.timer = undefined;
+      if (trigger.channel) this.channelTriggers.get(trigger.channel)?.delete(trigger);
+      this.pendingCount--;
+    }
+    transaction.pending.clear();
+    this.transactions.delete(transaction.id);
+  }
+
+  // ---- helpers --------------------------------------------------------------------
+
+  private sendError(channel: Channel, transactionId: string, status: number, reason: string, triggeringId?: string): void {
+    const trig = triggeringId ?? randomUUID();
+    this.safeSend(channel, createAnswer(status, transactionId, trig, { reason }));
+    this.safeSend(channel, createAnswer(Status.NoMoreAnswers, transactionId, trig));
+  }
+
+  private safeSend(channel: Channel, dispatch: Dispatch): void {
+    try {
+      channel.send(dispatch);
+    } catch (error) {
+      this.logger.warn({ channel: channel.id, err: error }, 'channel send failed');
+    }
+  }
+
+  private build(
+    method: RegularMethod,
+    resource: ResourceElement[],
+    body: unknown,
+    options: RequestOptions,
+    token: Token | undefined,
+  ): Dispatch {
+    const dispatch = createDispatch(method, resource, { body, token, host: options.host, referer: options.referer });
+    if (options.headers) {
+      for (const [key, value] of Object.entries(options.headers)) {
+        const lower = key.toLowerCase();
+        if (!(lower in dispatch)) dispatch[lower] = value;
+      }
+    }
+    return dispatch;
+  }
+
+  private compileEndpoint(endpoint: EndpointInput): { method: EndpointMethod; pattern: CompiledPattern } {
+    const method = String(endpoint.method).toUpperCase() as EndpointMethod;
+    const normalized = normalizePattern(endpoint.resource, this.mode);
+    if (!normalized.ok) {
+      throw new PasarelaError(ErrorCode.BadPattern, `bad endpoint pattern: ${normalized.reason}`, { status: Status.BadDispatch });
+    }
+    return { method, pattern: compilePattern(normalized.pattern) };
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new PasarelaError(ErrorCode.EngineClosed, 'engine closed');
+  }
+
+  /** BIND or RELEASE sent to a remote engine over a channel (used by clients and pools). */
+  static subscriptionDispatch(method: 'BIND' | 'RELEASE', endpoint: EndpointInput, mode: Mode = 'strict', token?: Token): Dispatch {
+    const normalized = normalizePattern(endpoint.resource, mode);
+    if (!normalized.ok) throw new PasarelaError(ErrorCode.BadPattern, `bad endpoint pattern: ${normalized.reason}`);
+    return createSubscription(method, { method: String(endpoint.method).toUpperCase() as EndpointMethod, resource: normalized.pattern }, token);
+  }
+}
+
+// globalThis.crypto keeps the engine loadable in browsers (the client bundles it).
+function randomUUID(): string {
+  return globalThis.crypto.randomUUID();
+}
+
+function reasonBody(body: unknown): unknown {
+  return typeof body === 'string' ? { reason: body } : body;
+}
+
+function toAnswer(dispatch: Dispatch): Answer {
+  const [status, transactionId, triggeringId] = dispatch.resource as [number, string, string | undefined];
+  return { status, transactionId, triggeringId, body: dispatch.body, dispatch };
+}
