@@ -63,8 +63,12 @@ export function isRegularMethod(method: string): method is RegularMethod {
   return REGULAR_SET.has(method);
 }
 
+// Shared by every dispatch this engine builds: nothing here mutates a protocol header.
+const OWN_PROTOCOL: string[] = Object.freeze(['JSTP', PROTOCOL_VERSION, IMPLEMENTATION_TAG]) as unknown as string[];
+
+/** The protocol header this engine writes (shared and frozen: copy it before changing it). */
 export function defaultProtocol(): string[] {
-  return ['JSTP', PROTOCOL_VERSION, IMPLEMENTATION_TAG];
+  return OWN_PROTOCOL;
 }
 
 /** Builds a regular dispatch (GET, POST, ...) with the engine's protocol header. */

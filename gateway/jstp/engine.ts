@@ -382,45 +382,36 @@ export class Engine {
     from: Channel | undefined,
     transaction: Transaction | undefined,
   ): void {
-    const params = subscription.pattern.match(resource) ?? {};
     const trigger = transaction ? this.addTrigger(transaction, randomUUID(), undefined, false) : undefined;
-    let answered = false;
-    const answer = (status: number, body?: unknown): void => {
-      if (answered || !trigger) return;
-      answered = true;
-      this.completeTrigger(trigger, status, body);
-    };
-    const incoming: Incoming = {
-      dispatch,
-      method: dispatch.method,
-      resource,
-      body: dispatch.body,
-      params,
-      from,
-      expectsAnswer: trigger !== undefined,
-      answer,
-    };
+    const incoming = new LocalIncoming(this, subscription.pattern, dispatch, resource, from, trigger);
     try {
       const result = subscription.subscriber.handler(incoming);
-      if (result !== undefined && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
+      if (result === undefined) return;
+      if (result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
         (result as PromiseLike<unknown>).then(
           (value) => {
-            if (value !== undefined) answer(Status.Ok, value);
+            if (value !== undefined) incoming.answer(Status.Ok, value);
           },
-          (error: unknown) => this.handlerFailed(error, answer, dispatch),
+          (error: unknown) => this.handlerFailed(error, incoming),
         );
-      } else if (result !== undefined) {
-        answer(Status.Ok, result);
+      } else {
+        incoming.answer(Status.Ok, result);
       }
     } catch (error) {
-      this.handlerFailed(error, answer, dispatch);
+      this.handlerFailed(error, incoming);
     }
   }
 
-  private handlerFailed(error: unknown, answer: (status: number, body?: unknown) => void, dispatch: Dispatch): void {
+  /** @internal Called by LocalIncoming.answer: a local handler's answer for its triggering id. */
+  answerTrigger(trigger: PendingTrigger, status: number, body: unknown): void {
+    this.completeTrigger(trigger, status, body);
+  }
+
+  private handlerFailed(error: unknown, incoming: LocalIncoming): void {
+    const dispatch = incoming.dispatch;
     this.logger.error({ err: error, method: dispatch.method, resource: dispatch.resource }, 'handler failed');
     const status = error instanceof PasarelaError && error.status !== undefined ? error.status : Status.InternalError;
-    answer(status, { error: error instanceof Error ? error.message : String(error) });
+    incoming.answer(status, { error: error instanceof Error ? error.message : String(error) });
   }
 
   private deliverRemote(channel: Channel, dispatch: Dispatch, transaction: Transaction | undefined): void {
@@ -644,6 +635,43 @@ export class Engine {
 // globalThis.crypto keeps the engine loadable in browsers (the client bundles it).
 function randomUUID(): string {
   return globalThis.crypto.randomUUID();
+}
+
+/** One delivery to a local handler. A class, not a closure per call: this is the hot path. */
+class LocalIncoming implements Incoming {
+  private answered = false;
+  private captures: Captures | undefined;
+  constructor(
+    private readonly engine: Engine,
+    private readonly pattern: CompiledPattern,
+    readonly dispatch: Dispatch,
+    readonly resource: readonly ResourceElement[],
+    readonly from: Channel | undefined,
+    private readonly trigger: PendingTrigger | undefined,
+  ) {}
+
+  get method(): Method {
+    return this.dispatch.method;
+  }
+
+  get body(): unknown {
+    return this.dispatch.body;
+  }
+
+  /** Computed on first use: most telemetry handlers never read captures. */
+  get params(): Captures {
+    return (this.captures ??= this.pattern.match(this.resource) ?? {});
+  }
+
+  get expectsAnswer(): boolean {
+    return this.trigger !== undefined;
+  }
+
+  answer(status: number, body?: unknown): void {
+    if (this.answered || !this.trigger) return;
+    this.answered = true;
+    this.engine.answerTrigger(this.trigger, status, body);
+  }
 }
 
 function reasonBody(body: unknown): unknown {
