@@ -64,6 +64,20 @@ export interface EndpointInput {
  */
 export type Forwarder = (dispatch: Dispatch, hop: Hop, from: Channel | undefined) => Promise<void>;
 
+/**
+ * A stage in the dispatch pipeline, for features that sit between the wire and the
+ * engine (signatures, encryption, store-and-forward, metering). Each hook may return
+ * the dispatch (changed or not) or null to stop it there; a hook that drops a
+ * dispatch logs its own reason. Hooks run in the order they were added.
+ */
+export interface DispatchHook {
+  readonly name: string;
+  /** A valid dispatch that arrived on a channel, before it is forwarded or processed. */
+  inbound?(dispatch: Dispatch, from: Channel): Dispatch | null;
+  /** A dispatch about to be sent to a channel. */
+  outbound?(dispatch: Dispatch, to: Channel): Dispatch | null;
+}
+
 export interface EngineOptions {
   mode?: Mode;
   /** How long a triggering id may wait for its answer before a 504 (default 10 s). */
@@ -136,6 +150,8 @@ export class Engine {
   private readonly channelTriggers = new Map<Channel, Set<PendingTrigger>>();
   private readonly localSubscribers = new WeakMap<Handler, LocalSubscriber>();
   private readonly channels = new Set<Channel>();
+  private inboundHooks: DispatchHook[] = [];
+  private outboundHooks: DispatchHook[] = [];
   private pendingCount = 0;
   private received = 0;
   private invalid = 0;
@@ -151,6 +167,16 @@ export class Engine {
   /** Installs the hook that sends dispatches with a `host` to their next hop. */
   setForwarder(forwarder: Forwarder | undefined): void {
     this.forwarder = forwarder;
+  }
+
+  /** Adds a pipeline stage; returns the function that removes it. */
+  use(hook: DispatchHook): () => void {
+    if (hook.inbound) this.inboundHooks = [...this.inboundHooks, hook];
+    if (hook.outbound) this.outboundHooks = [...this.outboundHooks, hook];
+    return () => {
+      this.inboundHooks = this.inboundHooks.filter((h) => h !== hook);
+      this.outboundHooks = this.outboundHooks.filter((h) => h !== hook);
+    };
   }
 
   // ---- local API -------------------------------------------------------------
@@ -230,9 +256,11 @@ export class Engine {
   }
 
   /** Processes an already valid dispatch that arrived on a channel. */
-  dispatch(dispatch: Dispatch, from: Channel): void {
+  dispatch(incoming: Dispatch, from: Channel): void {
     if (this.closed) return;
     this.channels.add(from);
+    const dispatch = this.inboundHooks.length === 0 ? incoming : this.runHooks(this.inboundHooks, 'inbound', incoming, from);
+    if (!dispatch) return;
     const transactionId = dispatch.token?.[0];
     if (transactionId === undefined || dispatch.method === 'ANSWER') {
       this.process(dispatch, from, undefined);
@@ -586,7 +614,23 @@ export class Engine {
     this.safeSend(channel, createAnswer(Status.NoMoreAnswers, transactionId, trig));
   }
 
-  private safeSend(channel: Channel, dispatch: Dispatch): void {
+  private runHooks(hooks: DispatchHook[], stage: 'inbound' | 'outbound', dispatch: Dispatch, channel: Channel): Dispatch | null {
+    let current: Dispatch | null = dispatch;
+    for (const hook of hooks) {
+      try {
+        current = hook[stage]!(current, channel);
+      } catch (error) {
+        this.logger.error({ hook: hook.name, stage, channel: channel.id, err: error }, 'dispatch hook failed; dispatch dropped');
+        return null;
+      }
+      if (!current) return null;
+    }
+    return current;
+  }
+
+  private safeSend(channel: Channel, outgoing: Dispatch): void {
+    const dispatch = this.outboundHooks.length === 0 ? outgoing : this.runHooks(this.outboundHooks, 'outbound', outgoing, channel);
+    if (!dispatch) return;
     try {
       channel.send(dispatch);
     } catch (error) {

@@ -438,3 +438,48 @@ describe('forwarding hook', () => {
     ]);
   });
 });
+
+describe('pipeline hooks', () => {
+  it('runs inbound hooks on channel dispatches and outbound hooks before every send', () => {
+    const engine = newEngine();
+    const peer = new RecordingChannel('peer');
+    const seen: string[] = [];
+    const remove = engine.use({
+      name: 'tagger',
+      inbound: (dispatch, from) => {
+        seen.push(`in ${dispatch.method} ${from.id}`);
+        return dispatch.resource?.[0] === 'secret' ? null : { ...dispatch, 'x-seen': true };
+      },
+      outbound: (dispatch, to) => {
+        seen.push(`out ${dispatch.method} ${to.id}`);
+        return { ...dispatch, 'x-signed': 'sig' };
+      },
+    });
+    const handler = vi.fn((incoming: Incoming) => incoming.dispatch['x-seen']);
+    engine.bind({ method: 'GET', resource: ['...'] }, handler);
+    engine.receive(wire(createDispatch('GET', ['secret'], { token: ['t0'] })), peer);
+    expect(handler).not.toHaveBeenCalled();
+    engine.receive(wire(createDispatch('GET', ['open'], { token: ['t1'] })), peer);
+    expect(handler).toHaveBeenCalledTimes(1);
+    expect(peer.sent[0]).toMatchObject({ method: 'ANSWER', body: true, 'x-signed': 'sig' });
+    expect(seen).toEqual(['in GET peer', 'in GET peer', 'out ANSWER peer', 'out ANSWER peer']);
+    remove();
+    engine.receive(wire(createDispatch('GET', ['secret'], { token: ['t2'] })), peer);
+    expect(handler).toHaveBeenCalledTimes(2);
+  });
+
+  it('drops a dispatch whose hook throws, without crashing', () => {
+    const engine = newEngine();
+    const peer = new RecordingChannel('peer');
+    engine.use({
+      name: 'broken',
+      inbound: () => {
+        throw new Error('bad hook');
+      },
+    });
+    const handler = vi.fn();
+    engine.bind({ method: 'PATCH', resource: ['a'] }, handler);
+    expect(() => engine.receive(wire(createDispatch('PATCH', ['a'])), peer)).not.toThrow();
+    expect(handler).not.toHaveBeenCalled();
+  });
+});
