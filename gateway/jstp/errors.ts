@@ -63,6 +63,22 @@ export const ErrorCode = {
   DecodeError: 'PASARELA_DECODE_ERROR',
   Config: 'PASARELA_CONFIG',
   Forwarding: 'PASARELA_FORWARDING',
+  /** A device profile failed validation (the message names the profile and the field). */
+  Profile: 'PASARELA_PROFILE',
+  /** A converter could not turn raw device data into a value, or a value into raw data. */
+  Convert: 'PASARELA_CONVERT',
+  /** No such device, property, action or event (status 404). */
+  DeviceNotFound: 'PASARELA_DEVICE_NOT_FOUND',
+  /** The device is offline or its link (broker, port, radio) is down (status 502). */
+  DeviceOffline: 'PASARELA_DEVICE_OFFLINE',
+  /** A PUT on a property that is not writable (status 403). */
+  ReadOnly: 'PASARELA_READ_ONLY',
+  /** A value or action input that does not fit its schema (status 400). */
+  BadValue: 'PASARELA_BAD_VALUE',
+  /** The device did not answer before the deadline (status 504). */
+  DeviceTimeout: 'PASARELA_DEVICE_TIMEOUT',
+  /** The device or driver does not support this operation (status 501). */
+  NotSupported: 'PASARELA_NOT_SUPPORTED',
 } as const;
 
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
