@@ -1,0 +1,45 @@
+/**
+ * The client's Node-only dialing: `tcp://` with node:net and `ws://` / `wss://`
+ * with the `ws` package, through the transports' dialTcp / dialWs. client.ts loads
+ * this file with a dynamic import, so browsers never see it.
+ */
+import type { ClientLink, DialRequest, LinkHandlers } from './client.js';
+import { sinkAsEngine, type ChannelSink } from './channel-sink.js';
+import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
+import type { Connection } from './transports/connection.js';
+import { dialTcp } from './transports/tcp.js';
+import { dialWs } from './transports/ws.js';
+
+export async function dialNode(request: DialRequest, handlers: LinkHandlers): Promise<ClientLink> {
+  if (request.encoding !== 'json') {
+    throw new PasarelaError(ErrorCode.Config, `encoding ${request.encoding} is not available on this link yet`);
+  }
+  let connection: Connection | undefined;
+  // The connection reports to the client, which feeds its own engine.
+  const sink: ChannelSink = {
+    receive: (raw) => handlers.receive(raw),
+    detach: () => {
+      const info = connection?.closeInfo;
+      handlers.closed(info && (info.code || !info.local) ? new PasarelaError(info.code ?? ErrorCode.ChannelClosed, info.reason) : undefined);
+    },
+  };
+  const common = { engine: sinkAsEngine(sink), logger: request.logger, connectTimeoutMs: request.connectTimeoutMs };
+  const url = request.url;
+  if (url.protocol === 'tcp:') {
+    const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+    connection = await dialTcp(host, Number(url.port), common);
+  } else if (url.protocol === 'ws:' || url.protocol === 'wss:') {
+    connection = await dialWs(url.href, common);
+  } else {
+    throw new PasarelaError(ErrorCode.Config, `unsupported URL scheme ${url.protocol}`, { status: Status.UnrecognizedTransport });
+  }
+  const opened = connection;
+  return {
+    id: opened.id,
+    send: (dispatch) => opened.send(dispatch),
+    close: async () => {
+      opened.close('client closing');
+      await opened.closed;
+    },
+  };
+}

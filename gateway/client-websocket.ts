@@ -1,0 +1,101 @@
+/**
+ * The client's link over a WHATWG WebSocket (browsers, or any implementation with
+ * the same shape). Browser-safe: no Node imports.
+ */
+import type { ClientLink, DialRequest, LinkHandlers } from './client.js';
+import { serializeDispatch, type Dispatch } from './jstp/dispatch.js';
+import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
+
+/** The part of a WebSocket the client uses. */
+export interface WebSocketLike {
+  readonly readyState: number;
+  binaryType: string;
+  send(data: string): void;
+  close(code?: number, reason?: string): void;
+  addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (event: { data?: unknown; code?: number; reason?: string }) => void): void;
+}
+
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+const OPEN = 1;
+const CLOSED = 3;
+
+let sequence = 0;
+
+export function dialWebSocket(WebSocketImpl: WebSocketConstructor, request: DialRequest, handlers: LinkHandlers): Promise<ClientLink> {
+  if (request.encoding !== 'json') {
+    return Promise.reject(new PasarelaError(ErrorCode.Config, `encoding ${request.encoding} is not available on this link yet`));
+  }
+  const url = request.url.href;
+  return new Promise((resolve, reject) => {
+    let socket: WebSocketLike;
+    try {
+      socket = new WebSocketImpl(url);
+    } catch (error) {
+      reject(new PasarelaError(ErrorCode.Forwarding, `cannot open ${url}`, { status: Status.UnreachableHost, cause: error }));
+      return;
+    }
+    socket.binaryType = 'arraybuffer';
+    let opened = false;
+    let closedReported = false;
+    const closeWaiters: Array<() => void> = [];
+    const timer = setTimeout(() => {
+      fail(new PasarelaError(ErrorCode.Forwarding, `no connection to ${url} within ${request.connectTimeoutMs} ms`, { status: Status.UnreachableHost }));
+      socket.close();
+    }, request.connectTimeoutMs);
+
+    const fail = (error: Error): void => {
+      clearTimeout(timer);
+      if (!opened) reject(error);
+    };
+
+    const link: ClientLink = {
+      id: `ws ${url} #${++sequence}`,
+      send(dispatch: Dispatch): void {
+        // The Channel contract: never throw for a closed connection, drop instead.
+        if (socket.readyState !== OPEN) return;
+        socket.send(serializeDispatch(dispatch));
+      },
+      close(): Promise<void> {
+        if (socket.readyState === CLOSED) return Promise.resolve();
+        return new Promise((done) => {
+          closeWaiters.push(done);
+          socket.close(1000);
+        });
+      },
+    };
+
+    socket.addEventListener('open', () => {
+      clearTimeout(timer);
+      opened = true;
+      resolve(link);
+    });
+    socket.addEventListener('message', (event) => {
+      const data = event.data;
+      if (typeof data !== 'string') {
+        request.logger.warn({ channel: link.id }, 'binary (CBOR) message dropped: this link speaks JSON');
+        return;
+      }
+      let raw: unknown;
+      try {
+        raw = JSON.parse(data);
+      } catch {
+        request.logger.warn({ channel: link.id }, 'message is not JSON: dropped');
+        return;
+      }
+      handlers.receive(raw);
+    });
+    socket.addEventListener('error', () => {
+      // A browser tells nothing more; 'close' follows.
+      fail(new PasarelaError(ErrorCode.Forwarding, `cannot connect to ${url}`, { status: Status.UnreachableHost }));
+    });
+    socket.addEventListener('close', (event) => {
+      fail(new PasarelaError(ErrorCode.Forwarding, `cannot connect to ${url} (close ${event.code ?? ''})`, { status: Status.UnreachableHost }));
+      for (const done of closeWaiters.splice(0)) done();
+      if (opened && !closedReported) {
+        closedReported = true;
+        handlers.closed(event.code === 1000 ? undefined : new PasarelaError(ErrorCode.ChannelClosed, `closed (${event.code ?? '?'} ${event.reason ?? ''})`.trim()));
+      }
+    });
+  });
+}

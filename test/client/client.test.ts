@@ -1,0 +1,260 @@
+/**
+ * The client against a real server (engine + TCP and WebSocket transports) on
+ * loopback sockets: requests, subscriptions, RELEASE, failing fast while
+ * disconnected, and reconnection with auto rebinding.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
+import { AnswerError, connect, type Client, type ClientState, type Incoming, type WebSocketConstructor } from '../../gateway/client.js';
+import { Engine } from '../../gateway/jstp/engine.js';
+import { Status } from '../../gateway/jstp/errors.js';
+import { TcpTransport } from '../../gateway/transports/tcp.js';
+import { WsTransport } from '../../gateway/transports/ws.js';
+import type { Transport } from '../../gateway/transports/transport.js';
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+
+async function until(check: () => boolean, what: string, timeoutMs = 3_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+type Label = 'tcp' | 'ws';
+
+interface Server {
+  engine: Engine;
+  transport: Transport;
+  port: number;
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** A server: an engine with `GET ["echo", ...]` and `POST ["items"]`, behind one transport. */
+async function startServer(label: Label, port = 0): Promise<Server> {
+  const engine = new Engine({ answerTimeoutMs: 2_000 });
+  engine.bind({ method: 'GET', resource: ['echo', '...'] }, (incoming) => ({ resource: incoming.resource, body: incoming.body }));
+  engine.bind({ method: 'POST', resource: ['items'] }, (incoming) => {
+    incoming.answer(201, { created: incoming.body });
+    return undefined;
+  });
+  engine.bind({ method: 'GET', resource: ['teapot'] }, () => {
+    throw new Error('no coffee here');
+  });
+  const transport = label === 'tcp' ? new TcpTransport({ engine, port }) : new WsTransport({ engine, port, heartbeatMs: 0 });
+  const address = await transport.listen();
+  const url = label === 'tcp' ? `tcp://127.0.0.1:${address.port}` : `ws://127.0.0.1:${address.port}/jstp`;
+  let stopped = false;
+  const stop = async (): Promise<void> => {
+    if (stopped) return;
+    stopped = true;
+    await transport.close();
+    engine.close();
+  };
+  cleanups.push(stop);
+  return { engine, transport, port: address.port, url, stop };
+}
+
+function open(url: string, options: Parameters<typeof connect>[1] = {}): Client {
+  const client = connect(url, { answerTimeoutMs: 2_000, reconnect: { initialDelayMs: 20, maxDelayMs: 100 }, ...options });
+  cleanups.push(() => client.close());
+  return client;
+}
+
+for (const label of ['tcp', 'ws'] as const) {
+  describe(`client over ${label}`, () => {
+    it('connects, then gets and posts with answers', async () => {
+      const server = await startServer(label);
+      const client = open(server.url);
+      expect(client.state).toBe('connecting');
+      await client.ready();
+      expect(client.state).toBe('open');
+
+      const answer = await client.get(['echo', 'a', 7], { q: 1 });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toEqual({ resource: ['echo', 'a', 7], body: { q: 1 } });
+
+      const reply = client.post(['items'], { name: 'cup' });
+      const answers = await reply.all();
+      expect(answers.map((a) => a.status)).toEqual([201]);
+      expect(answers[0]!.body).toEqual({ created: { name: 'cup' } });
+      // The first 2xx settles the thenable too.
+      expect((await reply).status).toBe(201);
+
+      await expect(client.get(['nothing', 'here'])).rejects.toMatchObject({ status: Status.NotFound });
+      const failed = await client.get(['teapot']).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+      expect(failed).toBeInstanceOf(AnswerError);
+      expect((failed as AnswerError).status).toBe(Status.InternalError);
+      // Nothing stays open on either side once the answers are in.
+      await until(() => server.engine.stats().transactions === 0, 'server transactions to end');
+    });
+
+    it('binds: receives what the server emits (and answers it), and unbind releases', async () => {
+      const server = await startServer(label);
+      const client = open(server.url);
+      await client.ready();
+
+      const received: Incoming[] = [];
+      const unbind = client.bind({ method: 'patch', resource: ['devices', ':id', 'properties', 'temperature'] }, (incoming) => {
+        received.push(incoming);
+        return incoming.expectsAnswer ? { seen: incoming.params.id } : undefined;
+      });
+      await until(() => server.engine.stats().subscriptions === 4, 'the BIND to reach the server');
+
+      server.engine.emit('PATCH', ['devices', 'kitchen', 'properties', 'temperature'], { value: 21.5 });
+      server.engine.emit('PATCH', ['devices', 'kitchen', 'properties', 'humidity'], { value: 40 });
+      await until(() => received.length === 1, 'the PATCH');
+      expect(received[0]!.body).toEqual({ value: 21.5 });
+      expect(received[0]!.params).toEqual({ id: 'kitchen' });
+
+      // A dispatch with a transaction: the client's handler answers across the wire.
+      const answer = await server.engine.patch(['devices', 'porch', 'properties', 'temperature'], { value: 3 });
+      expect(answer.status).toBe(200);
+      expect(answer.body).toEqual({ seen: 'porch' });
+
+      unbind();
+      await until(() => server.engine.stats().subscriptions === 3, 'the RELEASE to reach the server');
+      server.engine.emit('PATCH', ['devices', 'kitchen', 'properties', 'temperature'], { value: 22 });
+      await expect(server.engine.patch(['devices', 'x', 'properties', 'temperature'])).rejects.toMatchObject({ status: Status.NotFound });
+      expect(received).toHaveLength(2);
+    });
+
+    it('sends one BIND per endpoint, and RELEASE only when its last handler goes', async () => {
+      const server = await startServer(label);
+      const client = open(server.url);
+      await client.ready();
+      const a: unknown[] = [];
+      const b: unknown[] = [];
+      const unbindA = client.bind({ method: 'POST', resource: ['events', '*'] }, (incoming) => void a.push(incoming.body));
+      const unbindB = client.bind({ method: 'POST', resource: ['events', '*'] }, (incoming) => void b.push(incoming.body));
+      await until(() => server.engine.stats().subscriptions === 4, 'the BIND');
+      server.engine.emit('POST', ['events', 'door'], 1);
+      await until(() => a.length === 1 && b.length === 1, 'both handlers');
+
+      unbindA();
+      unbindA();
+      server.engine.emit('POST', ['events', 'door'], 2);
+      await until(() => b.length === 2, 'the second event');
+      expect(a).toEqual([1]);
+      expect(server.engine.stats().subscriptions).toBe(4);
+
+      unbindB();
+      await until(() => server.engine.stats().subscriptions === 3, 'the RELEASE');
+    });
+
+    it('fails fast with 502 while disconnected, and emits are dropped', async () => {
+      const server = await startServer(label);
+      const client = open(server.url);
+      await client.ready();
+      await server.stop();
+      await until(() => client.state === 'reconnecting', 'the client to notice');
+
+      const started = Date.now();
+      const error = await client.get(['echo', 'x']).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(error).toBeInstanceOf(AnswerError);
+      expect((error as AnswerError).status).toBe(Status.UnreachableHost);
+      expect(Date.now() - started).toBeLessThan(500);
+      expect(() => client.emit('PATCH', ['anything'], 1)).not.toThrow();
+    });
+
+    it('answers 502 to requests in flight when the connection drops', async () => {
+      const server = await startServer(label);
+      server.engine.bind({ method: 'GET', resource: ['slow'] }, () => new Promise(() => undefined));
+      const client = open(server.url, { answerTimeoutMs: 10_000 });
+      await client.ready();
+      const reply = client.get(['slow']);
+      await until(() => server.engine.stats().pendingTriggers === 1, 'the request to arrive');
+      const started = Date.now();
+      await server.stop();
+      await expect(reply).rejects.toMatchObject({ status: Status.UnreachableHost });
+      expect(Date.now() - started).toBeLessThan(2_000);
+    });
+
+    it('reconnects by itself after the server restarts, and its subscriptions work again', async () => {
+      const first = await startServer(label);
+      const client = open(first.url);
+      const states: ClientState[] = [];
+      client.on('state', (change) => states.push(change.state));
+      await client.ready();
+
+      const received: unknown[] = [];
+      client.bind({ method: 'PATCH', resource: ['devices', '*'] }, (incoming) => void received.push(incoming.body));
+      await until(() => first.engine.stats().subscriptions === 4, 'the BIND');
+      first.engine.emit('PATCH', ['devices', 'a'], 1);
+      await until(() => received.length === 1, 'the first PATCH');
+
+      await first.stop();
+      await until(() => client.state === 'reconnecting', 'the client to notice');
+      // A few failed attempts while nothing listens.
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      expect(client.state).toBe('reconnecting');
+
+      const second = await startServer(label, first.port);
+      await client.ready();
+      await until(() => second.engine.stats().subscriptions === 4, 'the BIND to be sent again');
+      second.engine.emit('PATCH', ['devices', 'b'], 2);
+      await until(() => received.length === 2, 'the PATCH after reconnecting');
+      expect(received).toEqual([1, 2]);
+      expect((await client.get(['echo'])).status).toBe(200);
+      expect(states).toEqual(['open', 'reconnecting', 'open']);
+    });
+
+    it('close() ends it for good: state closed, ready() rejects, no reconnection', async () => {
+      const server = await startServer(label);
+      const client = open(server.url);
+      await client.ready();
+      await client.close();
+      expect(client.state).toBe('closed');
+      await expect(client.ready()).rejects.toThrow();
+      expect(() => client.get(['echo'])).toThrow();
+      await until(() => server.transport.stats().connections === 0, 'the server to see the close');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(server.transport.stats().connections).toBe(0);
+    });
+  });
+}
+
+describe('client options', () => {
+  it('with reconnect: false, a failed first connection closes the client and ready() rejects', async () => {
+    const server = await startServer('tcp');
+    await server.stop();
+    const client = open(server.url, { reconnect: false });
+    await expect(client.ready()).rejects.toMatchObject({ status: Status.UnreachableHost });
+    expect(client.state).toBe('closed');
+  });
+
+  it('keeps trying the first connection until a server appears', async () => {
+    const placeholder = await startServer('tcp');
+    const port = placeholder.port;
+    await placeholder.stop();
+    const client = open(`tcp://127.0.0.1:${port}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(client.state).toBe('connecting');
+    await startServer('tcp', port);
+    await client.ready();
+    expect((await client.get(['echo'])).status).toBe(200);
+  });
+
+  it('uses a WHATWG WebSocket when given one (the browser path)', async () => {
+    const server = await startServer('ws');
+    const client = open(server.url, { WebSocket: WebSocket as unknown as WebSocketConstructor });
+    await client.ready();
+    const answer = await client.get(['echo', 'browser']);
+    expect(answer.body).toEqual({ resource: ['echo', 'browser'] });
+  });
+
+  it('rejects unknown URL schemes', () => {
+    expect(() => connect('http://127.0.0.1:1')).toThrow(/scheme/);
+  });
+});
