@@ -573,7 +573,8 @@ export class Engine {
     const [status, , triggeringId] = answer.resource as [number, string, string | undefined];
     const knownId = origin.triggeringId ?? (trigger?.forwarded ? triggeringId : trigger?.id) ?? triggeringId;
     const resource: ResourceElement[] = knownId === undefined ? [status, transaction.id] : [status, transaction.id, knownId];
-    this.safeSend(origin.channel, { ...answer, resource });
+    // token: [] on the wire: node-jstp turns a token on an ANSWER into a stray subscription.
+    this.safeSend(origin.channel, { ...answer, resource, token: undefined });
   }
 
   /** An answer the engine itself gives (404, 406, 506...), then the set is closed. */
