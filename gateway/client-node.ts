@@ -11,8 +11,8 @@ import { dialTcp } from './transports/tcp.js';
 import { dialWs } from './transports/ws.js';
 
 export async function dialNode(request: DialRequest, handlers: LinkHandlers): Promise<ClientLink> {
-  if (request.encoding !== 'json') {
-    throw new PasarelaError(ErrorCode.Config, `encoding ${request.encoding} is not available on this link yet`);
+  if (request.encoding === 'cbor' && (!request.cbor || request.url.protocol === 'tcp:')) {
+    throw new PasarelaError(ErrorCode.Config, 'encoding cbor needs the codec and a ws:// or wss:// URL');
   }
   let connection: Connection | undefined;
   // The connection reports to the client, which feeds its own engine.
@@ -23,7 +23,13 @@ export async function dialNode(request: DialRequest, handlers: LinkHandlers): Pr
       handlers.closed(info && (info.code || !info.local) ? new PasarelaError(info.code ?? ErrorCode.ChannelClosed, info.reason) : undefined);
     },
   };
-  const common = { engine: sinkAsEngine(sink), logger: request.logger, connectTimeoutMs: request.connectTimeoutMs };
+  const common = {
+    engine: sinkAsEngine(sink),
+    logger: request.logger,
+    connectTimeoutMs: request.connectTimeoutMs,
+    encoding: request.encoding,
+    ...(request.cbor ? { cbor: request.cbor } : {}),
+  };
   const url = request.url;
   if (url.protocol === 'tcp:') {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');

@@ -10,7 +10,7 @@ import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
 export interface WebSocketLike {
   readonly readyState: number;
   binaryType: string;
-  send(data: string): void;
+  send(data: string | Uint8Array): void;
   close(code?: number, reason?: string): void;
   addEventListener(type: 'open' | 'close' | 'error' | 'message', listener: (event: { data?: unknown; code?: number; reason?: string }) => void): void;
 }
@@ -23,8 +23,9 @@ const CLOSED = 3;
 let sequence = 0;
 
 export function dialWebSocket(WebSocketImpl: WebSocketConstructor, request: DialRequest, handlers: LinkHandlers): Promise<ClientLink> {
-  if (request.encoding !== 'json') {
-    return Promise.reject(new PasarelaError(ErrorCode.Config, `encoding ${request.encoding} is not available on this link yet`));
+  const cbor = request.encoding === 'cbor' ? request.cbor : undefined;
+  if (request.encoding === 'cbor' && !cbor) {
+    return Promise.reject(new PasarelaError(ErrorCode.Config, 'encoding cbor needs the CBOR codec'));
   }
   const url = request.url.href;
   return new Promise((resolve, reject) => {
@@ -54,7 +55,7 @@ export function dialWebSocket(WebSocketImpl: WebSocketConstructor, request: Dial
       send(dispatch: Dispatch): void {
         // The Channel contract: never throw for a closed connection, drop instead.
         if (socket.readyState !== OPEN) return;
-        socket.send(serializeDispatch(dispatch));
+        socket.send(cbor ? cbor.encodeDispatch(dispatch) : serializeDispatch(dispatch));
       },
       close(): Promise<void> {
         if (socket.readyState === CLOSED) return Promise.resolve();
@@ -71,16 +72,19 @@ export function dialWebSocket(WebSocketImpl: WebSocketConstructor, request: Dial
       resolve(link);
     });
     socket.addEventListener('message', (event) => {
+      // A text message is JSON, a binary one CBOR, whichever this side writes.
       const data = event.data;
-      if (typeof data !== 'string') {
-        request.logger.warn({ channel: link.id }, 'binary (CBOR) message dropped: this link speaks JSON');
-        return;
-      }
       let raw: unknown;
       try {
-        raw = JSON.parse(data);
-      } catch {
-        request.logger.warn({ channel: link.id }, 'message is not JSON: dropped');
+        if (typeof data === 'string') raw = JSON.parse(data);
+        else if (cbor && data instanceof ArrayBuffer) raw = cbor.decodeDispatch(new Uint8Array(data));
+        else if (cbor && ArrayBuffer.isView(data)) raw = cbor.decodeDispatch(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        else {
+          request.logger.warn({ channel: link.id }, 'binary message dropped: this link speaks JSON');
+          return;
+        }
+      } catch (error) {
+        request.logger.warn({ channel: link.id, err: error }, 'undecodable message dropped');
         return;
       }
       handlers.receive(raw);

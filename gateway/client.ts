@@ -38,7 +38,7 @@ export interface BackoffOptions {
 }
 
 export interface ClientOptions {
-  /** Wire encoding (default 'json'). */
+  /** Wire encoding (default 'json'); 'cbor' (compact CBOR dispatches) works over ws:// and wss://. */
   encoding?: ClientEncoding;
   /** Reconnect backoff; false: never reconnect (a drop closes the client). */
   reconnect?: BackoffOptions | false;
@@ -86,9 +86,17 @@ export interface LinkHandlers {
   closed(error?: Error): void;
 }
 
+/** The compact CBOR dispatch codec (gateway/jstp/codec/cbor.ts), loaded only when asked for. */
+export interface DispatchCodec {
+  encodeDispatch(dispatch: Dispatch): Uint8Array;
+  decodeDispatch(bytes: Uint8Array): unknown;
+}
+
 export interface DialRequest {
   url: URL;
   encoding: ClientEncoding;
+  /** Set when `encoding` is 'cbor'. */
+  cbor?: DispatchCodec;
   connectTimeoutMs: number;
   logger: Logger;
   WebSocket?: WebSocketConstructor;
@@ -101,6 +109,9 @@ export type ClientDialer = (request: DialRequest, handlers: LinkHandlers) => Pro
 
 /** The placeholder first hop of every request: the forwarder sends it to the server. */
 const SERVER_HOP: Hop = ['server', 0, 'pasarela-client'];
+
+/** How long a connection must have lasted for its loss to restart the backoff from the first delay. */
+const STABLE_CONNECTION_MS = 1_000;
 
 const DEFAULT_BACKOFF: Required<BackoffOptions> = { initialDelayMs: 250, maxDelayMs: 10_000, factor: 2, jitter: 0.2 };
 
@@ -130,6 +141,9 @@ function isNode(): boolean {
 /** Dials with the built-in transports: WebSocket in browsers, `ws` / TCP in Node. */
 async function defaultDialer(request: DialRequest, handlers: LinkHandlers): Promise<ClientLink> {
   const scheme = request.url.protocol;
+  if (request.encoding === 'cbor' && scheme === 'tcp:') {
+    throw new PasarelaError(ErrorCode.Config, 'CBOR over tcp:// is not supported yet: use ws:// or json');
+  }
   if ((scheme === 'ws:' || scheme === 'wss:') && (request.WebSocket || !isNode())) {
     const WebSocketImpl = request.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WebSocketImpl) throw new PasarelaError(ErrorCode.Config, 'no WebSocket implementation available');
@@ -158,6 +172,8 @@ export class Client {
   private current: ClientState = 'connecting';
   private link: ClientLink | undefined;
   private attempt = 0;
+  private codec: DispatchCodec | undefined;
+  private openedAt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private closing: Promise<void> | undefined;
   private lastError: Error | undefined;
@@ -316,6 +332,7 @@ export class Client {
         {
           url: this.url,
           encoding: this.encoding,
+          ...(this.encoding === 'cbor' ? { cbor: await this.loadCodec() } : {}),
           connectTimeoutMs: this.connectTimeoutMs,
           logger: this.logger,
           ...(this.WebSocketImpl ? { WebSocket: this.WebSocketImpl } : {}),
@@ -324,6 +341,13 @@ export class Client {
       );
     } catch (error) {
       this.lastError = asError(error);
+      if (error instanceof PasarelaError && error.code === ErrorCode.Config) {
+        // Retrying cannot fix a setting (no WebSocket, an encoding not available).
+        this.logger.error({ url: this.url.href, err: error }, 'cannot connect');
+        this.setState('closed');
+        this.engine.close();
+        return;
+      }
       this.logger.debug({ url: this.url.href, err: error }, 'connection attempt failed');
       this.retry();
       return;
@@ -334,7 +358,7 @@ export class Client {
       return;
     }
     this.link = link;
-    this.attempt = 0;
+    this.openedAt = Date.now();
     this.lastError = undefined;
     this.logger.info({ url: this.url.href, channel: link.id }, 'connected');
     // Auto rebinding: the server released everything of the previous connection.
@@ -342,9 +366,23 @@ export class Client {
     this.setState('open');
   }
 
+  private async loadCodec(): Promise<DispatchCodec> {
+    // Loaded on demand: JSON clients (and their bundles) never pay for the CBOR codec.
+    const codecModule = './jstp/codec/cbor.js';
+    try {
+      this.codec ??= (await import(/* @vite-ignore */ codecModule)) as DispatchCodec;
+    } catch (error) {
+      throw new PasarelaError(ErrorCode.Config, 'the CBOR codec cannot be loaded', { cause: error });
+    }
+    return this.codec;
+  }
+
   private lost(link: ClientLink, error: Error | undefined): void {
     if (link !== this.link) return;
     this.link = undefined;
+    // A server that accepts and drops at once should not be hammered: only a
+    // connection that lasted resets the backoff.
+    if (Date.now() - this.openedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
     this.lastError = error ?? new PasarelaError(ErrorCode.ChannelClosed, 'connection closed');
     this.logger.info({ url: this.url.href, channel: link.id, err: error }, 'connection lost');
     this.inFlight.fail(this.engine, link, 'connection lost');

@@ -6,6 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { AnswerError, connect, type Client, type ClientState, type Incoming, type WebSocketConstructor } from '../../gateway/client.js';
+import * as cbor from '../../gateway/jstp/codec/cbor.js';
 import { Engine } from '../../gateway/jstp/engine.js';
 import { Status } from '../../gateway/jstp/errors.js';
 import { TcpTransport } from '../../gateway/transports/tcp.js';
@@ -46,7 +47,7 @@ async function startServer(label: Label, port = 0): Promise<Server> {
   engine.bind({ method: 'GET', resource: ['teapot'] }, () => {
     throw new Error('no coffee here');
   });
-  const transport = label === 'tcp' ? new TcpTransport({ engine, port }) : new WsTransport({ engine, port, heartbeatMs: 0 });
+  const transport = label === 'tcp' ? new TcpTransport({ engine, port }) : new WsTransport({ engine, port, heartbeatMs: 0, cbor });
   const address = await transport.listen();
   const url = label === 'tcp' ? `tcp://127.0.0.1:${address.port}` : `ws://127.0.0.1:${address.port}/jstp`;
   let stopped = false;
@@ -252,6 +253,34 @@ describe('client options', () => {
     await client.ready();
     const answer = await client.get(['echo', 'browser']);
     expect(answer.body).toEqual({ resource: ['echo', 'browser'] });
+  });
+
+  for (const path of ['ws package', 'WHATWG WebSocket'] as const) {
+    it(`speaks compact CBOR over ws when asked (${path})`, async () => {
+      const server = await startServer('ws');
+      const client = open(server.url, {
+        encoding: 'cbor',
+        ...(path === 'WHATWG WebSocket' ? { WebSocket: WebSocket as unknown as WebSocketConstructor } : {}),
+      });
+      await client.ready();
+      const answer = await client.get(['echo', 'cbor', 1], { bytes: 'ok' });
+      expect(answer.body).toEqual({ resource: ['echo', 'cbor', 1], body: { bytes: 'ok' } });
+      const received: unknown[] = [];
+      client.bind({ method: 'PATCH', resource: ['t'] }, (incoming) => void received.push(incoming.body));
+      await until(() => server.engine.stats().subscriptions === 4, 'the BIND');
+      server.engine.emit('PATCH', ['t'], { value: 1 });
+      await until(() => received.length === 1, 'the PATCH');
+      const [connection] = (server.transport as WsTransport).connections();
+      expect(connection!.encoding).toBe('cbor');
+    });
+  }
+
+  it('closes at once (no retries) when the settings cannot work: CBOR over tcp', async () => {
+    const server = await startServer('tcp');
+    const client = open(server.url, { encoding: 'cbor' });
+    await expect(client.ready()).rejects.toThrow();
+    expect(client.state).toBe('closed');
+    expect(server.transport.stats().accepted).toBe(0);
   });
 
   it('rejects unknown URL schemes', () => {
