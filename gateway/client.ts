@@ -234,16 +234,16 @@ export class Client {
     const bindDispatch = Engine.subscriptionDispatch('BIND', endpoint, this.engine.mode);
     const normalized: EndpointInput = { method: bindDispatch.endpoint!.method, resource: bindDispatch.endpoint!.resource };
     const key = `${normalized.method} ${JSON.stringify(normalized.resource)}`;
-    let subscription = this.remote.get(key);
-    const first = subscription === undefined;
-    if (!subscription) {
-      subscription = { endpoint: normalized, unbinders: new Map() };
-      this.remote.set(key, subscription);
+    const existing = this.remote.get(key);
+    if (!existing?.unbinders.has(handler)) {
+      // Throws once the client is closed, before anything is recorded.
+      const unbindLocal = this.engine.bind(normalized, handler);
+      if (existing) existing.unbinders.set(handler, unbindLocal);
+      else {
+        this.remote.set(key, { endpoint: normalized, unbinders: new Map([[handler, unbindLocal]]) });
+        this.sendSubscription('BIND', normalized);
+      }
     }
-    if (!subscription.unbinders.has(handler)) {
-      subscription.unbinders.set(handler, this.engine.bind(normalized, handler));
-    }
-    if (first) this.sendSubscription('BIND', normalized);
     let done = false;
     return () => {
       if (done) return;

@@ -219,6 +219,7 @@ for (const label of ['tcp', 'ws'] as const) {
       expect(client.state).toBe('closed');
       await expect(client.ready()).rejects.toThrow();
       expect(() => client.get(['echo'])).toThrow();
+      expect(() => client.bind({ method: 'PATCH', resource: ['x'] }, () => undefined)).toThrow();
       await until(() => server.transport.stats().connections === 0, 'the server to see the close');
       await new Promise((resolve) => setTimeout(resolve, 100));
       expect(server.transport.stats().connections).toBe(0);
