@@ -16,7 +16,6 @@ import type { Dispatch, Hop, Mode, RegularMethod, ResourceElement } from './jstp
 import { Engine, type EndpointInput, type Handler, type Reply, type RequestOptions } from './jstp/engine.js';
 import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
 import type { Logger } from './jstp/logger.js';
-import { InFlight } from './in-flight.js';
 import { dialWebSocket, type WebSocketConstructor } from './client-websocket.js';
 
 export type { Answer, EndpointInput, Handler, Incoming, Reply } from './jstp/engine.js';
@@ -165,7 +164,6 @@ export class Client {
   private readonly connectTimeoutMs: number;
   private readonly dialer: ClientDialer;
   private readonly WebSocketImpl: WebSocketConstructor | undefined;
-  private readonly inFlight: InFlight;
   private readonly remote = new Map<string, RemoteSubscription>();
   private readonly listeners: { [K in keyof ClientEvents]: Set<ClientEvents[K]> } = { state: new Set() };
   private readyWaiters: Deferred[] = [];
@@ -194,7 +192,6 @@ export class Client {
     this.dialer = options.dialer ?? defaultDialer;
     this.WebSocketImpl = options.WebSocket;
     const answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
-    this.inFlight = new InFlight(answerTimeoutMs * 2 + 1_000);
     this.engine = new Engine({
       mode: options.mode ?? 'strict',
       answerTimeoutMs,
@@ -299,7 +296,6 @@ export class Client {
     this.setState('closed');
     this.closing = (async () => {
       if (link) {
-        this.inFlight.fail(this.engine, link, 'client closed');
         this.engine.detach(link);
         try {
           await link.close();
@@ -307,7 +303,6 @@ export class Client {
           this.logger.debug({ err: error }, 'closing the connection failed');
         }
       }
-      this.inFlight.clear();
       this.engine.close();
     })();
     return this.closing;
@@ -385,7 +380,6 @@ export class Client {
     if (Date.now() - this.openedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
     this.lastError = error ?? new PasarelaError(ErrorCode.ChannelClosed, 'connection closed');
     this.logger.info({ url: this.url.href, channel: link.id, err: error }, 'connection lost');
-    this.inFlight.fail(this.engine, link, 'connection lost');
     this.engine.detach(link);
     this.retry();
   }
@@ -439,7 +433,6 @@ export class Client {
   // ---- traffic ------------------------------------------------------------------
 
   private receive(raw: unknown, link: ClientLink): void {
-    this.inFlight.observe(raw);
     if (isSubscriptionAnswer(raw)) {
       this.subscriptionAnswer(raw);
       return;
@@ -452,7 +445,7 @@ export class Client {
   }
 
   /** The engine's Forwarder: every request's first hop is the server. */
-  private forward(dispatch: Dispatch, hop: Hop): Promise<void> {
+  private forward(dispatch: Dispatch, hop: Hop): Promise<Channel> {
     if (hop !== SERVER_HOP) {
       return Promise.reject(new PasarelaError(ErrorCode.Forwarding, 'a client only forwards to its server', { status: Status.GatewayDisabled }));
     }
@@ -461,8 +454,8 @@ export class Client {
       return Promise.reject(new PasarelaError(ErrorCode.Forwarding, `not connected to ${this.url.href} (${this.current})`, { status: Status.UnreachableHost }));
     }
     link.send(dispatch);
-    this.inFlight.sent(dispatch);
-    return Promise.resolve();
+    // The engine answers 502 for what still waits on this link when it is detached.
+    return Promise.resolve(link);
   }
 
   private sendSubscription(method: 'BIND' | 'RELEASE', endpoint: EndpointInput): void {

@@ -8,7 +8,6 @@
  * security hazard, so it is off unless enabled, and can be limited to listed hops.
  */
 import { sinkAsEngine, type ChannelSink } from './channel-sink.js';
-import { InFlight } from './in-flight.js';
 import type { Channel } from './jstp/channel.js';
 import type { Dispatch, Hop } from './jstp/dispatch.js';
 import type { Engine, Forwarder } from './jstp/engine.js';
@@ -67,7 +66,6 @@ interface AllowRule {
 
 interface PoolEntry {
   readonly key: string;
-  readonly inFlight: InFlight;
   opening: Promise<Connection> | undefined;
   connection: Connection | undefined;
   lastUsed: number;
@@ -182,7 +180,7 @@ export class ForwardingPool {
     }));
   }
 
-  private async send(dispatch: Dispatch, hop: Hop, from: Channel | undefined): Promise<void> {
+  private async send(dispatch: Dispatch, hop: Hop, from: Channel | undefined): Promise<Channel> {
     if (!this.enabled) {
       this.refused++;
       throw refuse(Status.GatewayDisabled, 'forwarding is disabled');
@@ -217,10 +215,11 @@ export class ForwardingPool {
     } catch (error) {
       throw new PasarelaError(ErrorCode.BadDispatch, 'dispatch cannot be encoded', { status: Status.BadDispatch, cause: error });
     }
-    entry.inFlight.sent(dispatch);
     entry.lastUsed = Date.now();
     this.forwarded++;
     this.logger.debug({ hop, method: dispatch.method, from: from?.id }, 'forwarded');
+    // The engine then takes answers only from this connection, and 502s what waits on it if it drops.
+    return connection;
   }
 
   private entry(key: string, engine: Engine): PoolEntry {
@@ -228,7 +227,6 @@ export class ForwardingPool {
     if (!entry) {
       entry = {
         key,
-        inFlight: new InFlight(engine.answerTimeoutMs * 2 + 1_000),
         opening: undefined,
         connection: undefined,
         lastUsed: Date.now(),
@@ -243,12 +241,10 @@ export class ForwardingPool {
     const sink: ChannelSink = {
       receive: (raw, channel) => {
         entry.lastUsed = Date.now();
-        entry.inFlight.observe(raw);
         engine.receive(raw, channel);
       },
       detach: (channel) => {
-        // What was sent and not fully answered cannot be answered any more.
-        const failed = entry.inFlight.fail(engine, channel, `connection to ${entry.key} closed`);
+        const failed = engine.pendingOn(channel);
         engine.detach(channel);
         if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
         this.logger.debug({ hop: entry.key, failed }, 'outbound connection closed');
@@ -289,7 +285,7 @@ export class ForwardingPool {
   private sweep(): void {
     const now = Date.now();
     for (const entry of this.entries.values()) {
-      if (!entry.connection || entry.inFlight.size > 0 || now - entry.lastUsed < this.idleTimeoutMs) continue;
+      if (!entry.connection || this.engine!.pendingOn(entry.connection) > 0 || now - entry.lastUsed < this.idleTimeoutMs) continue;
       this.entries.delete(entry.key);
       this.logger.debug({ hop: entry.key }, 'idle outbound connection closed');
       entry.connection.close('idle');

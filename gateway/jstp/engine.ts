@@ -58,11 +58,13 @@ export interface EndpointInput {
 }
 
 /**
- * Sends a dispatch to its next hop. Resolves once sent; rejects with a PasarelaError
- * whose `status` is 409 (unknown label), 502 (unreachable), 503 or 506 (refused).
- * Answers come back through `Engine.receive` on the hop's channel.
+ * Sends a dispatch to its next hop. Resolves once sent, with the channel it went out
+ * on; rejects with a PasarelaError whose `status` is 409 (unknown label), 502
+ * (unreachable), 503 or 506 (refused). Answers come back through `Engine.receive`
+ * on that channel, and only from it; when it is detached, what still waits on it
+ * is answered 502.
  */
-export type Forwarder = (dispatch: Dispatch, hop: Hop, from: Channel | undefined) => Promise<void>;
+export type Forwarder = (dispatch: Dispatch, hop: Hop, from: Channel | undefined) => Promise<Channel | void>;
 
 /**
  * A stage in the dispatch pipeline, for features that sit between the wire and the
@@ -112,7 +114,7 @@ type Subscriber = LocalSubscriber | Channel;
 /** Where a transaction's answers go: a local reply, or the channel that asked. */
 type Origin =
   | { kind: 'local'; sink: AnswerSink }
-  | { kind: 'channel'; channel: Channel; triggeringId: string | undefined };
+  | { kind: 'channel'; channel: Channel; triggeringId: string | undefined; speaksNoMoreAnswers: boolean };
 
 /** A triggering id waiting for its answer. */
 interface PendingTrigger {
@@ -122,6 +124,8 @@ interface PendingTrigger {
   readonly channel: Channel | undefined;
   /** A forwarded dispatch: the next hop answers with triggering ids of its own. */
   readonly forwarded: boolean;
+  /** The channel a forwarded dispatch went out on, once the forwarder says. */
+  via: Channel | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
@@ -245,7 +249,8 @@ export class Engine {
       this.invalid++;
       this.logger.warn({ channel: from.id, status: result.status, reason: result.reason }, 'invalid dispatch');
       if (result.answerable && result.transactionId !== undefined) {
-        this.sendError(from, result.transactionId, result.status, result.reason);
+        const protocol = (raw as Record<string, unknown>).protocol;
+        this.sendError(from, result.transactionId, result.status, result.reason, undefined, speaksNoMoreAnswers(protocol));
       }
       return;
     }
@@ -269,13 +274,14 @@ export class Engine {
     if (this.transactions.has(transactionId)) {
       // Also what a forwarding loop looks like: the same transaction coming back.
       this.logger.warn({ channel: from.id, transactionId }, 'transaction id already in use');
-      this.sendError(from, transactionId, Status.BadDispatch, 'transaction id already in use', dispatch.token?.[1]);
+      this.sendError(from, transactionId, Status.BadDispatch, 'transaction id already in use', dispatch.token?.[1], speaksNoMoreAnswers(dispatch.protocol));
       return;
     }
     const transaction = this.openTransaction(transactionId, {
       kind: 'channel',
       channel: from,
       triggeringId: dispatch.token?.[1],
+      speaksNoMoreAnswers: speaksNoMoreAnswers(dispatch.protocol),
     });
     this.process(dispatch, from, transaction);
   }
@@ -463,13 +469,17 @@ export class Engine {
       return;
     }
     const trigger = transaction ? this.addTrigger(transaction, FORWARD_KEY, undefined, true) : undefined;
-    let sent: Promise<void>;
+    let sent: Promise<Channel | void>;
     try {
       sent = forwarder(next, hop!, from);
     } catch (error) {
       sent = Promise.reject(error);
     }
-    sent.catch((error: unknown) => {
+    sent.then((channel) => {
+      if (!trigger || !channel || trigger.transaction.pending.get(trigger.id) !== trigger) return;
+      trigger.via = channel;
+      this.watchChannel(trigger, channel);
+    }, (error: unknown) => {
       const status = error instanceof PasarelaError && error.status !== undefined ? error.status : Status.UnreachableHost;
       this.logger.info({ hop, status, err: error }, 'forwarding failed');
       if (trigger) this.completeTrigger(trigger, status, { error: error instanceof Error ? error.message : String(error) });
@@ -507,7 +517,8 @@ export class Engine {
       const trigger = transaction.pending.get(triggeringId);
       if (trigger && (trigger.channel === undefined || trigger.channel === from)) return trigger;
     }
-    return transaction.pending.get(FORWARD_KEY);
+    const forwarded = transaction.pending.get(FORWARD_KEY);
+    return forwarded && (forwarded.via === undefined || forwarded.via === from) ? forwarded : undefined;
   }
 
   // ---- transactions ---------------------------------------------------------------
@@ -519,19 +530,32 @@ export class Engine {
   }
 
   private addTrigger(transaction: Transaction, id: string, channel: Channel | undefined, forwarded: boolean): PendingTrigger {
-    const trigger: PendingTrigger = { id, transaction, channel, forwarded, timer: undefined };
+    const trigger: PendingTrigger = { id, transaction, channel, forwarded, via: undefined, timer: undefined };
     transaction.pending.set(id, trigger);
     this.pendingCount++;
-    if (channel) {
-      let set = this.channelTriggers.get(channel);
-      if (!set) {
-        set = new Set();
-        this.channelTriggers.set(channel, set);
-      }
-      set.add(trigger);
-    }
+    if (channel) this.watchChannel(trigger, channel);
     this.restartTimer(trigger);
     return trigger;
+  }
+
+  /** Indexes a trigger by the channel its answer must come from, for detach. */
+  private watchChannel(trigger: PendingTrigger, channel: Channel): void {
+    let set = this.channelTriggers.get(channel);
+    if (!set) {
+      set = new Set();
+      this.channelTriggers.set(channel, set);
+    }
+    set.add(trigger);
+  }
+
+  private unwatchChannel(trigger: PendingTrigger): void {
+    const channel = trigger.channel ?? trigger.via;
+    if (channel) this.channelTriggers.get(channel)?.delete(trigger);
+  }
+
+  /** Triggers waiting for an answer over this channel (e.g. forwarded dispatches). */
+  pendingOn(channel: Channel): number {
+    return this.channelTriggers.get(channel)?.size ?? 0;
   }
 
   private restartTimer(trigger: PendingTrigger): void {
@@ -559,7 +583,7 @@ export class Engine {
     this.pendingCount--;
     if (trigger.timer) clearTimeout(trigger.timer);
     trigger.timer = undefined;
-    if (trigger.channel) this.channelTriggers.get(trigger.channel)?.delete(trigger);
+    this.unwatchChannel(trigger);
     if (transaction.pending.size === 0 && !transaction.triggering) this.endTransaction(transaction);
   }
 
@@ -589,7 +613,7 @@ export class Engine {
     const origin = transaction.origin;
     if (origin.kind === 'local') {
       origin.sink.end();
-    } else {
+    } else if (origin.speaksNoMoreAnswers) {
       const triggeringId = origin.triggeringId ?? randomUUID();
       this.safeSend(origin.channel, createAnswer(Status.NoMoreAnswers, transaction.id, triggeringId));
     }
@@ -600,7 +624,7 @@ export class Engine {
     for (const trigger of transaction.pending.values()) {
       if (trigger.timer) clearTimeout(trigger.timer);
       trigger.timer = undefined;
-      if (trigger.channel) this.channelTriggers.get(trigger.channel)?.delete(trigger);
+      this.unwatchChannel(trigger);
       this.pendingCount--;
     }
     transaction.pending.clear();
@@ -609,10 +633,17 @@ export class Engine {
 
   // ---- helpers --------------------------------------------------------------------
 
-  private sendError(channel: Channel, transactionId: string, status: number, reason: string, triggeringId?: string): void {
+  private sendError(
+    channel: Channel,
+    transactionId: string,
+    status: number,
+    reason: string,
+    triggeringId: string | undefined,
+    closeWith101: boolean,
+  ): void {
     const trig = triggeringId ?? randomUUID();
     this.safeSend(channel, createAnswer(status, transactionId, trig, { reason }));
-    this.safeSend(channel, createAnswer(Status.NoMoreAnswers, transactionId, trig));
+    if (closeWith101) this.safeSend(channel, createAnswer(Status.NoMoreAnswers, transactionId, trig));
   }
 
   private runHooks(hooks: DispatchHook[], stage: 'inbound' | 'outbound', dispatch: Dispatch, channel: Channel): Dispatch | null {
@@ -717,6 +748,14 @@ class LocalIncoming implements Incoming {
     this.answered = true;
     this.engine.answerTrigger(this.trigger, status, body);
   }
+}
+
+/**
+ * 101 No More Answers exists from JSTP 0.6 on; 0.4 and 0.5 engines (node-jstp) would
+ * hand it to their callbacks as one more answer, so they don't get it.
+ */
+function speaksNoMoreAnswers(protocol: unknown): boolean {
+  return Array.isArray(protocol) && (protocol[1] === '0.6' || protocol[2] === IMPLEMENTATION_TAG);
 }
 
 function reasonBody(body: unknown): unknown {

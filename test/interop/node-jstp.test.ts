@@ -96,11 +96,9 @@ describe.each(['tcp', 'ws'] as const)('over %s', (label) => {
     expect(seen).toHaveLength(1);
     expect(seen[0]!.body).toEqual({ fields: ['title'] });
     expect(seen[0]!.dispatch.protocol).toEqual(['JSTP', '0.4']);
-    // Our 101 closes the set; node-jstp hands it to the same callback, as any answer.
-    const [, closing] = await request.waitFor(2);
-    expect(closing?.resource).toEqual([101, request.transactionId, expect.any(String)]);
+    // node-jstp speaks 0.4: no 101 follows, it would read it as one more answer.
     await settle();
-    expect(request.items).toHaveLength(2);
+    expect(request.items).toHaveLength(1);
     expect(pasarela.engine.stats().transactions).toBe(0);
     expect(await client.crashes()).toEqual([]);
     unbind();

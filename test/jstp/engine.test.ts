@@ -220,7 +220,20 @@ describe('channels', () => {
     engine.receive(bindDispatch('GET', ['a'], { token: ['t1'] }), peer);
     engine.receive(bindDispatch('GET', ['a'], { token: ['t2'] }), peer);
     expect(engine.stats().subscriptions).toBe(1);
-    expect(peer.statuses()).toEqual([200, 101, 200, 101]);
+    // A 0.5 peer gets no 101 (it would read it as one more answer).
+    expect(peer.statuses()).toEqual([200, 200]);
+  });
+
+  it('closes answer sets with 101 only for peers that speak 0.6 or are Pasarela', () => {
+    const engine = newEngine();
+    engine.bind({ method: 'GET', resource: ['x'] }, () => 1);
+    const old = new RecordingChannel('0.5');
+    const newer = new RecordingChannel('0.6');
+    const raw = (protocol: string[], token: string) => ({ protocol, method: 'GET', resource: ['x'], timestamp: 1, token: [token] });
+    engine.receive(raw(['JSTP', '0.5'], 'a'), old);
+    engine.receive(raw(['JSTP', '0.6'], 'b'), newer);
+    expect(old.statuses()).toEqual([200]);
+    expect(newer.statuses()).toEqual([200, 101]);
   });
 
   it('RELEASE removes, and a RELEASE that matches nothing gets 406', () => {
@@ -233,9 +246,7 @@ describe('channels', () => {
     engine.receive({ ...release, token: ['r2'] }, peer);
     expect(peer.answers()).toEqual([
       [200, 'r1', expect.any(String)],
-      [101, 'r1', expect.any(String)],
       [406, 'r2', expect.any(String)],
-      [101, 'r2', expect.any(String)],
     ]);
   });
 
@@ -321,6 +332,20 @@ describe('channels', () => {
     const [, trig] = b.sent[0]!.token as [string, string];
     engine.receive(wire(createAnswer(200, 'tx', trig, 'forged')), intruder);
     expect(a.sent).toHaveLength(0);
+  });
+
+  it('answers 502 for a forwarded dispatch whose outbound channel closes, and takes answers only from it', async () => {
+    const out = new RecordingChannel('out');
+    const other = new RecordingChannel('other');
+    const engine = newEngine({ forwarder: async () => out });
+    const reply = engine.get(['x'], undefined, { host: [['b', 1, 'tcp']] });
+    await Promise.resolve();
+    expect(engine.pendingOn(out)).toBe(1);
+    engine.receive(wire(createAnswer(200, reply.transactionId, 'forged', 'x')), other);
+    expect(reply.answers).toHaveLength(0);
+    engine.detach(out);
+    expect((await reply.all()).map((a) => a.status)).toEqual([502]);
+    expect(engine.pendingOn(out)).toBe(0);
   });
 
   it('answers 502 for triggers waiting on a channel that closes', async () => {
