@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Engine, type Incoming } from '../../gateway/jstp/engine.js';
 import { ErrorCode, Status } from '../../gateway/jstp/errors.js';
 import { PasarelaError } from '../../gateway/jstp/errors.js';
-import type { Dispatch } from '../../gateway/jstp/dispatch.js';
+import { createDispatch, type Dispatch } from '../../gateway/jstp/dispatch.js';
 import { TcpTransport, dialTcp, type TcpTransportOptions } from '../../gateway/transports/tcp.js';
 import { bind, dispatch, memoryLogger, RawTcpPeer, sleep, waitFor } from './helpers.js';
 
@@ -129,13 +129,14 @@ describe('TCP transport', () => {
     responder.send(bind('GET', ['remote', ':x']));
     await waitFor(() => engine.stats().subscriptions === 2, 'the remote subscription');
 
-    asker.send(dispatch('GET', ['gateway'], { token: ['t-local'] }));
+    // A 0.6 peer: its answer set is closed with 101 No More Answers.
+    asker.send(dispatch('GET', ['gateway'], { protocol: ['JSTP', '0.6'], token: ['t-local'] }));
     await waitFor(() => asker.received.length === 2, 'answer and 101');
     expect(asker.received[0]).toMatchObject({ method: 'ANSWER', resource: [200, 't-local', expect.any(String)], body: { name: 'pasarela' } });
     expect(asker.received[1]).toMatchObject({ method: 'ANSWER', resource: [101, 't-local', expect.any(String)] });
 
     // Through the gateway to another remote engine and back.
-    asker.send(dispatch('GET', ['remote', 'abc'], { token: ['t-remote'] }));
+    asker.send(dispatch('GET', ['remote', 'abc'], { protocol: ['JSTP', '0.6'], token: ['t-remote'] }));
     await waitFor(() => responder.received.length === 1, 'the request at the responder');
     const request = responder.received[0]!;
     expect(request.token).toEqual(['t-remote', expect.any(String)]);
@@ -170,7 +171,7 @@ describe('TCP transport', () => {
     // Asking: an answer to a dispatch sent on the connection comes back on it.
     const answers: Dispatch[] = [];
     local.bind({ method: 'ANSWER', resource: ['...'] }, (incoming) => void answers.push(incoming.dispatch));
-    connection.send({ protocol: ['JSTP', '0.5'], method: 'GET', resource: ['time'], timestamp: Date.now(), token: ['t-dial'] });
+    connection.send(createDispatch('GET', ['time'], { token: ['t-dial'] }));
     await waitFor(() => answers.length === 2, 'answer and 101');
     expect(answers[0]).toMatchObject({ resource: [200, 't-dial', expect.any(String)], body: 42 });
 

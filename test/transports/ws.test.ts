@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
+import { createDispatch } from '../../gateway/jstp/dispatch.js';
 import { Engine } from '../../gateway/jstp/engine.js';
 import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
 import { WsTransport, dialWs, type WsTransportOptions } from '../../gateway/transports/ws.js';
@@ -77,7 +78,7 @@ describe('WebSocket transport', () => {
     await waitFor(() => subscriber.received.length === 1, 'the delivery');
     expect(subscriber.received[0]).toMatchObject({ method: 'PATCH', resource: ['devices', 'lamp'], body: { on: true }, token: [] });
 
-    asker.ws.send(JSON.stringify(dispatch('GET', ['gateway'], { token: ['t1'] })));
+    asker.ws.send(JSON.stringify(dispatch('GET', ['gateway'], { protocol: ['JSTP', '0.6'], token: ['t1'] })));
     await waitFor(() => asker.received.length === 2, 'answer and 101');
     expect(asker.received[0]).toMatchObject({ resource: [200, 't1', expect.any(String)], body: { name: 'pasarela' } });
     expect(subscriber.received).toHaveLength(1);
@@ -170,7 +171,7 @@ describe('WebSocket transport', () => {
     await waitFor(() => values.length === 1, 'the PATCH');
     const answers: unknown[] = [];
     local.bind({ method: 'ANSWER', resource: ['...'] }, (incoming) => void answers.push(incoming.body));
-    connection.send({ protocol: ['JSTP', '0.5'], method: 'GET', resource: ['time'], timestamp: Date.now(), token: ['t-ws'] });
+    connection.send(createDispatch('GET', ['time'], { token: ['t-ws'] }));
     await waitFor(() => answers.length === 2, 'answer and 101');
     expect(answers[0]).toBe(42);
     connection.close();
