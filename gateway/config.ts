@@ -7,7 +7,17 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { parseAllowEntry } from './forwarding.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
+
+function isAllowEntry(entry: string): boolean {
+  try {
+    parseAllowEntry(entry);
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 const port = z.number().int().min(0).max(65535);
 
@@ -22,8 +32,8 @@ const listenSchema = z.strictObject({
 
 const forwardingSchema = z.strictObject({
   enabled: z.boolean().default(false),
-  /** Hops forwarding may reach; empty with `enabled` means any hop. */
-  allow: z.array(z.string().min(1)).default([]),
+  /** Hops forwarding may reach (`host:port`, `host:*`); empty with `enabled` means any hop. */
+  allow: z.array(z.string().refine(isAllowEntry, 'host:port or host:*')).default([]),
 });
 
 const jstpSchema = z.strictObject({

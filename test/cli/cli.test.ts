@@ -1,0 +1,314 @@
+/**
+ * The real `pasarela` command, spawned from the TypeScript source (no stale dist/):
+ * startup, signals, config errors, flags, `call` and `watch`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { connect, type Client } from '../../gateway/client.js';
+
+const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const CLI = join(ROOT, 'gateway', 'cli.ts');
+
+interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A spawned `pasarela`, with its output collected line by line. */
+class Run {
+  readonly child: ChildProcess;
+  readonly stdout: string[] = [];
+  readonly stderr: string[] = [];
+  readonly exited: Promise<Exit>;
+  private waiters: (() => void)[] = [];
+
+  constructor(args: string[]) {
+    this.child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, FORCE_COLOR: '0' },
+    });
+    this.collect(this.child.stdout!, this.stdout);
+    this.collect(this.child.stderr!, this.stderr);
+    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
+  }
+
+  /** Resolves with the first stdout/stderr line that satisfies `test`. */
+  async line(stream: 'stdout' | 'stderr', test: (line: string) => boolean, timeoutMs = 15_000): Promise<string> {
+    const lines = stream === 'stdout' ? this.stdout : this.stderr;
+    const deadline = Date.now() + timeoutMs;
+    let exited = false;
+    void this.exited.then(() => {
+      exited = true;
+      this.wake();
+    });
+    for (;;) {
+      const found = lines.find(test);
+      if (found !== undefined) return found;
+      if (exited) throw new Error(`exited before the line came\nstdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr.join('\n')}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no such line in time\nstdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr.join('\n')}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  /** The JSON log line whose msg is `msg`. */
+  async log(msg: string): Promise<Record<string, unknown>> {
+    const line = await this.line('stdout', (text) => parseJson(text)?.msg === msg);
+    return parseJson(line)!;
+  }
+
+  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+  }
+
+  private collect(stream: NodeJS.ReadableStream, into: string[]): void {
+    let rest = '';
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      const parts = (rest + chunk).split('\n');
+      rest = parts.pop()!;
+      into.push(...parts);
+      this.wake();
+    });
+    stream.on('end', () => {
+      if (rest !== '') into.push(rest);
+      this.wake();
+    });
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const waiter of waiters) waiter();
+  }
+}
+
+function parseJson(text: string): Record<string, unknown> | undefined {
+  try {
+    const value = JSON.parse(text) as unknown;
+    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const runs: Run[] = [];
+const clients: Client[] = [];
+
+function pasarela(...args: string[]): Run {
+  const run = new Run(args);
+  runs.push(run);
+  return run;
+}
+
+/** Starts a gateway on free ports and waits for its `ready` line. */
+async function gateway(...args: string[]): Promise<{ run: Run; tcp: number; http: number }> {
+  const run = pasarela('--tcp', '0', '--http', '0', ...args);
+  const ready = await run.log('ready');
+  return { run, tcp: ready.tcp as number, http: ready.http as number };
+}
+
+/** A port nothing listens on (bound, then released). */
+async function deadPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+let dir: string;
+let version: string;
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pasarela-cli-'));
+  version = (JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+});
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((client) => client.close()));
+  for (const run of runs.splice(0)) run.kill();
+});
+
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('pasarela (the gateway)', () => {
+  it('logs one JSON `ready` line carrying the bound ports', async () => {
+    const { run, tcp, http } = await gateway();
+    expect(tcp).toBeGreaterThan(0);
+    expect(http).toBeGreaterThan(0);
+    expect(tcp).not.toBe(http);
+    expect(run.stdout.filter((line) => parseJson(line)?.msg === 'ready')).toHaveLength(1);
+    // Both ports really accept connections.
+    for (const port of [tcp, http]) {
+      const socket = net.connect(port, '127.0.0.1');
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      socket.destroy();
+    }
+  });
+
+  it('runs the demo', async () => {
+    const { run } = await gateway('--demo');
+    expect(run.stdout.some((line) => /no simulated devices yet/.test(String(parseJson(line)?.msg)))).toBe(true);
+  });
+
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    it(`exits 0 promptly on ${signal}, with a peer connected`, async () => {
+      const { run, tcp } = await gateway();
+      // An open connection: closing must not wait for the peer to hang up.
+      const socket = net.connect(tcp, '127.0.0.1');
+      await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+      socket.on('error', () => undefined);
+      const started = Date.now();
+      run.kill(signal);
+      const exit = await run.exited;
+      const elapsed = Date.now() - started;
+      socket.destroy();
+      expect(exit).toEqual({ code: 0, signal: null });
+      // The promise is 2 s; the bound is generous for slow machines.
+      expect(elapsed).toBeLessThan(3_000);
+      expect(run.stdout.some((line) => parseJson(line)?.msg === 'closed')).toBe(true);
+    });
+  }
+
+  it('exits 2 naming file, key and expectation for a wrong type in YAML', async () => {
+    const path = join(dir, 'wrong-type.yaml');
+    await writeFile(path, 'listen:\n  tcp: 0\njstp:\n  answerTimeoutMs: soon\n');
+    const run = pasarela('--config', path);
+    const exit = await run.exited;
+    expect(exit.code).toBe(2);
+    const stderr = run.stderr.join('\n');
+    expect(stderr).toContain(`${path}:4`);
+    expect(stderr).toContain('jstp.answerTimeoutMs');
+    expect(stderr).toContain('expected number, got string "soon"');
+    expect(run.stdout.some((line) => parseJson(line)?.msg === 'ready')).toBe(false);
+  });
+
+  it('exits 2 naming file and line for a YAML syntax error', async () => {
+    const path = join(dir, 'syntax.yaml');
+    await writeFile(path, 'listen:\n  tcp: 0\njstp: { mode: strict\n');
+    const run = pasarela('--config', path);
+    expect((await run.exited).code).toBe(2);
+    const stderr = run.stderr.join('\n');
+    expect(stderr).toContain(path);
+    expect(stderr).toMatch(/YAML syntax error at line \d+/);
+  });
+
+  it('exits 2 for a bad flag value', async () => {
+    const run = pasarela('--tcp', 'lots');
+    expect((await run.exited).code).toBe(2);
+    expect(run.stderr.join('\n')).toContain('--tcp: expected a port number');
+  });
+
+  it('lets flags override the file, and the file the defaults', async () => {
+    const path = join(dir, 'override.yaml');
+    // host comes from the file; the ports and log level from the flags.
+    await writeFile(path, 'listen: { host: localhost, tcp: 1, http: 2 }\nlog: { level: warn }\n');
+    const { run, tcp, http } = await gateway('--config', path, '--log-level', 'info');
+    expect(tcp).not.toBe(1);
+    expect(http).not.toBe(2);
+    expect((await run.log('ready')).host).toBe('localhost');
+  });
+
+  it('exits 1 with a clear message when a port is taken', async () => {
+    const { tcp } = await gateway();
+    const run = pasarela('--tcp', String(tcp), '--http', '0');
+    expect((await run.exited).code).toBe(1);
+    expect(run.stderr.join('\n')).toContain('EADDRINUSE');
+  });
+});
+
+describe('pasarela call', () => {
+  it('prints the 200 answer of GET gateway (over TCP and over WebSocket)', async () => {
+    const { tcp, http } = await gateway();
+    for (const url of [`tcp://127.0.0.1:${tcp}`, `ws://127.0.0.1:${http}/`]) {
+      const run = pasarela('call', 'GET', 'gateway', '--url', url);
+      const exit = await run.exited;
+      expect(run.stderr).toEqual([]);
+      expect(exit.code).toBe(0);
+      expect(run.stdout).toHaveLength(1);
+      const match = /^200 Ok (.*)$/.exec(run.stdout[0]!);
+      expect(match).not.toBeNull();
+      const body = JSON.parse(match![1]!) as Record<string, unknown>;
+      expect(body).toMatchObject({ name: 'pasarela', version, drivers: [] });
+      expect(typeof body.uptime).toBe('number');
+    }
+  });
+
+  it('exits 1 and prints the answer when nothing answers 2xx', async () => {
+    const { tcp } = await gateway();
+    const run = pasarela('call', 'GET', 'no/such/thing', '--url', `tcp://127.0.0.1:${tcp}`);
+    expect((await run.exited).code).toBe(1);
+    expect(run.stdout).toEqual(['404 Not Found {"reason":"no subscription matched"}']);
+  });
+
+  it('exits 1 quickly with a clear message against a dead port', async () => {
+    const port = await deadPort();
+    const started = Date.now();
+    const run = pasarela('call', 'GET', 'gateway', '--url', `tcp://127.0.0.1:${port}`);
+    const exit = await run.exited;
+    expect(exit.code).toBe(1);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    const stderr = run.stderr.join('\n');
+    expect(stderr).toContain(`cannot connect to tcp://127.0.0.1:${port}`);
+    expect(stderr).toContain('ECONNREFUSED');
+    expect(run.stdout).toEqual([]);
+  });
+
+  it('exits 2 for bad usage', async () => {
+    for (const args of [['call', 'FETCH', 'a'], ['call', 'GET'], ['call', 'POST', 'a', '--body', '{nope']]) {
+      const run = pasarela(...args);
+      expect((await run.exited).code).toBe(2);
+      expect(run.stderr.join('\n')).toMatch(/METHOD|PATH|--body/);
+    }
+  });
+});
+
+describe('pasarela watch', () => {
+  it('prints a PATCH another client emits, and exits 0 on Ctrl-C', async () => {
+    const { tcp } = await gateway();
+    const url = `tcp://127.0.0.1:${tcp}`;
+    const watch = pasarela('watch', 'PATCH', 'devices/*/properties/temperature', '--url', url);
+    await watch.line('stderr', (line) => line.startsWith('watching PATCH devices/*/properties/temperature'));
+
+    const client = connect(url, { reconnect: false });
+    clients.push(client);
+    await client.ready();
+    const expected = 'PATCH devices/kitchen/properties/temperature {"value":21.5,"at":1700000000000}';
+    // The BIND travels on the watcher's own connection: emit until it has taken effect.
+    const timer = setInterval(() => {
+      client.emit('PATCH', ['devices', 'kitchen', 'properties', 'temperature'], { value: 21.5, at: 1_700_000_000_000 });
+      client.emit('PATCH', ['devices', 'kitchen', 'properties', 'humidity'], { value: 40, at: 1_700_000_000_000 });
+    }, 50);
+    try {
+      await watch.line('stdout', (line) => line === expected);
+    } finally {
+      clearInterval(timer);
+    }
+    expect(watch.stdout.every((line) => line === expected)).toBe(true);
+
+    watch.kill('SIGINT');
+    expect((await watch.exited).code).toBe(0);
+  });
+
+  it('exits 1 with a clear message against a dead port', async () => {
+    const port = await deadPort();
+    const run = pasarela('watch', '*', '...', '--url', `tcp://127.0.0.1:${port}`);
+    expect((await run.exited).code).toBe(1);
+    expect(run.stderr.join('\n')).toContain(`cannot connect to tcp://127.0.0.1:${port}`);
+  });
+});
