@@ -23,7 +23,7 @@ const EXIT_USAGE = 2;
 
 const USAGE = `Usage:
   pasarela [--config FILE] [--demo] [--host H] [--tcp N] [--http N] [--forwarding] [--log-level L]
-  pasarela call METHOD a/b/c [--body JSON] [--url tcp://127.0.0.1:33333]
+  pasarela call METHOD a/b/c [--body JSON] [--emit] [--url tcp://127.0.0.1:33333]
   pasarela watch METHOD a/*/c [--url tcp://127.0.0.1:33333]
 
 Run a gateway:
@@ -37,7 +37,8 @@ Run a gateway:
 
 Talk to a gateway (--url: tcp://, ws:// or wss://):
   call METHOD PATH  send one dispatch, print every answer: status, status text, body
-                    (exit 0 if a 2xx came, 1 otherwise)
+                    (exit 0 if a 2xx came, 1 otherwise); with --emit, send it
+                    without a transaction (nobody answers) and exit 0 once sent
   watch METHOD PAT  bind PAT (elements *, ..., :name) and print each matching dispatch
                     until Ctrl-C; METHOD may be *
 
@@ -67,7 +68,7 @@ function flushed(): Promise<void> {
 function createLogger(level: LogLevel, fd: 1 | 2): Logger {
   const stream = fd === 1 ? process.stdout : process.stderr;
   if (stream.isTTY) {
-    return pino({ level }, pretty({ destination: fd, sync: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+    return pino({ level }, pretty({ destination: fd, sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   }
   return pino({ level }, pino.destination({ dest: fd, sync: true }));
 }
@@ -222,7 +223,7 @@ async function call(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { body: { type: 'string' }, url: { type: 'string' } },
+    options: { body: { type: 'string' }, url: { type: 'string' }, emit: { type: 'boolean' } },
   });
   const [methodArg, pathArg, ...extra] = positionals;
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
@@ -242,6 +243,11 @@ async function call(argv: string[]): Promise<number> {
     } catch (error) {
       err(`pasarela call: ${connectFailure(url, error)}`);
       return EXIT_FAILURE;
+    }
+    if (values.emit) {
+      // Fire and forget (how devices report changes); close() flushes it to the socket.
+      client.emit(method as RegularMethod, resource, body);
+      return EXIT_OK;
     }
     const answers = await client.request(method as RegularMethod, resource, body).all();
     for (const answer of answers) {

@@ -279,7 +279,7 @@ describe('pasarela call', () => {
 });
 
 describe('pasarela watch', () => {
-  it('prints a PATCH another client emits, and exits 0 on Ctrl-C', async () => {
+  it('prints PATCHes other clients emit (also `call --emit`), and exits 0 on Ctrl-C', async () => {
     const { tcp } = await gateway();
     const url = `tcp://127.0.0.1:${tcp}`;
     const watch = pasarela('watch', 'PATCH', 'devices/*/properties/temperature', '--url', url);
@@ -300,6 +300,12 @@ describe('pasarela watch', () => {
       clearInterval(timer);
     }
     expect(watch.stdout.every((line) => line === expected)).toBe(true);
+
+    // Bound now: one `call --emit` from the command line shows up too.
+    const emit = pasarela('call', 'PATCH', 'devices/porch/properties/temperature', '--body', '{"value":7.25}', '--emit', '--url', url);
+    expect((await emit.exited).code).toBe(0);
+    expect(emit.stdout).toEqual([]);
+    await watch.line('stdout', (line) => line === 'PATCH devices/porch/properties/temperature {"value":7.25}');
 
     watch.kill('SIGINT');
     expect((await watch.exited).code).toBe(0);
