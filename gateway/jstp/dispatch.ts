@@ -163,11 +163,12 @@ export function validateDispatch(raw: unknown, mode: Mode = 'strict', now: () =>
   const quirks = mode === 'quirks';
   let isAnswer = false;
   try {
-    const headers: Record<string, unknown> = {};
+    // No prototype: headers named `constructor` or `__proto__` are just headers.
+    const headers: Record<string, unknown> = Object.create(null);
     for (const key of Object.keys(raw)) {
       const lower = key.toLowerCase();
       if (lower !== key && KNOWN_HEADERS.has(lower)) repairs.push(`header ${key} lower-cased`);
-      if (lower in headers) fail(`header ${lower} appears twice`);
+      if (Object.hasOwn(headers, lower)) fail(`header ${lower} appears twice`);
       headers[lower] = raw[key];
     }
 
@@ -209,7 +210,9 @@ export function validateDispatch(raw: unknown, mode: Mode = 'strict', now: () =>
     if (headers.body !== undefined) dispatch.body = headers.body;
     if (headers.referer !== undefined) dispatch.referer = headers.referer;
     for (const key of Object.keys(headers)) {
-      if (!KNOWN_HEADERS.has(key)) dispatch[key] = headers[key];
+      if (KNOWN_HEADERS.has(key)) continue;
+      // defineProperty, so a `__proto__` header stays data and never becomes a prototype.
+      Object.defineProperty(dispatch, key, { value: headers[key], enumerable: true, writable: true, configurable: true });
     }
     return { ok: true, dispatch, repairs };
   } catch (error) {
@@ -357,7 +360,9 @@ export function toWire(dispatch: Dispatch): Record<string, unknown> {
   const wire: Record<string, unknown> = {};
   for (const key of Object.keys(dispatch)) {
     const value = dispatch[key];
-    if (value !== undefined) wire[key] = value;
+    if (value === undefined) continue;
+    if (key === '__proto__') Object.defineProperty(wire, key, { value, enumerable: true, writable: true, configurable: true });
+    else wire[key] = value;
   }
   if (!wire.token) wire.token = [];
   return wire;

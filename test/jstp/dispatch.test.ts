@@ -84,6 +84,15 @@ describe('dispatch validation', () => {
     expect(JSON.parse(serializeDispatch(d))).toMatchObject({ from: ['alice'], to: ['bob'], 'x-trace': 42 });
   });
 
+  it('keeps headers named like Object.prototype members as plain data', () => {
+    const raw = JSON.parse('{"protocol":["JSTP","0.5"],"method":"GET","resource":["a"],"timestamp":1,"constructor":1,"__proto__":{"polluted":true}}');
+    const d = valid(raw);
+    expect(d.constructor).toBe(1);
+    expect(Object.getPrototypeOf(d)).toBe(Object.prototype);
+    expect((d as Record<string, unknown>).polluted).toBeUndefined();
+    expect(JSON.parse(serializeDispatch(d))).toMatchObject({ constructor: 1, ['__proto__']: { polluted: true } });
+  });
+
   it('strict mode rejects a missing timestamp; quirks mode sets it', () => {
     const raw = { protocol: ['JSTP', '0.5'], method: 'GET', resource: ['a'] };
     expect(invalid(raw).status).toBe(Status.BadDispatch);
