@@ -137,8 +137,10 @@ export class SimulatedRadio extends EventEmitter {
     return id;
   }
 
+  /** Takes a peripheral off the air (a no-op once it is gone, or the radio closed). */
   removePeripheral(address: string): void {
-    const entry = this.entry(address);
+    const entry = this.peripherals.get(idOf(address));
+    if (!entry) return;
     if (entry.connection) this.teardown(entry, DisconnectReason.ConnectionTimeout);
     entry.options.gatt.off('notification', entry.onNotification);
     this.peripherals.delete(entry.id);
