@@ -241,7 +241,7 @@ export class Connection implements Channel {
     } catch (error) {
       // Blank keep-alive lines are not worth a count.
       if (text.trim().length === 0) return;
-      this.rejectInput(ErrorCode.InvalidJson, text, error);
+      this.invalidInput(ErrorCode.InvalidJson, text, error);
       return;
     }
     this.receive(value);
@@ -252,14 +252,14 @@ export class Connection implements Channel {
     if (this.info) return;
     const cbor = this.encoder.cbor;
     if (!cbor) {
-      this.rejectInput(ErrorCode.DecodeError, bytes, new Error('no CBOR codec installed'));
+      this.invalidInput(ErrorCode.DecodeError, bytes, new Error('no CBOR codec installed'));
       return;
     }
     let value: unknown;
     try {
       value = cbor.decodeDispatch(bytes);
     } catch (error) {
-      this.rejectInput(ErrorCode.DecodeError, bytes, error);
+      this.invalidInput(ErrorCode.DecodeError, bytes, error);
       return;
     }
     this.receive(value);
@@ -303,7 +303,8 @@ export class Connection implements Channel {
     this.abort(ErrorCode.FrameTooLarge, reason);
   }
 
-  private rejectInput(code: ErrorCodeValue, input: string | Uint8Array, error: unknown): void {
+  /** Counts and logs (sampled) a message that could not be decoded; the connection stays open. */
+  invalidInput(code: ErrorCodeValue, input: string | Uint8Array, error: unknown): void {
     this.invalid++;
     this.counters.invalid++;
     if (this.invalid <= LOG_INVALID_FIRST || this.invalid % LOG_INVALID_EVERY === 0) {

@@ -7,6 +7,7 @@
 import net from 'node:net';
 import type { Engine } from '../jstp/engine.js';
 import { ErrorCode, PasarelaError, Status } from '../jstp/errors.js';
+import { CborSequenceDecoder } from '../jstp/codec/cbor-sequence.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder } from '../jstp/codec/json.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
 import { Connection, DispatchEncoder, type CborCodec, type Encoding, type Wire } from './connection.js';
@@ -15,11 +16,14 @@ import type { Transport, TransportAddress, TransportStats } from './transport.js
 export interface TcpConnectionOptions {
   engine: Engine;
   logger?: Logger;
-  /** Largest JSON line accepted (default 1 MiB); a longer one closes the connection. */
+  /** Largest JSON line or CBOR item accepted (default 1 MiB); a larger one closes the connection. */
   maxLineBytes?: number;
   /** Bytes that may wait for a slow peer before it is dropped (default 8 MiB). */
   maxBufferedBytes?: number;
-  /** Enables compact CBOR on connections whose peer starts with a CBOR map. */
+  /**
+   * Enables compact CBOR: a peer whose first byte is a CBOR map header (0xA0-0xBF)
+   * is read as a CBOR sequence and answered in CBOR. Without it such a peer is closed.
+   */
   cbor?: CborCodec;
 }
 
@@ -118,9 +122,24 @@ function isCborStart(byte: number): boolean {
   return byte >= 0xa0 && byte <= 0xbf;
 }
 
+/** Feeds a CBOR sequence (RFC 8742) from the stream to the connection, one dispatch per item. */
+function cborReader(connection: Connection, maxItemBytes: number): (chunk: Buffer) => void {
+  const decoder = new CborSequenceDecoder({ limits: { maxBytes: maxItemBytes, maxStringBytes: maxItemBytes } });
+  return (chunk) => {
+    for (const item of decoder.push(chunk)) {
+      if (item.ok) connection.receive(item.value);
+      else if (!item.fatal) connection.invalidInput(ErrorCode.DecodeError, chunk, item.error);
+      // CBOR has no resynchronisation point: after a framing error the stream is lost.
+      else if (item.error.reason === 'too-large' || item.error.reason === 'string-too-long') connection.frameTooLarge(`CBOR item larger than ${maxItemBytes} bytes`);
+      else connection.abort(ErrorCode.DecodeError, `CBOR sequence broken: ${item.error.message}`);
+    }
+  };
+}
+
 /**
- * Wraps a connected socket as a Connection attached to the engine: reads JSON lines
- * (or, with a codec, detects CBOR), and detaches from the engine when it closes.
+ * Wraps a connected socket as a Connection attached to the engine, and detaches it
+ * from the engine when it closes. The peer's first byte picks the reader: JSON lines,
+ * or (with a codec) a CBOR sequence, which the connection then also writes.
  */
 export function attachTcpSocket(
   socket: net.Socket,
@@ -128,39 +147,45 @@ export function attachTcpSocket(
 ): Connection {
   const logger = options.logger ?? silentLogger();
   const id = `tcp ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+  const encoder = options.encoder ?? new DispatchEncoder(options.cbor);
   const connection = new Connection(new TcpWire(socket), 'tcp', id, {
     engine: options.engine,
     logger,
     maxBufferedBytes: options.maxBufferedBytes,
-    encoder: options.encoder ?? new DispatchEncoder(options.cbor),
+    encoder,
     encoding: options.encoding,
     counters: options.counters,
   });
-  const decoder = new LineDecoder({ maxLineBytes: options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES });
+  const maxFrameBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  const lines = new LineDecoder({ maxLineBytes: maxFrameBytes });
   const onLine = (line: string): void => connection.receiveJson(line);
-  let detected = false;
+  const readLines = (chunk: Buffer): void => {
+    if (!lines.push(chunk, onLine)) connection.frameTooLarge(`line longer than ${maxFrameBytes} bytes`);
+  };
+  let read: ((chunk: Buffer) => void) | undefined;
 
   socket.setNoDelay(true);
   socket.on('data', (chunk: Buffer) => {
     if (connection.isClosed) return;
-    if (!detected) {
-      detected = true;
-      if (isCborStart(chunk[0]!)) {
-        // TODO(cbor): a CBOR sequence decoder is needed to frame items on the stream.
-        connection.abort(ErrorCode.DecodeError, 'CBOR sequences over TCP are not supported by this gateway');
+    if (!read) {
+      if (!isCborStart(chunk[0]!)) {
+        read = readLines;
+        connection.encoding = 'json';
+      } else if (encoder.cbor) {
+        read = cborReader(connection, maxFrameBytes);
+        connection.encoding = 'cbor';
+      } else {
+        connection.abort(ErrorCode.DecodeError, 'peer speaks CBOR and no CBOR codec is installed');
         return;
       }
-      connection.encoding = 'json';
     }
-    if (!decoder.push(chunk, onLine)) {
-      connection.frameTooLarge(`line longer than ${decoder.maxLineBytes} bytes`);
-    }
+    read(chunk);
   });
   socket.on('error', (error: Error) => {
     logger.debug({ channel: id, err: error.message }, 'socket error');
   });
   socket.on('close', () => {
-    decoder.reset();
+    lines.reset();
     connection.wireClosed();
   });
   return connection;
