@@ -11,8 +11,8 @@ import { dialTcp } from './transports/tcp.js';
 import { dialWs } from './transports/ws.js';
 
 export async function dialNode(request: DialRequest, handlers: LinkHandlers): Promise<ClientLink> {
-  if (request.encoding === 'cbor' && (!request.cbor || request.url.protocol === 'tcp:')) {
-    throw new PasarelaError(ErrorCode.Config, 'encoding cbor needs the codec and a ws:// or wss:// URL');
+  if (request.encoding === 'cbor' && !request.cbor) {
+    throw new PasarelaError(ErrorCode.Config, 'encoding cbor needs the CBOR codec');
   }
   let connection: Connection | undefined;
   // The connection reports to the client, which feeds its own engine.

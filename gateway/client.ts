@@ -37,7 +37,7 @@ export interface BackoffOptions {
 }
 
 export interface ClientOptions {
-  /** Wire encoding (default 'json'); 'cbor' (compact CBOR dispatches) works over ws:// and wss://. */
+  /** Wire encoding (default 'json'); 'cbor' sends compact CBOR dispatches (a CBOR sequence over tcp://, binary messages over ws://). */
   encoding?: ClientEncoding;
   /** Reconnect backoff; false: never reconnect (a drop closes the client). */
   reconnect?: BackoffOptions | false;
@@ -140,9 +140,6 @@ function isNode(): boolean {
 /** Dials with the built-in transports: WebSocket in browsers, `ws` / TCP in Node. */
 async function defaultDialer(request: DialRequest, handlers: LinkHandlers): Promise<ClientLink> {
   const scheme = request.url.protocol;
-  if (request.encoding === 'cbor' && scheme === 'tcp:') {
-    throw new PasarelaError(ErrorCode.Config, 'CBOR over tcp:// is not supported yet: use ws:// or json');
-  }
   if ((scheme === 'ws:' || scheme === 'wss:') && (request.WebSocket || !isNode())) {
     const WebSocketImpl = request.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
     if (!WebSocketImpl) throw new PasarelaError(ErrorCode.Config, 'no WebSocket implementation available');

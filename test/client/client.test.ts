@@ -47,7 +47,7 @@ async function startServer(label: Label, port = 0): Promise<Server> {
   engine.bind({ method: 'GET', resource: ['teapot'] }, () => {
     throw new Error('no coffee here');
   });
-  const transport = label === 'tcp' ? new TcpTransport({ engine, port }) : new WsTransport({ engine, port, heartbeatMs: 0, cbor });
+  const transport = label === 'tcp' ? new TcpTransport({ engine, port, cbor }) : new WsTransport({ engine, port, heartbeatMs: 0, cbor });
   const address = await transport.listen();
   const url = label === 'tcp' ? `tcp://127.0.0.1:${address.port}` : `ws://127.0.0.1:${address.port}/jstp`;
   let stopped = false;
@@ -276,13 +276,30 @@ describe('client options', () => {
     });
   }
 
-  it('closes at once (no retries) when the settings cannot work: CBOR over tcp', async () => {
+  it('speaks compact CBOR over tcp when asked', async () => {
     const server = await startServer('tcp');
     const client = open(server.url, { encoding: 'cbor' });
-    await expect(client.ready()).rejects.toThrow();
-    expect(client.state).toBe('closed');
-    expect(server.transport.stats().accepted).toBe(0);
+    await client.ready();
+    const answer = await client.get(['echo', 'over', 'tcp'], { n: 1.5 });
+    expect(answer.body).toEqual({ resource: ['echo', 'over', 'tcp'], body: { n: 1.5 } });
+    const [connection] = (server.transport as TcpTransport).connections();
+    expect(connection!.encoding).toBe('cbor');
   });
+
+  for (const label of ['tcp', 'ws'] as const) {
+    it(`relays a request from a CBOR client to a JSON client and the answer back (${label})`, async () => {
+      const server = await startServer(label);
+      const jsonPeer = open(server.url);
+      const cborPeer = open(server.url, { encoding: 'cbor' });
+      await Promise.all([jsonPeer.ready(), cborPeer.ready()]);
+      jsonPeer.bind({ method: 'GET', resource: ['kitchen', ':sensor'] }, (incoming) => ({ sensor: incoming.params.sensor, value: 21.5 }));
+      await until(() => server.engine.stats().subscriptions === 4, 'the BIND');
+      const answer = await cborPeer.get(['kitchen', 'temperature']);
+      expect(answer.body).toEqual({ sensor: 'temperature', value: 21.5 });
+      const encodings = (server.transport as TcpTransport | WsTransport).connections().map((c) => c.encoding).sort();
+      expect(encodings).toEqual(['cbor', 'json']);
+    });
+  }
 
   it('rejects unknown URL schemes', () => {
     expect(() => connect('http://127.0.0.1:1')).toThrow(/scheme/);
