@@ -81,6 +81,7 @@ describe.skipIf(missing !== undefined && !process.env.CI)('dashboard in chromium
     expect(groups).toEqual([
       { driver: 'ble', devices: ['coffee'] },
       { driver: 'mqtt', devices: ['living-room'] },
+      { driver: 'serial', devices: ['rover'] },
     ]);
     await expect(page.locator('[data-device="coffee"] .badge').textContent()).resolves.toBe('online');
     expect(pageErrors).toEqual([]);
@@ -132,9 +133,28 @@ describe.skipIf(missing !== undefined && !process.env.CI)('dashboard in chromium
     await expect(value('coffee', 'state').textContent()).resolves.toBe('ready');
     await expect(card.locator('form[data-action="brew"] output').textContent()).resolves.toMatch(/^Done/);
     await page.locator('#event-log li', { hasText: 'ready' }).first().waitFor(WAIT);
-    await page.screenshot({ path: join(OUTPUT, 'dashboard.png'), fullPage: true });
+    // cupsBrewed is not pushed by the machine: the page reads it again after the event.
+    await page.locator('[data-device="coffee"] [data-property="cupsBrewed"] .value', { hasText: /^1$/ }).waitFor(WAIT);
     expect(pageErrors).toEqual([]);
     expect(consoleErrors).toEqual([]);
+  });
+
+  it('drives the robot from its pad: forward, turn left, stop', async () => {
+    const card = page.locator('[data-device="rover"]');
+    await card.getByRole('button', { name: 'Forward' }).click();
+    await card.locator('.progress', { hasText: 'Move: done' }).waitFor(WAIT);
+    await page.waitForFunction(() => /^x 1, y 0/.test(document.querySelector('[data-device="rover"] [data-property="pose"] .value')?.textContent ?? ''), undefined, WAIT);
+    await card.getByRole('button', { name: 'Turn left' }).click();
+    await card.locator('.progress', { hasText: 'Rotate: done' }).waitFor(WAIT);
+    await page.waitForFunction(() => /heading 90$/.test(document.querySelector('[data-device="rover"] [data-property="pose"] .value')?.textContent ?? ''), undefined, WAIT);
+    await card.getByRole('button', { name: 'Stop' }).click();
+    await card.locator('output', { hasText: /^Done/ }).waitFor(WAIT);
+    // A run of progress events is one line in the log, with a count.
+    await page.locator('#event-log li', { hasText: 'progress' }).first().waitFor(WAIT);
+    // The header is sticky: from the top, the full-page picture shows it where it belongs.
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.screenshot({ path: join(OUTPUT, 'dashboard.png'), fullPage: true });
+    expect(pageErrors).toEqual([]);
   });
 
   it('shows "reconnecting" when the gateway stops and comes back live when it restarts', async () => {

@@ -176,7 +176,10 @@ export class Dashboard {
     const id = String(incoming.params.id);
     const body = isRecord(incoming.body) ? incoming.body : {};
     const at = typeof body.at === 'number' ? body.at : Date.now();
-    this.logLine(this.devices.get(id)?.title ?? id, String(incoming.params.name), formatData(body.data), at);
+    const view = this.devices.get(id);
+    const name = String(incoming.params.name);
+    view?.onEvent(name, body.data);
+    this.logLine(view?.title ?? id, name, formatData(body.data), at, `${id}/${name}`);
   }
 
   // ---- layout ----------------------------------------------------------------------
@@ -236,17 +239,26 @@ export class Dashboard {
     this.ui.notice.textContent = text ?? '';
   }
 
-  private logLine(device: string, what: string, detail = '', at = Date.now()): void {
-    const entry = h(
-      'li',
-      null,
-      h('time', { datetime: new Date(at).toISOString() }, formatTime(at)),
-      ' ',
-      h('strong', null, device),
-      ' ',
-      h('span', { class: 'event-name' }, what),
-      detail ? h('code', null, detail) : null,
-    );
+  /**
+   * Adds a line to the event log. A run of the same event from the same device (a
+   * robot's progress) updates one line with a count instead of flooding the log.
+   */
+  private logLine(device: string, what: string, detail = '', at = Date.now(), key?: string): void {
+    const top = this.ui.log.firstElementChild as HTMLElement | null;
+    const time = h('time', { datetime: new Date(at).toISOString() }, formatTime(at));
+    const code = detail ? h('code', null, detail) : null;
+    if (key !== undefined && top?.dataset.key === key) {
+      const count = Number(top.dataset.repeat ?? '1') + 1;
+      top.dataset.repeat = String(count);
+      top.querySelector('time')!.replaceWith(time);
+      top.querySelector('.repeat')!.textContent = `×${count}`;
+      const previous = top.querySelector('code');
+      if (previous && code) previous.replaceWith(code);
+      else if (previous) previous.remove();
+      else if (code) top.appendChild(code);
+      return;
+    }
+    const entry = h('li', { 'data-key': key }, time, ' ', h('strong', null, device), ' ', h('span', { class: 'event-name' }, what), h('span', { class: 'repeat' }), code);
     this.ui.log.prepend(entry);
     while (this.ui.log.children.length > LOG_LIMIT) this.ui.log.lastElementChild!.remove();
     this.ui.log.dataset.count = String(this.ui.log.children.length);

@@ -33,6 +33,7 @@ interface Panel {
   /** Actions the panel offers, so no generic form repeats them. */
   readonly actions: readonly string[];
   onValue?(name: string, value: unknown): void;
+  onEvent?(name: string, data: unknown): void;
 }
 
 /** The text of a failed request: the gateway's reason and status when it gave them. */
@@ -43,8 +44,13 @@ export function describeError(error: unknown): string {
   return failure?.status ? `${reason} (${failure.status})` : reason;
 }
 
+/** An answer's body as the user reads it: `Done (state: heating)`. */
 function summarize(result: unknown): string {
   if (result === undefined || result === null) return 'Done.';
+  if (typeof result === 'object' && !Array.isArray(result)) {
+    const entries = Object.entries(result as Record<string, unknown>).map(([key, value]) => `${key}: ${typeof value === 'string' ? value : JSON.stringify(value)}`);
+    return entries.length > 0 ? `Done (${entries.join(', ')}).` : 'Done.';
+  }
   return `Done: ${formatValue(result)}.`;
 }
 
@@ -59,6 +65,7 @@ export class DeviceView {
   private readonly badge: HTMLElement;
   private readonly body: HTMLElement;
   private linkOpen = false;
+  private reading: Promise<void> | undefined;
   /** Forms waiting for an answer keep their buttons disabled. */
   private readonly busy = new Set<HTMLFormElement>();
 
@@ -129,6 +136,17 @@ export class DeviceView {
     const row = this.rows.get(name);
     if (row) this.showValue(row, update.value, previous === undefined || !Object.is(previous.value, update.value) || previous.at !== update.at);
     for (const panel of this.panels) panel.onValue?.(name, update.value);
+  }
+
+  /** An event the device raised, for panels that show it (a robot's progress). */
+  onEvent(name: string, data: unknown): void {
+    for (const panel of this.panels) panel.onEvent?.(name, data);
+    // Something happened on the device (a coffee is ready): values it does not push may have changed.
+    if (!this.reading) {
+      this.reading = this.readUnobserved().finally(() => {
+        this.reading = undefined;
+      });
+    }
   }
 
   /** Properties the device does not report on its own (`observable: false`): read them. */
@@ -388,11 +406,11 @@ function numericInput(spec: ActionSpec | undefined, preferred: string): { key: s
   return { key, field: createField(schema, { name: key, required: true, unit: (schema as { unit?: string }).unit }) };
 }
 
-function defaultStep(field: Field, fallback: number): void {
+function defaultStep(field: Field, preferred: number): void {
   const input = field.control as HTMLInputElement;
   const max = input.max === '' ? Infinity : Number(input.max);
   const min = input.min === '' ? -Infinity : Number(input.min);
-  input.value = String(Math.min(max, Math.max(min, fallback)));
+  input.value = String(Math.min(max, Math.max(min, preferred)));
 }
 
 /** A robot (`move` and `rotate` actions, maybe `stop`): a drive pad. */
@@ -401,10 +419,14 @@ function drivePanel(view: DeviceView): Panel | undefined {
   const move = numericInput(actions.move, 'distance');
   const rotate = numericInput(actions.rotate, 'angle');
   if (!move || !rotate) return undefined;
-  defaultStep(move.field, 100);
+  // A tenth of the longest move the robot takes (1 m for the demo's 10 m), a quarter turn.
+  const longest = Number((move.field.control as HTMLInputElement).max);
+  defaultStep(move.field, Number.isFinite(longest) && longest > 0 ? longest / 10 : 1);
   defaultStep(rotate.field, 90);
   const result = h('output', { class: 'result' });
   const headingId = uid('drive');
+  const progress = h('progress', { max: 1, value: 0, 'aria-labelledby': `${headingId}-progress` });
+  const progressLabel = h('span', { id: `${headingId}-progress` }, 'Idle');
   const form = h('form', { class: 'drive-pad', 'aria-labelledby': headingId });
 
   const send = (action: string, input: unknown): void => {
@@ -434,16 +456,34 @@ function drivePanel(view: DeviceView): Panel | undefined {
     'div',
     { class: 'pad' },
     button('Forward', 'forward', drive(1)),
-    button('Turn left', 'left', turn(-1)),
+    // Positive angles turn counter-clockwise (to the left), as the robot's description says.
+    button('Turn left', 'left', turn(1)),
     actions.stop ? button('Stop', 'stop danger', () => send('stop', undefined)) : h('span', { class: 'stop' }),
-    button('Turn right', 'right', turn(1)),
+    button('Turn right', 'right', turn(-1)),
     button('Back', 'back', drive(-1)),
   );
   if (actions.stop) handled.push('stop');
-  form.append(h('div', { class: 'fields' }, move.field.element, rotate.field.element), pad, result);
+  form.append(
+    h('div', { class: 'fields' }, move.field.element, rotate.field.element),
+    pad,
+    h('div', { class: 'progress' }, progressLabel, progress),
+    result,
+  );
   form.addEventListener('submit', (event) => event.preventDefault());
   return {
     element: h('section', { class: 'panel drive' }, h('h5', { id: headingId }, 'Drive'), form),
     actions: handled,
+    onEvent(name, data) {
+      // `progress` {action, done 0..1} and `done` {action, completed, reason}, when the robot sends them.
+      const body = (typeof data === 'object' && data !== null ? data : {}) as { action?: unknown; done?: unknown; completed?: unknown; reason?: unknown };
+      const what = typeof body.action === 'string' ? humanize(body.action) : 'Moving';
+      if (name === 'progress' && typeof body.done === 'number') {
+        progress.value = body.done;
+        progressLabel.textContent = `${what}: ${Math.round(body.done * 100)} %`;
+      } else if (name === 'done') {
+        progress.value = body.completed === false ? progress.value : 1;
+        progressLabel.textContent = body.completed === false ? `${what} stopped${typeof body.reason === 'string' ? ` (${body.reason})` : ''}` : `${what}: done`;
+      }
+    },
   };
 }
