@@ -188,7 +188,7 @@ export class MqttDriver implements Driver {
       this.malformed(topic, 'not JSON');
       return;
     }
-    if (document === null || typeof document !== 'object') {
+    if (document === null || typeof document !== 'object' || Array.isArray(document)) {
       this.malformed(topic, 'not a JSON object');
       return;
     }

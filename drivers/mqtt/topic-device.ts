@@ -4,8 +4,9 @@
  * Pure: no client, no timers; the driver feeds it payloads and publishes what it builds.
  */
 import { createConverter, jsonPath, parsePath, type Converter } from '../converters.js';
-import type { DeviceDescription } from '../driver.js';
+import type { DeviceDescription, PropertySpec } from '../driver.js';
 import { describeProfile } from '../profile.js';
+import { checkValue } from '../value-check.js';
 import { fillTopic, type TopicConvention } from './convention.js';
 import type { MqttProfile } from './profile-schema.js';
 
@@ -24,6 +25,7 @@ export interface StateUpdate {
 
 interface CompiledProperty {
   readonly name: string;
+  readonly spec: PropertySpec;
   readonly locate: Converter<unknown, unknown>;
   readonly converter: Converter | undefined;
   readonly command: string;
@@ -62,6 +64,7 @@ export class TopicDevice {
       const path = spec.path ?? name;
       return {
         name,
+        spec: this.description.properties![name]!,
         locate: jsonPath(path),
         converter: spec.converter === undefined ? undefined : createConverter(spec.converter),
         command: spec.command ?? parsePath(path)[0] ?? name,
@@ -83,7 +86,11 @@ export class TopicDevice {
       const raw = property.locate.decode(document);
       if (raw === undefined) continue;
       try {
-        update.values.push([property.name, property.converter ? property.converter.decode(raw) : raw]);
+        const value = property.converter ? property.converter.decode(raw) : raw;
+        // A value that contradicts the description is the device's fault: drop it.
+        const problem = checkValue(property.spec, value, property.name);
+        if (problem) update.problems.push(problem);
+        else update.values.push([property.name, value]);
       } catch (error) {
         update.problems.push(`${property.name}: ${error instanceof Error ? error.message : String(error)}`);
       }

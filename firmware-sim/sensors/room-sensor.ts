@@ -68,7 +68,7 @@ export class RoomSensor extends MqttSimulator {
 
   protected command(_topic: string, payload: string): Message[] {
     const command = JSON.parse(payload) as { interval?: unknown; calibrate?: { offset?: unknown } };
-    if (typeof command.interval === 'number' && Number.isInteger(command.interval) && command.interval >= 100) {
+    if (typeof command.interval === 'number' && Number.isInteger(command.interval) && command.interval >= 10) {
       this.changeInterval(command.interval);
     }
     const offset = command.calibrate?.offset;

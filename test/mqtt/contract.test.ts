@@ -32,7 +32,7 @@ for (const [brokerName, startBroker] of BROKERS) {
         subject: {
           id: 'kitchen',
           reported: 'temperature',
-          writable: { name: 'interval', value: 200, invalid: 50 },
+          writable: { name: 'interval', value: 200, invalid: 5 },
           readOnly: 'humidity',
           action: { name: 'calibrate', input: { offset: 0.5 }, invalidInput: { offset: 10 } },
         },

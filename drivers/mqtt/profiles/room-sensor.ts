@@ -6,7 +6,7 @@ export default {
     temperature: { type: 'number', unit: '°C' },
     humidity: { type: 'number', unit: '%', minimum: 0, maximum: 100 },
     offset: { type: 'number', unit: '°C', title: 'Calibration offset' },
-    interval: { type: 'integer', unit: 'ms', minimum: 100, maximum: 3_600_000, writable: true, title: 'Report interval' },
+    interval: { type: 'integer', unit: 'ms', minimum: 10, maximum: 3_600_000, writable: true, title: 'Report interval' },
   },
   actions: {
     calibrate: {
