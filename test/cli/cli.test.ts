@@ -169,8 +169,8 @@ describe('pasarela (the gateway)', () => {
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     it(`exits 0 promptly on ${signal}, with a peer connected`, async () => {
       const { run, tcp } = await gateway();
-      // An open connection: closing must not wait for the peer to hang up.
-      const socket = net.connect(tcp, '127.0.0.1');
+      // A peer that never hangs up its side: closing must not wait for it.
+      const socket = net.connect({ port: tcp, host: '127.0.0.1', allowHalfOpen: true });
       await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
       socket.on('error', () => undefined);
       const started = Date.now();
