@@ -3,11 +3,14 @@
  * Builds the dashboard: bundles web/src/main.ts (with the JSTP client) and
  * web/styles.css into web/dist/ with minification and content-hashed names, writes
  * index.html pointing at them, and a gzip copy of each file for the static handler.
+ * A gateway may be serving web/dist meanwhile: every file is written to a temporary
+ * name and renamed into place, index.html after the files it names, and files of
+ * the previous build are removed last.
  *
  *   node scripts/build-web.mjs [--quiet]
  */
 import { build } from 'esbuild';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync, constants } from 'node:zlib';
@@ -17,8 +20,6 @@ const web = join(root, 'web');
 const out = join(web, 'dist');
 const quiet = process.argv.includes('--quiet');
 
-// Old hashed files would pile up otherwise.
-await rm(out, { recursive: true, force: true });
 await mkdir(out, { recursive: true });
 
 const result = await build({
@@ -36,9 +37,22 @@ const result = await build({
   // The engine's default logger is pino; the page gives it its own, so pino stays out.
   alias: { pino: './web/src/silent-pino.ts' },
   metafile: true,
+  write: false,
   logLevel: 'warning',
   legalComments: 'none',
 });
+
+/** Writes a file and its gzip copy, each under a temporary name first. */
+async function put(name, bytes, compress) {
+  const files = [[name, bytes]];
+  if (compress) files.push([`${name}.gz`, gzipSync(bytes, { level: constants.Z_BEST_COMPRESSION })]);
+  for (const [file, content] of files) {
+    const temporary = join(out, `.${file}.${process.pid}.tmp`);
+    await writeFile(temporary, content);
+    await rename(temporary, join(out, file));
+  }
+  return files.map(([, content]) => content.length);
+}
 
 /** The output file an entry point became, e.g. main -> main-3F2A9C1B.js. */
 function outputOf(entry) {
@@ -50,22 +64,28 @@ function outputOf(entry) {
 const script = outputOf('web/src/main.ts');
 const styles = outputOf('web/styles.css');
 
+const written = new Set();
+const sizes = [];
+for (const file of result.outputFiles) {
+  const name = basename(file.path);
+  const [plain, gz] = await put(name, file.contents, !name.endsWith('.map'));
+  written.add(name).add(`${name}.gz`);
+  if (name === script || name === styles) sizes.push(`${name} ${(plain / 1024).toFixed(1)} KiB (gzip ${(gz / 1024).toFixed(1)} KiB)`);
+}
+
 const template = await readFile(join(web, 'index.html'), 'utf8');
 const html = template.replace('src="main.js"', `src="${script}"`).replace('href="styles.css"', `href="${styles}"`);
 if (!html.includes(script) || !html.includes(styles)) throw new Error('web/index.html must load main.js and styles.css');
-await writeFile(join(out, 'index.html'), html);
+await put('index.html', Buffer.from(html), true);
+written.add('index.html').add('index.html.gz');
 
-const sizes = [];
-for (const name of ['index.html', script, styles]) {
-  const file = join(out, name);
-  const bytes = await readFile(file);
-  const gz = gzipSync(bytes, { level: constants.Z_BEST_COMPRESSION });
-  await writeFile(`${file}.gz`, gz);
-  sizes.push(`${name} ${(bytes.length / 1024).toFixed(1)} KiB (gzip ${(gz.length / 1024).toFixed(1)} KiB)`);
+// The previous build's files, now that nothing new points at them.
+for (const name of await readdir(out)) {
+  // Dot-names are temporary files, maybe of a build running alongside.
+  if (!written.has(name) && !name.startsWith('.')) await rm(join(out, name), { recursive: true, force: true });
 }
+
 if (!quiet) {
   const where = relative(process.cwd(), out) || '.';
   process.stdout.write(`web: ${where}/ ${sizes.join(', ')}\n`);
 }
-// Checked after writing: a .gz must not be older than its source (the handler skips stale ones).
-await stat(join(out, 'index.html.gz'));
