@@ -1,0 +1,175 @@
+/**
+ * The `jstp-cbor` link: the device's firmware is a JSTP engine speaking compact CBOR
+ * in link frames (shared/JSTP.md). The gateway side is a small engine of its own, for
+ * one device: requests go to the firmware as forwarded dispatches to one hop (the
+ * port), so the engine ties each answer to the port and answers 502 when the port
+ * goes. The firmware pushes `PATCH ["properties", name] {value}`,
+ * `POST ["events", name] {data}`, and `PUT ["description"]` when it boots.
+ */
+import { decodeDispatch, encodeDispatch } from '../../gateway/jstp/codec/cbor.js';
+import { FrameDecoder, FrameEncoder, type FrameCounters } from '../../gateway/jstp/codec/frames.js';
+import type { Channel } from '../../gateway/jstp/channel.js';
+import { IMPLEMENTATION_TAG, type Dispatch, type Hop, type RegularMethod, type ResourceElement } from '../../gateway/jstp/dispatch.js';
+import { Engine } from '../../gateway/jstp/engine.js';
+import { loadProfile, describeProfile } from '../profile.js';
+import { CommandQueue } from './command-queue.js';
+import type { Link, LinkHello, LinkOptions } from './link.js';
+import { badReply, deviceAnswered, linkStopped, portGone } from './link-errors.js';
+
+/**
+ * The bare protocol header on the wire: the implementation tag costs ten bytes a
+ * frame, and without it neither side waits for `101 No More Answers`.
+ */
+const LINK_PROTOCOL = ['JSTP', '0.5'];
+
+type DropCounters = Pick<FrameCounters, 'droppedCrc' | 'droppedCobs' | 'droppedOversize' | 'droppedVersion' | 'lost'>;
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export class JstpLink implements Link {
+  readonly protocol = 'jstp-cbor' as const;
+  private readonly engine: Engine;
+  private readonly channel: Channel;
+  private readonly hop: Hop;
+  private readonly encoder = new FrameEncoder();
+  private readonly decoder = new FrameDecoder();
+  private readonly queue: CommandQueue<undefined>;
+  private undecodable = 0;
+  private timeouts = 0;
+  private seenDrops = 0;
+  private closed = false;
+
+  constructor(private readonly options: LinkOptions) {
+    const { listener, logger } = options;
+    this.hop = [options.name, 0, 'serial'];
+    this.channel = { id: `serial ${options.name}`, send: (dispatch) => this.send(dispatch) };
+    this.engine = new Engine({
+      logger,
+      // A backstop only: the command queue answers 504 first.
+      answerTimeoutMs: options.commandTimeoutMs + 1_000,
+      forwarder: async (dispatch) => {
+        if (this.closed) throw portGone(options.name);
+        this.send(dispatch);
+        return this.channel;
+      },
+    });
+    // Transaction ids tell answers apart, so a caller that gave up frees the line at once.
+    this.queue = new CommandQueue({ timeoutMs: options.commandTimeoutMs, holdOnAbort: false, onTimeout: () => this.countTimeout() });
+    this.engine.bind({ method: 'PATCH', resource: ['properties', ':name'] }, (incoming) => {
+      if (isObject(incoming.body) && 'value' in incoming.body) listener.property(String(incoming.params.name), incoming.body.value);
+      return undefined;
+    });
+    this.engine.bind({ method: 'POST', resource: ['events', ':name'] }, (incoming) => {
+      listener.event(String(incoming.params.name), isObject(incoming.body) ? incoming.body.data : undefined);
+      return undefined;
+    });
+    this.engine.bind({ method: 'PUT', resource: ['description'] }, () => {
+      listener.announced();
+      return undefined;
+    });
+  }
+
+  async hello(signal?: AbortSignal): Promise<LinkHello> {
+    const announced = await this.request('GET', ['description'], undefined, signal);
+    let description;
+    try {
+      description = describeProfile(loadProfile(`${this.options.name} (announced)`, announced));
+    } catch (error) {
+      throw badReply(`the device announced an unusable description: ${(error as Error).message}`);
+    }
+    const values = await this.request('GET', ['properties'], undefined, signal);
+    if (!isObject(values)) throw badReply('the device answered GET ["properties"] with no object');
+    return { description, values };
+  }
+
+  read(name: string, signal?: AbortSignal): Promise<unknown> {
+    return this.request('GET', ['properties', name], undefined, signal);
+  }
+
+  write(name: string, value: unknown, signal?: AbortSignal): Promise<unknown> {
+    return this.request('PUT', ['properties', name], value, signal);
+  }
+
+  invoke(name: string, input: unknown, signal?: AbortSignal): Promise<unknown> {
+    return this.request('POST', ['actions', name], input, signal);
+  }
+
+  receive(bytes: Uint8Array): void {
+    if (this.closed) return;
+    for (const payload of this.decoder.push(bytes)) {
+      let raw: Record<string, unknown>;
+      try {
+        raw = decodeDispatch(payload);
+      } catch (error) {
+        // A frame with a good CRC but no dispatch inside: a firmware bug, not line noise.
+        this.undecodable++;
+        this.options.logger.warn({ err: error }, 'undecodable frame from the device');
+        continue;
+      }
+      this.engine.receive(raw, this.channel);
+    }
+    const counters = this.decoder.counters;
+    const drops = dropped(counters) + counters.lost + this.undecodable;
+    if (drops !== this.seenDrops) {
+      this.seenDrops = drops;
+      this.options.listener.countersChanged();
+    }
+  }
+
+  counters(): Record<string, number> {
+    const c = this.decoder.counters;
+    return {
+      frames: c.frames,
+      framesDropped: dropped(c),
+      framesLost: c.lost,
+      droppedCrc: c.droppedCrc,
+      droppedCobs: c.droppedCobs,
+      droppedOversize: c.droppedOversize,
+      droppedVersion: c.droppedVersion,
+      undecodable: this.undecodable,
+      timeouts: this.timeouts,
+    };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue.failAll(linkStopped(this.options.name));
+    this.engine.detach(this.channel);
+    this.engine.close();
+  }
+
+  private async request(method: RegularMethod, resource: ResourceElement[], body: unknown, signal?: AbortSignal): Promise<unknown> {
+    if (this.closed) throw portGone(this.options.name);
+    return this.queue.run(undefined, async () => {
+      const answers = await this.engine.request(method, resource, body, { host: [this.hop] }).all();
+      const first = answers[0];
+      if (!first) throw deviceAnswered(504, 'the device gave no answer');
+      if (first.status >= 200 && first.status < 300) return first.body;
+      throw deviceAnswered(first.status, reasonOf(first.body) ?? `the device answered ${first.status}`);
+    }, signal);
+  }
+
+  private send(dispatch: Dispatch): void {
+    if (this.closed) return;
+    const bare = dispatch.protocol[2] === IMPLEMENTATION_TAG ? { ...dispatch, protocol: LINK_PROTOCOL } : dispatch;
+    this.options.write(this.encoder.encode(encodeDispatch(bare)));
+  }
+
+  private countTimeout(): void {
+    this.timeouts++;
+    this.options.listener.countersChanged();
+  }
+}
+
+function dropped(c: DropCounters): number {
+  return c.droppedCrc + c.droppedCobs + c.droppedOversize + c.droppedVersion;
+}
+
+function reasonOf(body: unknown): string | undefined {
+  if (!isObject(body)) return undefined;
+  const reason = body.reason ?? body.error;
+  return typeof reason === 'string' ? reason : undefined;
+}

@@ -1,0 +1,54 @@
+/**
+ * What the serial device asks of a link protocol (jstp-cbor frames, or a text line
+ * protocol): the same operations whatever the bytes look like. Types only.
+ */
+import type { Logger } from 'pino';
+import type { DeviceDescription } from '../driver.js';
+
+export type LinkProtocol = 'jstp-cbor' | 'line';
+
+/** What a link tells its device about, as it reads the port. */
+export interface LinkListener {
+  property(name: string, value: unknown): void;
+  event(name: string, data: unknown): void;
+  /** The device said hello on its own (it booted): its state may be new. */
+  announced(): void;
+  /** A counter worth showing changed (frames dropped or lost, timeouts, bad lines). */
+  countersChanged(): void;
+}
+
+export interface LinkOptions {
+  /** Writes bytes to the port. */
+  write(bytes: Uint8Array): void;
+  listener: LinkListener;
+  logger: Logger;
+  /** How long one command may wait for its answer. */
+  commandTimeoutMs: number;
+  /** For logs and channel ids, e.g. the port path. */
+  name: string;
+}
+
+/** What a device is and what its values are, learnt when the link comes up. */
+export interface LinkHello {
+  description: DeviceDescription;
+  values: Readonly<Record<string, unknown>>;
+}
+
+/**
+ * One open port's protocol. Every call is one command at a time on the wire; it
+ * rejects with a PasarelaError whose status is the answer (400, 403, 404, 501 from
+ * the device; 504 when it did not answer in time; 502 when the port went away).
+ */
+export interface Link {
+  readonly protocol: LinkProtocol;
+  hello(signal?: AbortSignal): Promise<LinkHello>;
+  read(name: string, signal?: AbortSignal): Promise<unknown>;
+  write(name: string, value: unknown, signal?: AbortSignal): Promise<unknown>;
+  invoke(name: string, input: unknown, signal?: AbortSignal): Promise<unknown>;
+  /** Bytes read from the port. */
+  receive(bytes: Uint8Array): void;
+  /** The link's counters, shown as the device's read-only `link` property. */
+  counters(): Record<string, number>;
+  /** The port is gone or the driver stops: whatever is pending fails with 502. */
+  close(): void;
+}
