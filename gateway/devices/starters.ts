@@ -1,7 +1,7 @@
 /**
  * Wraps drivers as the gateway's driver starters (the `drivers` option of
- * `startGateway`). The starters of one call share one registry, created on the first
- * start with that gateway's engine, so `GET ["devices"]` lists every driver's devices.
+ * `startGateway`). Every starter on one engine shares one registry, created on the
+ * first start, so `GET ["devices"]` lists every driver's devices.
  * The types are structural, so this file does not depend on gateway.ts.
  */
 import type { DeviceConfig, Driver } from '../../drivers/driver.js';
@@ -36,38 +36,55 @@ export interface DeviceStartersOptions {
   options?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
-/** One starter per driver; together they share a device registry and its resources. */
-export function deviceStarters(drivers: readonly Driver[], startersOptions: DeviceStartersOptions = {}): DriverStarterLike[] {
-  let shared: { engine: Engine; registry: DeviceRegistry; unbind: () => void; users: number } | undefined;
+interface Shared {
+  readonly registry: DeviceRegistry;
+  readonly unbind: () => void;
+  users: number;
+}
 
-  const acquire = (context: StarterContextLike) => {
-    if (!shared || shared.engine !== context.engine) {
-      const logger = context.logger.child({ component: 'devices' });
-      const registry = new DeviceRegistry({
-        engine: context.engine,
-        logger,
-        devices: context.config.devices,
-        ...(startersOptions.deadlineMs === undefined ? {} : { deadlineMs: startersOptions.deadlineMs }),
-      });
-      shared = { engine: context.engine, registry, unbind: bindDeviceResources(context.engine, registry, logger), users: 0 };
-    }
-    shared.users++;
-    const current = shared;
-    return {
-      registry: current.registry,
-      release() {
-        if (--current.users === 0) {
-          if (!current.engine.isClosed) current.unbind();
-          if (shared === current) shared = undefined;
-        }
-      },
-    };
+/**
+ * One registry per engine, whichever call made the starters: two sets of starters on
+ * one gateway (say the BLE demo's and the MQTT demo's) must not both answer
+ * `GET ["devices"]`. Keyed weakly by the engine, so nothing outlives its gateway.
+ */
+const registries = new WeakMap<Engine, Shared>();
+
+function acquire(context: StarterContextLike, deadlineMs: number | undefined): { registry: DeviceRegistry; release(): void } {
+  let shared = registries.get(context.engine);
+  if (!shared) {
+    const logger = context.logger.child({ component: 'devices' });
+    const registry = new DeviceRegistry({
+      engine: context.engine,
+      logger,
+      devices: context.config.devices,
+      ...(deadlineMs === undefined ? {} : { deadlineMs }),
+    });
+    shared = { registry, unbind: bindDeviceResources(context.engine, registry, logger), users: 0 };
+    registries.set(context.engine, shared);
+  }
+  shared.users++;
+  const current = shared;
+  return {
+    registry: current.registry,
+    release() {
+      if (--current.users > 0) return;
+      if (!context.engine.isClosed) current.unbind();
+      if (registries.get(context.engine) === current) registries.delete(context.engine);
+    },
   };
+}
 
+/** The registry the starters made for this engine, if any (for tests and tools). */
+export function registryOf(engine: Engine): DeviceRegistry | undefined {
+  return registries.get(engine)?.registry;
+}
+
+/** One starter per driver; all starters on one engine share its device registry and resources. */
+export function deviceStarters(drivers: readonly Driver[], startersOptions: DeviceStartersOptions = {}): DriverStarterLike[] {
   return drivers.map((driver) => ({
     name: driver.name,
     async start(context) {
-      const { registry, release } = acquire(context);
+      const { registry, release } = acquire(context, startersOptions.deadlineMs);
       const section = (context.config as Record<string, unknown>)[driver.name];
       const options = {
         ...(section !== null && typeof section === 'object' ? (section as Record<string, unknown>) : {}),

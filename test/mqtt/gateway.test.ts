@@ -172,6 +172,7 @@ for (const [brokerName, startBroker] of BROKERS) {
     it('resumes telemetry on its own when the broker restarts mid-test', async () => {
       const temperatures = collect(client!, 'PATCH', ['devices', 'kitchen', 'properties', 'temperature']);
       const availability = collect(client!, 'PATCH', ['devices', 'kitchen']);
+      const plugAvailability = collect(client!, 'PATCH', ['devices', 'plug']);
       await temperatures.until(() => true);
 
       await broker.restart();
@@ -182,7 +183,9 @@ for (const [brokerName, startBroker] of BROKERS) {
       expect(driver.stats().reconnects).toBeGreaterThanOrEqual(1);
       expect(driver.stats().connected).toBe(true);
 
-      // Commands work again too.
+      // Commands work again too, once the plug (which reconnects on its own) is back.
+      const plugBack = plugAvailability.bodies.findIndex(isOnline(false));
+      await plugAvailability.until(isOnline(true), plugBack + 1);
       const answer = await client!.put(['devices', 'plug', 'properties', 'power'], false);
       expect(answer.body).toBe(false);
     });

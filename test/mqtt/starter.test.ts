@@ -1,0 +1,78 @@
+/**
+ * The MQTT starter as `pasarela --demo` uses it: the embedded broker, the simulated
+ * sensors, and their devices in `GET ["devices"]` with values arriving as PATCH;
+ * and, with `mqtt.url` configured, a real mosquitto instead of the embedded broker.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { connect, type Client } from '../../gateway/client.js';
+import { parseConfig } from '../../gateway/config.js';
+import { mqttStarter, mqttStarters } from '../../gateway/devices/index.js';
+import { startGateway, type Gateway } from '../../gateway/gateway.js';
+import { RoomSensor } from '../../firmware-sim/sensors/room-sensor.js';
+import { startMosquitto, type TestBroker } from './brokers.js';
+
+let gateway: Gateway | undefined;
+let client: Client | undefined;
+let broker: TestBroker | undefined;
+let sensor: RoomSensor | undefined;
+
+afterEach(async () => {
+  await client?.close();
+  await gateway?.close();
+  await sensor?.stop();
+  await broker?.close();
+  gateway = client = broker = sensor = undefined;
+});
+
+function nextPatch(target: Client, resource: string[]): Promise<unknown> {
+  return new Promise((resolve) => {
+    const unbind = target.bind({ method: 'PATCH', resource }, (incoming) => {
+      unbind();
+      resolve(incoming.body);
+    });
+  });
+}
+
+describe('mqttStarter', () => {
+  it('demo: embedded broker and simulators; their devices are listed and their values arrive as PATCH', async () => {
+    const config = parseConfig({ listen: { tcp: 0, http: 0 }, log: { level: 'silent' } }, 'test');
+    gateway = await startGateway(config, { drivers: [mqttStarter({ demo: true, brokerPort: 0, demoIntervalMs: 50 })] });
+    client = connect(`tcp://127.0.0.1:${gateway.ports.tcp}`);
+    await client.ready();
+    const temperature = nextPatch(client, ['devices', 'living-room', 'properties', 'temperature']);
+    const watts = nextPatch(client, ['devices', 'plug', 'properties', 'watts']);
+    const power = nextPatch(client, ['devices', 'mqtt-homie-desk-lamp', 'properties', 'light.power']);
+    expect(await temperature).toEqual({ value: expect.any(Number), at: expect.any(Number) });
+    expect(await watts).toEqual({ value: expect.any(Number), at: expect.any(Number) });
+    expect(await power).toEqual({ value: expect.any(Number), at: expect.any(Number) });
+    const list = await client.get(['devices']);
+    expect((list.body as { id: string }[]).map((device) => device.id).sort()).toEqual(['living-room', 'mqtt-homie-desk-lamp', 'plug']);
+    const info = await client.get(['gateway']);
+    expect(info.body).toMatchObject({ drivers: ['mqtt'] });
+  });
+
+  it('uses the configured broker URL instead of the embedded broker', async () => {
+    broker = await startMosquitto();
+    sensor = new RoomSensor({ url: broker.url, topic: 'office/sensor', intervalMs: 50 });
+    await sensor.start();
+    const config = parseConfig(
+      {
+        listen: { tcp: 0, http: 0 },
+        mqtt: { url: broker.url },
+        devices: [{ id: 'office', driver: 'mqtt', profile: 'room-sensor', topic: 'office/sensor' }],
+      },
+      'test',
+    );
+    const starters = mqttStarters(config);
+    expect(starters).toHaveLength(1);
+    gateway = await startGateway(config, { drivers: starters });
+    client = connect(`tcp://127.0.0.1:${gateway.ports.tcp}`);
+    await client.ready();
+    expect(await nextPatch(client, ['devices', 'office', 'properties', 'humidity'])).toEqual({ value: expect.any(Number), at: expect.any(Number) });
+  });
+
+  it('starts nothing for a gateway without MQTT devices, broker URL or demo', () => {
+    expect(mqttStarters(parseConfig({}, 'test'))).toEqual([]);
+    expect(mqttStarters(parseConfig({}, 'test'), { demo: true })).toHaveLength(1);
+  });
+});
