@@ -6,6 +6,7 @@
  */
 import { createMqttDriver, type MqttDriverOptions } from '../../drivers/mqtt/driver.js';
 import { startEmbeddedBroker, type EmbeddedBroker } from '../../drivers/mqtt/embedded-broker.js';
+import { ErrorCode, PasarelaError } from '../jstp/errors.js';
 import { startSensorDemo, type SensorDemo } from '../../firmware-sim/sensors/demo.js';
 import { deviceStarters, type DriverStarterLike, type StarterContextLike } from './starters.js';
 
@@ -42,11 +43,15 @@ export function mqttStarter(options: MqttStarterOptions = {}): DriverStarterLike
       try {
         let url = configuredUrl(context.config);
         if (!url) {
-          broker = await startEmbeddedBroker({
-            host: options.brokerHost ?? '127.0.0.1',
-            port: options.brokerPort ?? 1883,
-            logger: logger.child({ component: 'mqtt-broker' }),
-          });
+          const brokerOptions = { host: options.brokerHost ?? '127.0.0.1', port: options.brokerPort ?? 1883, logger: logger.child({ component: 'mqtt-broker' }) };
+          try {
+            broker = await startEmbeddedBroker(brokerOptions);
+          } catch (error) {
+            // The demo's devices are its own, so any port will do when 1883 is taken.
+            if (!options.demo || !(error instanceof PasarelaError) || error.code !== ErrorCode.Config) throw error;
+            logger.warn({ port: brokerOptions.port }, 'MQTT port in use; the demo broker takes a free port');
+            broker = await startEmbeddedBroker({ ...brokerOptions, port: 0 });
+          }
           url = broker.url;
         }
         let devices = context.devices;
