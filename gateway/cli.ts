@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { connect, type Client, type EndpointInput } from './client.js';
 import { applyOverrides, ConfigError, defaultConfig, loadConfig, LOG_LEVELS, type Config, type ConfigOverrides, type LogLevel } from './config.js';
+import { mqttStarters } from './devices/mqtt-starter.js';
 import { packageVersion, startGateway, type Gateway } from './gateway.js';
 import { REGULAR_METHODS, type RegularMethod } from './jstp/dispatch.js';
 import { statusText } from './jstp/errors.js';
@@ -201,7 +202,7 @@ async function serve(argv: string[]): Promise<number | undefined> {
 
   let gateway: Gateway;
   try {
-    starting = startGateway(config, { logger });
+    starting = startGateway(config, { logger, drivers: mqttStarters(config, { demo: values.demo === true }) });
     gateway = await starting;
   } catch (error) {
     logger.fatal({ err: error }, 'gateway failed to start');
@@ -209,9 +210,6 @@ async function serve(argv: string[]): Promise<number | undefined> {
     return EXIT_FAILURE;
   }
   if (closing) return undefined; // a signal came while starting: shutdown() exits
-  if (values.demo) {
-    logger.info('demo: no simulated devices yet (the drivers and their simulators come later); serving the gateway resources only');
-  }
   logger.info({ host: config.listen.host, tcp: gateway.ports.tcp, http: gateway.ports.http, version: packageVersion() }, 'ready');
   // Keeps running until a signal: the gateway's servers hold the event loop open.
   return undefined;
