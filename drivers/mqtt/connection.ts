@@ -68,6 +68,8 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
     });
     this.client = client;
     client.on('connect', () => {
+      // Commands and acks are small: send them at once rather than batch them (Nagle).
+      (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
       if (this.wasUp) this.reconnects++;
       this.attempt = 0;
       this.wasUp = true;

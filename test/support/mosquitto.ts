@@ -70,6 +70,8 @@ export class Mosquitto {
       ...(process.getuid?.() === 0 ? ['user root'] : []),
       // The bench publishes fast; never drop QoS 0 messages for a slow subscriber.
       'max_queued_messages 0',
+      // Small messages go out at once instead of waiting on Nagle's algorithm.
+      'set_tcp_nodelay true',
     ];
     writeFileSync(join(this.dir, 'mosquitto.conf'), `${config.join('\n')}\n`);
   }
