@@ -154,11 +154,14 @@ export async function startTestGateway(port = 0): Promise<TestGateway> {
   // The coffee maker runs 5 times faster than life: a small cup takes about a second.
   const coffee = createSimulatedCoffeeMaker({ speed: 5 });
   const config = { devices: [COFFEE_DEMO_DEVICE] };
-  const starters = deviceStarters([
-    createBleDriver({ bindings: coffee.radio, connectTimeoutMs: 2_000, operationTimeoutMs: 5_000, reconnect: { initialMs: 10, maxMs: 100 } }),
-    thermometer(300),
-    robot(),
-  ]);
+  // Two registries, as when drivers are started by separate starters: the page merges
+  // the device lists both answer.
+  const starters = [
+    ...deviceStarters([
+      createBleDriver({ bindings: coffee.radio, connectTimeoutMs: 2_000, operationTimeoutMs: 5_000, reconnect: { initialMs: 10, maxMs: 100 } }),
+    ]),
+    ...deviceStarters([thermometer(300), robot()]),
+  ];
   const running: { stop(): Promise<void> }[] = [];
   for (const starter of starters) {
     const devices = config.devices.filter((device) => device.driver === starter.name);

@@ -98,7 +98,13 @@ export class Dashboard {
     const generation = ++this.generation;
     let list: DeviceSummary[];
     try {
-      list = (await this.client.get(['devices'])).body as DeviceSummary[];
+      // Every registry bound on the gateway answers with its own devices: merge them all.
+      const answers = await this.client.get(['devices']).all();
+      const ok = answers.filter((answer) => answer.status === 200 && Array.isArray(answer.body));
+      if (ok.length === 0) throw Object.assign(new Error('no device list in the answers'), { status: answers[0]?.status, answers });
+      const byId = new Map<string, DeviceSummary>();
+      for (const answer of ok) for (const summary of answer.body as DeviceSummary[]) byId.set(summary.id, summary);
+      list = [...byId.values()];
     } catch (error) {
       if (generation === this.generation && this.client.state === 'open') this.notice(`Could not list the devices: ${describeError(error)}`);
       return;
