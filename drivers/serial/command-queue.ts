@@ -16,6 +16,7 @@ export interface CommandQueueOptions {
 
 interface Job<D> {
   readonly data: D;
+  readonly timeoutMs: number;
   readonly send: (data: D) => void | Promise<unknown>;
   readonly signal: AbortSignal | undefined;
   readonly resolve: (value: unknown) => void;
@@ -45,13 +46,13 @@ export class CommandQueue<D> {
    * Queues a command. `send` writes it when its turn comes; if it returns a promise,
    * that settles the command, otherwise the link calls `settle` or `fail`.
    */
-  run<T>(data: D, send: (data: D) => void | Promise<T>, signal?: AbortSignal): Promise<T> {
+  run<T>(data: D, send: (data: D) => void | Promise<T>, signal?: AbortSignal, timeoutMs = this.options.timeoutMs): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       if (signal?.aborted) {
         reject(signal.reason);
         return;
       }
-      const job: Job<D> = { data, send, signal, resolve: resolve as (value: unknown) => void, reject, answered: false, timer: undefined, onAbort: undefined };
+      const job: Job<D> = { data, timeoutMs, send, signal, resolve: resolve as (value: unknown) => void, reject, answered: false, timer: undefined, onAbort: undefined };
       if (signal) {
         job.onAbort = () => this.abort(job);
         signal.addEventListener('abort', job.onAbort, { once: true });
@@ -93,8 +94,8 @@ export class CommandQueue<D> {
       job.timer = undefined;
       if (this.active !== job) return;
       this.options.onTimeout?.();
-      this.fail(new PasarelaError(ErrorCode.DeviceTimeout, `no answer from the device within ${this.options.timeoutMs} ms`, { status: Status.Timeout }));
-    }, this.options.timeoutMs);
+      this.fail(new PasarelaError(ErrorCode.DeviceTimeout, `no answer from the device within ${job.timeoutMs} ms`, { status: Status.Timeout }));
+    }, job.timeoutMs);
     let result: void | Promise<unknown>;
     try {
       result = job.send(job.data);

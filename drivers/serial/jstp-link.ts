@@ -14,7 +14,7 @@ import { Engine } from '../../gateway/jstp/engine.js';
 import { loadProfile, describeProfile } from '../profile.js';
 import { CommandQueue } from './command-queue.js';
 import type { Link, LinkHello, LinkOptions } from './link.js';
-import { badReply, deviceAnswered, linkStopped, portGone } from './link-errors.js';
+import { badReply, deviceAnswered, deviceRestarted, linkStopped, portGone } from './link-errors.js';
 
 /**
  * The bare protocol header on the wire: the implementation tag costs ten bytes a
@@ -66,20 +66,22 @@ export class JstpLink implements Link {
       return undefined;
     });
     this.engine.bind({ method: 'PUT', resource: ['description'] }, () => {
+      this.queue.failAll(deviceRestarted(options.name));
       listener.announced();
       return undefined;
     });
   }
 
   async hello(signal?: AbortSignal): Promise<LinkHello> {
-    const announced = await this.request('GET', ['description'], undefined, signal);
+    const timeout = this.options.helloTimeoutMs;
+    const announced = await this.request('GET', ['description'], undefined, signal, timeout);
     let description;
     try {
       description = describeProfile(loadProfile(`${this.options.name} (announced)`, announced));
     } catch (error) {
       throw badReply(`the device announced an unusable description: ${(error as Error).message}`);
     }
-    const values = await this.request('GET', ['properties'], undefined, signal);
+    const values = await this.request('GET', ['properties'], undefined, signal, timeout);
     if (!isObject(values)) throw badReply('the device answered GET ["properties"] with no object');
     return { description, values };
   }
@@ -141,7 +143,7 @@ export class JstpLink implements Link {
     this.engine.close();
   }
 
-  private async request(method: RegularMethod, resource: ResourceElement[], body: unknown, signal?: AbortSignal): Promise<unknown> {
+  private async request(method: RegularMethod, resource: ResourceElement[], body: unknown, signal?: AbortSignal, timeoutMs?: number): Promise<unknown> {
     if (this.closed) throw portGone(this.options.name);
     return this.queue.run(undefined, async () => {
       const answers = await this.engine.request(method, resource, body, { host: [this.hop] }).all();
@@ -149,7 +151,7 @@ export class JstpLink implements Link {
       if (!first) throw deviceAnswered(504, 'the device gave no answer');
       if (first.status >= 200 && first.status < 300) return first.body;
       throw deviceAnswered(first.status, reasonOf(first.body) ?? `the device answered ${first.status}`);
-    }, signal);
+    }, signal, timeoutMs);
   }
 
   private send(dispatch: Dispatch): void {

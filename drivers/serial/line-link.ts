@@ -7,7 +7,7 @@
 import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
 import { CommandQueue } from './command-queue.js';
 import type { Link, LinkHello, LinkOptions } from './link.js';
-import { badReply, deviceAnswered, linkStopped, portGone } from './link-errors.js';
+import { badReply, deviceAnswered, deviceRestarted, linkStopped, portGone } from './link-errors.js';
 import type { LineProfile, LineProperty } from './line-profile.js';
 import { fillTemplate, objectFromGroups, textFromValue, valueFromText, type TextRule } from './text-values.js';
 
@@ -39,10 +39,11 @@ export class LineLink implements Link {
   }
 
   async hello(signal?: AbortSignal): Promise<LinkHello> {
-    if (this.profile.hello) await this.command(this.profile.hello, signal);
+    const timeout = this.options.helloTimeoutMs;
+    if (this.profile.hello) await this.command(this.profile.hello, signal, timeout);
     const values: Record<string, unknown> = {};
     for (const property of this.profile.properties.values()) {
-      if (property.read) values[property.name] = await this.readProperty(property, signal);
+      if (property.read) values[property.name] = await this.readProperty(property, signal, timeout);
     }
     return { description: this.profile.description, values };
   }
@@ -113,8 +114,8 @@ export class LineLink implements Link {
     return property;
   }
 
-  private async readProperty(property: LineProperty, signal?: AbortSignal): Promise<unknown> {
-    const lines = await this.command(property.read!, signal);
+  private async readProperty(property: LineProperty, signal?: AbortSignal, timeoutMs?: number): Promise<unknown> {
+    const lines = await this.command(property.read!, signal, timeoutMs);
     return this.parseReply(property, lines, true);
   }
 
@@ -132,12 +133,12 @@ export class LineLink implements Link {
     throw badReply(`no reply line for ${property.name}${property.reply ? ` matching ${property.reply}` : ''}`);
   }
 
-  private command(command: string, signal?: AbortSignal): Promise<string[]> {
+  private command(command: string, signal?: AbortSignal, timeoutMs?: number): Promise<string[]> {
     if (this.closed) return Promise.reject(portGone(this.options.name));
     textFromValue(command); // refuses a command with a line break in it
     return this.queue.run<string[]>({ command, lines: [] }, (flight) => {
       this.options.write(Buffer.from(`${flight.command}\n`, 'latin1'));
-    }, signal);
+    }, signal, timeoutMs);
   }
 
   private line(line: string): void {
@@ -199,6 +200,7 @@ export class LineLink implements Link {
       return true;
     }
     if (this.profile.announce?.test(line)) {
+      this.queue.failAll(deviceRestarted(this.options.name));
       listener.announced();
       return true;
     }

@@ -12,6 +12,11 @@ export function linkStopped(name: string): PasarelaError {
   return new PasarelaError(ErrorCode.DeviceOffline, `serial link ${name} closed`, { status: Status.UnreachableHost });
 }
 
+/** The device booted again: what it was doing is forgotten. */
+export function deviceRestarted(name: string): PasarelaError {
+  return new PasarelaError(ErrorCode.DeviceOffline, `the device on ${name} restarted`, { status: Status.UnreachableHost });
+}
+
 /** The device answered a command with a status other than 2xx. */
 export function deviceAnswered(status: number, reason: string): PasarelaError {
   const code =

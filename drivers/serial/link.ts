@@ -11,7 +11,7 @@ export type LinkProtocol = 'jstp-cbor' | 'line';
 export interface LinkListener {
   property(name: string, value: unknown): void;
   event(name: string, data: unknown): void;
-  /** The device said hello on its own (it booted): its state may be new. */
+  /** The device said hello on its own (it booted): commands in flight were failed with 502, its state may be new. */
   announced(): void;
   /** A counter worth showing changed (frames dropped or lost, timeouts, bad lines). */
   countersChanged(): void;
@@ -24,6 +24,8 @@ export interface LinkOptions {
   logger: Logger;
   /** How long one command may wait for its answer. */
   commandTimeoutMs: number;
+  /** How long each command of `hello` may wait: short, since a device just plugged in may miss the first. */
+  helloTimeoutMs: number;
   /** For logs and channel ids, e.g. the port path. */
   name: string;
 }
@@ -41,6 +43,7 @@ export interface LinkHello {
  */
 export interface Link {
   readonly protocol: LinkProtocol;
+  /** Learns the description and values; its commands use the hello timeout. */
   hello(signal?: AbortSignal): Promise<LinkHello>;
   read(name: string, signal?: AbortSignal): Promise<unknown>;
   write(name: string, value: unknown, signal?: AbortSignal): Promise<unknown>;

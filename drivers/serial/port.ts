@@ -2,6 +2,7 @@
  * Opening a serial port through a serialport binding: the OS binding by default
  * (a USB adapter, a PTY), or any other, such as an in-process virtual port.
  */
+import { stat } from 'node:fs/promises';
 import { SerialPortStream } from '@serialport/stream';
 import type { BindingInterface } from '@serialport/bindings-cpp';
 import { SerialPort } from 'serialport';
@@ -11,6 +12,12 @@ export interface PortSettings {
   baudRate: number;
   /** Default: the binding serialport detects for this OS. */
   binding?: BindingInterface | undefined;
+  /**
+   * How often to check that the device node still exists (OS binding only; default
+   * 500 ms; 0 never). serialport can miss a hangup: a read racing the hangup gets
+   * end-of-file again and again and never fails, so a vanished node is the signal.
+   */
+  presenceCheckMs?: number | undefined;
 }
 
 export interface PortEvents {
@@ -51,6 +58,12 @@ export function openPort(settings: PortSettings, events: PortEvents): Promise<Op
         gone = true;
         events.lost(cause);
       };
+      const presence = watchPresence(settings, (cause) => {
+        lose(cause);
+        if (port.isOpen) port.close(() => {});
+      });
+      const stopWatching = () => presence?.stop();
+      port.once('close', stopWatching);
       port.on('data', (chunk: Buffer) => events.data(chunk));
       port.on('close', (cause?: Error) => lose(cause));
       // A failed read or write leaves the port unusable: treat it as gone, and close it.
@@ -64,6 +77,7 @@ export function openPort(settings: PortSettings, events: PortEvents): Promise<Op
         },
         close() {
           closing = true;
+          stopWatching();
           return new Promise<void>((done) => {
             if (!port.isOpen) {
               done();
@@ -75,4 +89,37 @@ export function openPort(settings: PortSettings, events: PortEvents): Promise<Op
       });
     });
   });
+}
+
+/** Calls `gone` once the node at `path` is missing or is another device than the one opened. */
+function watchPresence(settings: PortSettings, gone: (cause: Error) => void): { stop(): void } | undefined {
+  const every = settings.presenceCheckMs ?? 500;
+  if (settings.binding !== undefined || every <= 0) return undefined;
+  let device: number | undefined;
+  let stopped = false;
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const check = async () => {
+    let cause: Error | undefined;
+    try {
+      const node = await stat(settings.path);
+      device ??= node.rdev;
+      if (node.rdev !== device) cause = new Error(`${settings.path} is now another device`);
+    } catch (error) {
+      cause = error as Error;
+    }
+    if (stopped) return;
+    if (cause) {
+      stopped = true;
+      gone(cause);
+      return;
+    }
+    timer = setTimeout(() => void check(), every);
+  };
+  void check();
+  return {
+    stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
 }

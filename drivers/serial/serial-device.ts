@@ -35,6 +35,7 @@ export interface SerialDeviceSettings {
   binding: BindingInterface | undefined;
   commandTimeoutMs: number;
   reconnect: { initialMs: number; maxMs: number };
+  presenceCheckMs: number;
 }
 
 export class SerialDevice {
@@ -47,6 +48,8 @@ export class SerialDevice {
   /** The pause between two hellos; `drop()` ends it early. */
   private pause: { timer: ReturnType<typeof setTimeout>; resolve: () => void } | undefined;
   private greeting = false;
+  /** The device announced itself during a hello: start over at once. */
+  private greetAgain = false;
   private stopped = false;
   private online = false;
   private opens = 0;
@@ -105,7 +108,7 @@ export class SerialDevice {
     const { settings } = this;
     let port: OpenPort;
     try {
-      port = await openPort({ path: settings.path, baudRate: settings.baudRate, binding: settings.binding }, {
+      port = await openPort({ path: settings.path, baudRate: settings.baudRate, binding: settings.binding, presenceCheckMs: settings.presenceCheckMs }, {
         data: (bytes) => this.link?.receive(bytes),
         lost: (error) => {
           if (this.port === port) this.lost(error);
@@ -136,7 +139,12 @@ export class SerialDevice {
       event: (name, data) => this.handle?.reportEvent(name, data),
       announced: () => {
         this.logger.info('device announced itself (it booted)');
-        void this.greet();
+        if (this.greeting) {
+          this.greetAgain = true;
+          this.endPause();
+        } else {
+          void this.greet();
+        }
       },
       countersChanged: () => this.countersChanged(),
     };
@@ -145,6 +153,7 @@ export class SerialDevice {
       listener,
       logger: this.logger,
       commandTimeoutMs: this.settings.commandTimeoutMs,
+      helloTimeoutMs: Math.min(this.settings.commandTimeoutMs, 1_000),
       name: this.settings.path,
     };
     return this.settings.protocol === 'line' ? new LineLink(options, this.settings.lineProfile!) : new JstpLink(options);
@@ -157,6 +166,7 @@ export class SerialDevice {
     const link = this.link;
     try {
       while (!this.stopped && link && this.link === link) {
+        this.greetAgain = false;
         try {
           const hello = await link.hello();
           if (this.link !== link || this.stopped) return;
@@ -172,6 +182,10 @@ export class SerialDevice {
         } catch (error) {
           if (this.link !== link || this.stopped) return;
           this.logger.debug({ err: error }, 'no hello from the device yet');
+          if (this.greetAgain) {
+            this.greetAgain = false;
+            continue;
+          }
           await new Promise<void>((resolve) => {
             const timer = setTimeout(() => {
               this.pause = undefined;
@@ -196,11 +210,7 @@ export class SerialDevice {
   private async drop(): Promise<void> {
     const link = this.link;
     const port = this.port;
-    if (this.pause) {
-      clearTimeout(this.pause.timer);
-      this.pause.resolve();
-      this.pause = undefined;
-    }
+    this.endPause();
     this.link = undefined;
     this.port = undefined;
     link?.close();
@@ -209,6 +219,13 @@ export class SerialDevice {
       this.handle?.setOnline(false);
     }
     await port?.close();
+  }
+
+  private endPause(): void {
+    if (!this.pause) return;
+    clearTimeout(this.pause.timer);
+    this.pause.resolve();
+    this.pause = undefined;
   }
 
   private retry(): void {

@@ -5,7 +5,7 @@
  *
  * Config:
  * ```yaml
- * serial: { commandTimeoutMs: 2000, reconnect: { initialMs: 200, maxMs: 5000 } }
+ * serial: { commandTimeoutMs: 2000, presenceCheckMs: 500, reconnect: { initialMs: 200, maxMs: 5000 } }
  * devices:
  *   - { id: rover, driver: serial, path: /dev/ttyUSB0, baudRate: 115200, protocol: jstp-cbor }
  *   - { id: plotter, driver: serial, path: /dev/ttyACM0, protocol: line, profile: robot-line }
@@ -26,6 +26,8 @@ export interface SerialDriverOptions {
   commandTimeoutMs?: number;
   /** Delays between attempts to open an absent port or greet a silent device (default 200 ms doubling to 5 s). */
   reconnect?: { initialMs?: number; maxMs?: number };
+  /** How often to check that an open port's device node still exists (default 500 ms; also `serial.presenceCheckMs`). */
+  presenceCheckMs?: number;
   /** More line profiles by name, beside the built-in ones. */
   profiles?: Readonly<Record<string, unknown>>;
 }
@@ -34,6 +36,7 @@ const positive = z.number().int().positive();
 
 const optionsSchema = z.strictObject({
   commandTimeoutMs: positive.optional(),
+  presenceCheckMs: z.number().int().min(0).optional(),
   reconnect: z.strictObject({ initialMs: positive.optional(), maxMs: positive.optional() }).optional(),
 });
 
@@ -106,6 +109,7 @@ export function createSerialDriver(options: SerialDriverOptions = {}): Driver {
           binding: options.binding,
           commandTimeoutMs: config.commandTimeoutMs ?? commandTimeoutMs,
           reconnect,
+          presenceCheckMs: options.presenceCheckMs ?? parsed.data.presenceCheckMs ?? 500,
         }, context);
       });
       devices = created;

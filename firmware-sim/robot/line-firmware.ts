@@ -65,13 +65,12 @@ export class LineFirmware implements FirmwareProtocol {
       // Several values change in one tick: one status report carries them all.
       if (!this.statusDue) {
         this.statusDue = true;
-        queueMicrotask(() => {
-          this.statusDue = false;
-          this.send(this.status());
-        });
+        queueMicrotask(() => this.flushStatus());
       }
       return;
     }
+    // The values an event follows from go out before it.
+    this.flushStatus();
     switch (change.name) {
       case 'progress':
         this.send(`[PRG:${change.data.action}|${change.data.done}]`);
@@ -141,6 +140,12 @@ export class LineFirmware implements FirmwareProtocol {
       default:
         throw new RobotRefused('unknown', `unknown command ${line}`);
     }
+  }
+
+  private flushStatus(): void {
+    if (!this.statusDue) return;
+    this.statusDue = false;
+    this.send(this.status());
   }
 
   private status(): string {

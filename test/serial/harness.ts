@@ -35,7 +35,7 @@ export async function robotOnPty(protocol: LinkProtocolName, robotOptions: Simul
   return {
     pty, robot, onPort, device,
     async startDriver(options = {}, deadlineMs = 5_000) {
-      const driver = createSerialDriver({ commandTimeoutMs: 2_000, reconnect: { initialMs: 20, maxMs: 200 }, ...options });
+      const driver = createSerialDriver({ commandTimeoutMs: 2_000, presenceCheckMs: 50, reconnect: { initialMs: 20, maxMs: 200 }, ...options });
       const gateway = new ContractGateway(deadlineMs, [device]);
       await driver.start(gateway.registry.context('serial', [device]));
       started.push({ driver, gateway });
