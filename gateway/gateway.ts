@@ -1,13 +1,14 @@
 /**
  * Composes a running gateway from a config: the engine, the forwarding pool, the
- * TCP transport, the HTTP + WebSocket transport, the gateway's own resources and
- * (later) the drivers. Everything it starts, `close()` stops.
+ * TCP transport, the HTTP (dashboard) + WebSocket transport, the gateway's own
+ * resources and the drivers it is given. Everything it starts, `close()` stops.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config, DeviceConfig } from './config.js';
 import { ForwardingPool } from './forwarding.js';
+import { createStaticHandler } from './http-static.js';
 import { decodeDispatch, encodeDispatch } from './jstp/codec/cbor.js';
 import { Engine } from './jstp/engine.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
@@ -152,9 +153,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     transports.push(tcp);
     const tcpAddress = await tcp.listen();
 
-    // The HTTP server answers 404 until the dashboard lands; WebSocket upgrades work on any path.
+    // One port: the dashboard over plain HTTP, JSTP over WebSocket upgrades on any path.
     const ws = new WsTransport({
       engine,
+      onRequest: createStaticHandler({ logger: logger.child({ component: 'http' }) }),
       host: config.listen.host,
       port: config.listen.http,
       cbor,

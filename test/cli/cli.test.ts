@@ -3,6 +3,7 @@
  * startup, signals, config errors, flags, `call` and `watch`.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -159,6 +160,16 @@ describe('pasarela (the gateway)', () => {
       await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
       socket.destroy();
     }
+  });
+
+  it('serves the dashboard over HTTP on the http port', async () => {
+    const { http } = await gateway();
+    const response = await fetch(`http://127.0.0.1:${http}/`);
+    // 503 is the handler's answer while web/dist is not built.
+    const built = existsSync(join(ROOT, 'web', 'dist', 'index.html'));
+    expect(response.status).toBe(built ? 200 : 503);
+    if (built) expect(response.headers.get('content-type')).toMatch(/^text\/html/);
+    await response.arrayBuffer();
   });
 
   it('runs the demo', async () => {
