@@ -76,7 +76,12 @@ interface Task {
 
 function round(value: number, decimals: number): number {
   const factor = 10 ** decimals;
-  return Math.round(value * factor) / factor;
+  return Math.round(value * factor) / factor || 0; // no -0 in reports
+}
+
+/** Whole percent; the epsilon keeps 55.99999999 (sums of small steps) from reading as 55. */
+function percent(charge: number): number {
+  return Math.floor(charge + 1e-9);
 }
 
 function normalizeHeading(degrees: number): number {
@@ -117,7 +122,7 @@ export class RobotModel {
 
   get values(): RobotValues {
     return {
-      battery: Math.floor(this.charge),
+      battery: percent(this.charge),
       pose: this.pose,
       speed: this.currentSpeed,
       motors: this.motorsOn,
@@ -252,9 +257,9 @@ export class RobotModel {
   }
 
   private changeCharge(delta: number): void {
-    const before = Math.floor(this.charge);
+    const before = percent(this.charge);
     this.charge = Math.min(100, Math.max(0, this.charge + delta));
-    const after = Math.floor(this.charge);
+    const after = percent(this.charge);
     if (after === before) return;
     this.emitProperty('battery', after);
     if (this.lowArmed && this.charge < this.lowAt) {
