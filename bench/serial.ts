@@ -1,0 +1,198 @@
+/**
+ * The serial link: action round trips per second over a real PTY pair (socat) in
+ * both link protocols, against a bare byte echo over the same PTY (the floor: what
+ * the PTY and serialport cost with no protocol at all); and bytes per telemetry
+ * update as the robot's firmware writes them (jstp-cbor frame, the same dispatch as
+ * a JSON line, the line protocol's status report), with what that means at 115200
+ * baud, where the bytes and not the CPU are the limit (a PTY does not enforce a baud
+ * rate, so the round trips measured here are CPU-bound).
+ * Run: npm run bench -- serial [seconds per measurement, default 3]
+ * Prints one JSON line per measurement.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { SerialPort } from 'serialport';
+import { createSerialDriver } from '../drivers/serial/index.js';
+import { DeviceRegistry } from '../gateway/devices/registry.js';
+import { bindDeviceResources } from '../gateway/devices/resources.js';
+import { decodeDispatch } from '../gateway/jstp/codec/cbor.js';
+import { FrameDecoder } from '../gateway/jstp/codec/frames.js';
+import { serializeDispatch, validateDispatch } from '../gateway/jstp/dispatch.js';
+import { Engine } from '../gateway/jstp/engine.js';
+import { JstpFirmware } from '../firmware-sim/robot/jstp-firmware.js';
+import { LineFirmware } from '../firmware-sim/robot/line-firmware.js';
+import { RobotModel, type RobotChange } from '../firmware-sim/robot/model.js';
+import type { FirmwareProtocol, LinkProtocolName } from '../firmware-sim/robot/protocol.js';
+import { RobotOnPort } from '../firmware-sim/robot/robot-port.js';
+import { SimulatedRobot } from '../firmware-sim/robot/robot.js';
+import { SocatPair, socatAvailable } from '../firmware-sim/robot/socat-pair.js';
+import { silentLogger } from '../gateway/jstp/logger.js';
+
+const SECONDS = Number(process.argv[2] ?? 3);
+const BAUD = 115200;
+/** 8N1: a start bit, eight data bits, a stop bit. */
+const BYTES_PER_SECOND = BAUD / 10;
+
+function report(record: Record<string, unknown>): void {
+  console.log(JSON.stringify({ bench: 'serial', ...record }));
+}
+
+// ---- bytes per telemetry update ---------------------------------------------------
+
+/** What a firmware writes for one step of a move: a pose update and a battery update. */
+async function captureTelemetry(protocol: LinkProtocolName): Promise<Uint8Array[]> {
+  const writes: Uint8Array[] = [];
+  let firmware: FirmwareProtocol | undefined;
+  // Drain set high so that one 2.5 cm step also costs a whole percent of battery.
+  const model = new RobotModel((change: RobotChange) => firmware?.report(change), { battery: 80.01, drainPerMetre: 100 });
+  const context = { model, logger: silentLogger(), write: (bytes: Uint8Array) => void writes.push(Uint8Array.from(bytes)) };
+  firmware = protocol === 'line' ? new LineFirmware(context) : new JstpFirmware(context);
+  model.move(1);
+  writes.length = 0;
+  model.advance(100);
+  await new Promise<void>((resolve) => queueMicrotask(resolve)); // the line firmware's status report
+  return writes;
+}
+
+async function telemetryBytes(): Promise<void> {
+  const jstp = await captureTelemetry('jstp-cbor');
+  const line = await captureTelemetry('line');
+  // The first two frames: PATCH pose, PATCH battery.
+  const decoder = new FrameDecoder();
+  const frames = jstp.slice(0, 2);
+  const dispatches = frames.map((frame) => {
+    const [payload] = decoder.push(frame);
+    const result = validateDispatch(decodeDispatch(payload!));
+    if (!result.ok) throw new Error(result.reason);
+    return result.dispatch;
+  });
+  const jsonLines = dispatches.map((dispatch) => Buffer.byteLength(`${serializeDispatch(dispatch)}\n`));
+  // The line firmware folds every value that changed into one status report.
+  const status = line.find((bytes) => bytes[0] === 0x3c /* < */)!;
+  const rows = [
+    { update: 'pose', format: 'jstp-cbor frame', bytes: frames[0]!.length },
+    { update: 'pose', format: 'JSON line (same dispatch)', bytes: jsonLines[0]! },
+    { update: 'battery', format: 'jstp-cbor frame', bytes: frames[1]!.length },
+    { update: 'battery', format: 'JSON line (same dispatch)', bytes: jsonLines[1]! },
+    { update: 'pose+battery+state+speed+motors', format: 'line status report', bytes: status.length },
+  ];
+  for (const row of rows) {
+    report({ measure: 'bytes per telemetry update', ...row, updatesPerSecondAt115200: Math.floor(BYTES_PER_SECOND / row.bytes) });
+  }
+  report({
+    measure: 'pose update size ratio',
+    jsonLineOverJstpCbor: Number((jsonLines[0]! / frames[0]!.length).toFixed(2)),
+    jstpCborOverLineStatus: Number((frames[0]!.length / status.length).toFixed(2)),
+  });
+  console.log(`  sample pose frame as JSON: ${serializeDispatch(dispatches[0]!)}`);
+  console.log(`  sample status line: ${Buffer.from(status).toString('latin1').trim()}`);
+}
+
+// ---- round trips over the PTY -------------------------------------------------------
+
+async function echoRoundTrips(pair: SocatPair): Promise<number> {
+  const open = (p: string) => new Promise<SerialPort>((resolve, reject) => {
+    const port = new SerialPort({ path: p, baudRate: BAUD, autoOpen: false });
+    port.open((error) => (error ? reject(error) : resolve(port)));
+  });
+  const [a, b] = [await open(pair.a), await open(pair.b)];
+  b.on('data', (chunk: Buffer) => b.write(chunk));
+  const run = async (seconds: number): Promise<number> => {
+    let count = 0;
+    const end = performance.now() + seconds * 1000;
+    await new Promise<void>((resolve) => {
+      const onData = () => {
+        count++;
+        if (performance.now() < end) {
+          a.write('p');
+          return;
+        }
+        a.off('data', onData);
+        resolve();
+      };
+      a.on('data', onData);
+      a.write('p');
+    });
+    return count;
+  };
+  await run(0.5); // warmup
+  const count = await run(SECONDS);
+  await Promise.all([a, b].map((port) => new Promise<void>((resolve) => port.close(() => resolve()))));
+  return count / SECONDS;
+}
+
+async function actionRoundTrips(pair: SocatPair, protocol: LinkProtocolName): Promise<{ perSecond: number; bytesPerRoundTrip: number }> {
+  const robot = new SimulatedRobot({ protocol });
+  const onPort = new RobotOnPort(robot, { path: pair.b, baudRate: BAUD });
+  await onPort.ready();
+  const engine = new Engine();
+  const device = { id: 'rover', driver: 'serial', path: pair.a, baudRate: BAUD, protocol, ...(protocol === 'line' ? { profile: 'robot-line' } : {}) };
+  const registry = new DeviceRegistry({ engine, devices: [device], deadlineMs: 5_000 });
+  const unbind = bindDeviceResources(engine, registry);
+  const driver = createSerialDriver();
+  const online = new Promise<void>((resolve) => {
+    const off = engine.bind({ method: 'PATCH', resource: ['devices', 'rover'] }, (incoming) => {
+      if ((incoming.body as { online?: boolean }).online) {
+        off();
+        resolve();
+      }
+    });
+  });
+  await driver.start(registry.context('serial', [device]));
+  await online;
+  const call = async () => {
+    const answers = await engine.request('POST', ['devices', 'rover', 'actions', 'stop'], null).all();
+    if (answers[0]?.status !== 200) throw new Error(`stop answered ${answers[0]?.status}`);
+  };
+  // Bytes both ways, counted by a noise-free noise stage on the robot (then removed: it costs CPU).
+  robot.setNoise({}, {});
+  for (let i = 0; i < 100; i++) await call();
+  const { tx, rx } = robot.noiseCounters;
+  const bytesPerRoundTrip = (tx!.bytes + rx!.bytes) / 100;
+  robot.setNoise(undefined);
+  for (let i = 0; i < 200; i++) await call(); // warmup
+  let count = 0;
+  const end = performance.now() + SECONDS * 1000;
+  while (performance.now() < end) {
+    await call();
+    count++;
+  }
+  await driver.stop();
+  unbind();
+  engine.close();
+  robot.stop();
+  await onPort.close();
+  return { perSecond: count / SECONDS, bytesPerRoundTrip };
+}
+
+async function roundTrips(): Promise<void> {
+  if (!(await socatAvailable())) {
+    report({ measure: 'action round trips', skipped: 'socat is not installed (apt-get install socat)' });
+    return;
+  }
+  const dir = await mkdtemp(path.join(tmpdir(), 'pasarela-bench-'));
+  const pair = new SocatPair({ dir });
+  await pair.start();
+  try {
+    const echo = await echoRoundTrips(pair);
+    report({ measure: 'PTY byte echo (floor, no protocol)', roundTripsPerSecond: Math.round(echo) });
+    for (const protocol of ['jstp-cbor', 'line'] as const) {
+      const { perSecond, bytesPerRoundTrip } = await actionRoundTrips(pair, protocol);
+      report({
+        measure: 'action round trip (POST stop, through engine + registry + driver + PTY + firmware)',
+        protocol,
+        roundTripsPerSecond: Math.round(perSecond),
+        ofEchoFloor: Number((perSecond / echo).toFixed(2)),
+        bytesPerRoundTrip: Math.round(bytesPerRoundTrip),
+        roundTripsPerSecondAt115200ByBytes: Math.floor(BYTES_PER_SECOND / bytesPerRoundTrip),
+      });
+    }
+  } finally {
+    await pair.stop();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+await telemetryBytes();
+await roundTrips();
