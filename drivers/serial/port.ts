@@ -13,8 +13,8 @@ export interface PortSettings {
   /** Default: the binding serialport detects for this OS. */
   binding?: BindingInterface | undefined;
   /**
-   * How often to check that the device node still exists (OS binding only; default
-   * 500 ms; 0 never). serialport can miss a hangup: a read racing the hangup gets
+   * How often to check that the device node still exists (ports with a device node
+   * only; default 500 ms; 0 never). serialport can miss a hangup: a read racing the hangup gets
    * end-of-file again and again and never fails, so a vanished node is the signal.
    */
   presenceCheckMs?: number | undefined;
@@ -38,7 +38,9 @@ export function osBinding(): BindingInterface {
 }
 
 /** Opens the port; rejects with the binding's error (no such file, locked, ...). */
-export function openPort(settings: PortSettings, events: PortEvents): Promise<OpenPort> {
+export async function openPort(settings: PortSettings, events: PortEvents): Promise<OpenPort> {
+  // Only a port with a device node is watched: a virtual port has none.
+  const node = await stat(settings.path).catch(() => undefined);
   const port = new SerialPortStream({
     binding: settings.binding ?? osBinding(),
     path: settings.path,
@@ -58,7 +60,7 @@ export function openPort(settings: PortSettings, events: PortEvents): Promise<Op
         gone = true;
         events.lost(cause);
       };
-      const presence = watchPresence(settings, (cause) => {
+      const presence = node && watchPresence(settings, node.rdev, (cause) => {
         lose(cause);
         if (port.isOpen) port.close(() => {});
       });
@@ -92,17 +94,15 @@ export function openPort(settings: PortSettings, events: PortEvents): Promise<Op
 }
 
 /** Calls `gone` once the node at `path` is missing or is another device than the one opened. */
-function watchPresence(settings: PortSettings, gone: (cause: Error) => void): { stop(): void } | undefined {
+function watchPresence(settings: PortSettings, device: number, gone: (cause: Error) => void): { stop(): void } | undefined {
   const every = settings.presenceCheckMs ?? 500;
-  if (settings.binding !== undefined || every <= 0) return undefined;
-  let device: number | undefined;
+  if (every <= 0) return undefined;
   let stopped = false;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const check = async () => {
     let cause: Error | undefined;
     try {
       const node = await stat(settings.path);
-      device ??= node.rdev;
       if (node.rdev !== device) cause = new Error(`${settings.path} is now another device`);
     } catch (error) {
       cause = error as Error;

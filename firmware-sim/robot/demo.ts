@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BindingInterface } from '@serialport/bindings-cpp';
 import type { Logger } from 'pino';
+import { SerialPort } from 'serialport';
 import type { LinkProtocolName } from './protocol.js';
 import { SimulatedRobot } from './robot.js';
 import { RobotOnPort } from './robot-port.js';
@@ -29,7 +30,7 @@ export interface RobotDemo {
   readonly mode: 'pty' | 'virtual';
   /** The `devices:` entry for the serial driver. */
   readonly device: { id: string; driver: 'serial'; path: string; baudRate: number; protocol: LinkProtocolName; profile?: string };
-  /** For `createSerialDriver({ binding })`: the virtual port's binding; undefined on a PTY (the OS binding). */
+  /** For `createSerialDriver({ binding })`: virtual ports, other paths through the OS binding; undefined on a PTY (the OS binding). */
   readonly binding: BindingInterface | undefined;
   readonly robot: SimulatedRobot;
   close(): Promise<void>;
@@ -69,7 +70,8 @@ export async function startRobotDemo(options: RobotDemoOptions): Promise<RobotDe
     }
   }
 
-  const ports = new VirtualSerialPorts();
+  // Real ports in the config still open through the OS binding.
+  const ports = new VirtualSerialPorts(SerialPort.binding);
   const devicePath = `/virtual/${id}`;
   robot.attach(ports.plug(devicePath));
   logger.info({ path: devicePath, protocol }, 'simulated robot on an in-process virtual serial port (socat not available)');

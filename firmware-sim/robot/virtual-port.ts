@@ -3,8 +3,9 @@
  * implement) whose ports are wired to simulated devices instead of hardware, for
  * when no PTY can be had. `plug(path)` makes a port appear and returns the device's
  * end as a byte stream; `unplug(path)` makes it vanish, as a USB cable pulled out:
- * the open port fails its reads and serialport reports a disconnection.
- * Each instance is its own set of ports.
+ * the open port fails its reads and serialport reports a disconnection. Paths it
+ * does not hold go to a fallback binding (e.g. the OS one), so one driver can reach
+ * virtual and real ports alike. Each instance is its own set of ports.
  */
 import { Duplex } from 'node:stream';
 import type { BindingInterface, BindingPortInterface, OpenOptions, PortInfo, PortStatus } from '@serialport/bindings-cpp';
@@ -96,14 +97,19 @@ class VirtualPortBinding implements BindingPortInterface {
 export class VirtualSerialPorts {
   private readonly slots = new Map<string, PortSlot>();
 
+  constructor(private readonly fallback?: BindingInterface) {}
+
   /** The binding to open these ports with (`new SerialPortStream({ binding, path, baudRate })`). */
   readonly binding: BindingInterface = {
-    list: async (): Promise<PortInfo[]> =>
-      [...this.slots.keys()].map((path) => ({
+    list: async (): Promise<PortInfo[]> => [
+      ...[...this.slots.keys()].map((path) => ({
         path, manufacturer: 'Pasarela simulator', serialNumber: undefined, pnpId: undefined, locationId: undefined, productId: undefined, vendorId: undefined,
       })),
+      ...(this.fallback ? await this.fallback.list() : []),
+    ],
     open: async (options: OpenOptions): Promise<BindingPortInterface> => {
       const slot = this.slots.get(options.path);
+      if (!slot && this.fallback) return this.fallback.open(options);
       if (!slot) throw new Error(`Error: No such file or directory, cannot open ${options.path}`);
       if (slot.host) throw new Error(`Error Resource temporarily unavailable Cannot lock port ${options.path}`);
       const port = new VirtualPortBinding(slot, options);
