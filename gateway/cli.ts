@@ -8,10 +8,11 @@ import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
 import { connect, type Client, type EndpointInput } from './client.js';
 import { applyOverrides, ConfigError, defaultConfig, loadConfig, LOG_LEVELS, type Config, type ConfigOverrides, type LogLevel } from './config.js';
+import { bleStarters } from './devices/ble-starter.js';
 import { mqttStarters } from './devices/mqtt-starter.js';
 import { packageVersion, startGateway, type Gateway } from './gateway.js';
 import { REGULAR_METHODS, type RegularMethod } from './jstp/dispatch.js';
-import { statusText } from './jstp/errors.js';
+import { Status, statusText } from './jstp/errors.js';
 
 const DEFAULT_URL = 'tcp://127.0.0.1:33333';
 /** How long SIGINT/SIGTERM wait for a clean close before exiting anyway. */
@@ -202,7 +203,9 @@ async function serve(argv: string[]): Promise<number | undefined> {
 
   let gateway: Gateway;
   try {
-    starting = startGateway(config, { logger, drivers: mqttStarters(config, { demo: values.demo === true }) });
+    const demo = values.demo === true;
+    const drivers = [...mqttStarters(config, { demo }), ...bleStarters(config, { demo })];
+    starting = startGateway(config, { logger, drivers });
     gateway = await starting;
   } catch (error) {
     logger.fatal({ err: error }, 'gateway failed to start');
@@ -292,7 +295,9 @@ async function watch(argv: string[]): Promise<number> {
     client.bind({ method: method as EndpointInput['method'], resource: pattern }, (incoming) => {
       const json = incoming.body === undefined ? '' : ` ${JSON.stringify(incoming.body)}`;
       out(`${incoming.method} ${incoming.resource.join('/')}${json}`);
-      // Returning nothing: a watcher observes, it never answers.
+      // A request that reaches a watcher gets 100 Acknowledge: the watcher observes and
+      // never serves it, but silence would cost the caller a 504 after the timeout.
+      if (incoming.expectsAnswer) incoming.answer(Status.Acknowledge, undefined);
       return undefined;
     });
   } catch (error) {

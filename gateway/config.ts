@@ -63,6 +63,9 @@ const rootSchema = z.strictObject({
   jstp: jstpSchema.prefault({}),
   log: logSchema.prefault({}),
   mqtt: mqttSchema.prefault({}),
+  /** Driver-wide options; each driver validates its own section when it starts. */
+  ble: z.looseObject({}).optional(),
+  serial: z.looseObject({}).optional(),
   devices: z.array(deviceSchema).default([]),
 });
 

@@ -322,6 +322,25 @@ describe('pasarela watch', () => {
     expect((await watch.exited).code).toBe(0);
   });
 
+  it('acknowledges the requests it sees with 100, so callers get no 504', async () => {
+    const { tcp } = await gateway();
+    const url = `tcp://127.0.0.1:${tcp}`;
+    const watch = pasarela('watch', '*', 'gateway', '--url', url);
+    await watch.line('stderr', (line) => line.startsWith('watching * gateway'));
+    const client = connect(url, { reconnect: false, answerTimeoutMs: 60_000 });
+    clients.push(client);
+    await client.ready();
+    // The BIND travels on the watcher's own connection: ask until it has taken effect.
+    let statuses: number[] = [];
+    for (let attempt = 0; attempt < 100 && !statuses.includes(100); attempt++) {
+      statuses = (await client.get(['gateway']).all()).map((answer) => answer.status).sort();
+    }
+    expect(statuses).toEqual([100, 200]);
+    await watch.line('stdout', (line) => line.startsWith('GET gateway'));
+    watch.kill('SIGINT');
+    expect((await watch.exited).code).toBe(0);
+  });
+
   it('exits 1 with a clear message against a dead port', async () => {
     const port = await deadPort();
     const run = pasarela('watch', '*', '...', '--url', `tcp://127.0.0.1:${port}`);
