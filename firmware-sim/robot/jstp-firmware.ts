@@ -6,8 +6,7 @@
  * `PATCH ["properties", name] {value}`, `POST ["events", name] {data}`, and
  * `PUT ["description"]` (its description) when it boots.
  */
-import { decodeDispatch } from '../../gateway/jstp/codec/cbor.js';
-import { encodeDispatch } from '../../gateway/jstp/codec/cbor.js';
+import { decodeDispatch, encodeDispatch } from '../../gateway/jstp/codec/cbor.js';
 import { FrameDecoder, FrameEncoder, type FrameCounters } from '../../gateway/jstp/codec/frames.js';
 import type { Channel } from '../../gateway/jstp/channel.js';
 import { createDispatch, IMPLEMENTATION_TAG, type Dispatch } from '../../gateway/jstp/dispatch.js';
