@@ -10,6 +10,7 @@ import { connect, type Client, type EndpointInput } from './client.js';
 import { applyOverrides, ConfigError, defaultConfig, loadConfig, LOG_LEVELS, type Config, type ConfigOverrides, type LogLevel } from './config.js';
 import { bleStarters } from './devices/ble-starter.js';
 import { mqttStarters } from './devices/mqtt-starter.js';
+import { serialStarters } from './devices/serial-starter.js';
 import { packageVersion, startGateway, type Gateway } from './gateway.js';
 import { REGULAR_METHODS, type RegularMethod } from './jstp/dispatch.js';
 import { Status, statusText } from './jstp/errors.js';
@@ -204,7 +205,7 @@ async function serve(argv: string[]): Promise<number | undefined> {
   let gateway: Gateway;
   try {
     const demo = values.demo === true;
-    const drivers = [...mqttStarters(config, { demo }), ...bleStarters(config, { demo })];
+    const drivers = [...mqttStarters(config, { demo }), ...bleStarters(config, { demo }), ...serialStarters(config, { demo })];
     starting = startGateway(config, { logger, drivers });
     gateway = await starting;
   } catch (error) {

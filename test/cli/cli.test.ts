@@ -172,9 +172,22 @@ describe('pasarela (the gateway)', () => {
     await response.arrayBuffer();
   });
 
-  it('runs the demo', async () => {
-    const { run } = await gateway('--demo');
+  it('runs the demo: MQTT sensors, the BLE coffee maker and the serial robot', async () => {
+    const { run, tcp } = await gateway('--demo');
     expect(run.stdout.some((line) => parseJson(line)?.msg === 'embedded MQTT broker listening')).toBe(true);
+    const client = connect(`tcp://127.0.0.1:${tcp}`, { reconnect: false });
+    clients.push(client);
+    await client.ready();
+    const wanted = ['coffee', 'living-room', 'plug', 'rover'];
+    let online: string[] = [];
+    // Devices come up as their simulators connect: ask until they all have.
+    for (let attempt = 0; attempt < 200 && !wanted.every((id) => online.includes(id)); attempt++) {
+      const listed = (await client.get(['devices'])).body as { id: string; online: boolean }[];
+      online = listed.filter((device) => device.online).map((device) => device.id);
+      if (!wanted.every((id) => online.includes(id))) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(online).toEqual(expect.arrayContaining(wanted));
+    expect(run.stdout.some((line) => /simulated robot on (a PTY pair|an in-process)/.test(String(parseJson(line)?.msg)))).toBe(true);
   });
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
