@@ -163,14 +163,7 @@ export function validateDispatch(raw: unknown, mode: Mode = 'strict', now: () =>
   const quirks = mode === 'quirks';
   let isAnswer = false;
   try {
-    // No prototype: headers named `constructor` or `__proto__` are just headers.
-    const headers: Record<string, unknown> = Object.create(null);
-    for (const key of Object.keys(raw)) {
-      const lower = key.toLowerCase();
-      if (lower !== key && KNOWN_HEADERS.has(lower)) repairs.push(`header ${key} lower-cased`);
-      if (Object.hasOwn(headers, lower)) fail(`header ${lower} appears twice`);
-      headers[lower] = raw[key];
-    }
+    const headers = lowerCaseHeaders(raw, repairs);
 
     const method = readMethod(headers.method, quirks, repairs);
     isAnswer = method === 'ANSWER';
@@ -229,6 +222,30 @@ export function validateDispatch(raw: unknown, mode: Mode = 'strict', now: () =>
   }
 }
 
+/**
+ * The headers under lower-case names. Engines write lower-case names, so the input
+ * itself serves unless a name needs folding; only then is a copy made.
+ */
+function lowerCaseHeaders(raw: Record<string, unknown>, repairs: string[]): Record<string, unknown> {
+  let folded = false;
+  for (const key in raw) {
+    if (!KNOWN_HEADERS.has(key) && key !== key.toLowerCase()) {
+      folded = true;
+      break;
+    }
+  }
+  if (!folded) return raw;
+  // No prototype: headers named `constructor` or `__proto__` are just headers.
+  const headers: Record<string, unknown> = Object.create(null);
+  for (const key of Object.keys(raw)) {
+    const lower = key.toLowerCase();
+    if (lower !== key && KNOWN_HEADERS.has(lower)) repairs.push(`header ${key} lower-cased`);
+    if (Object.hasOwn(headers, lower)) fail(`header ${lower} appears twice`);
+    headers[lower] = raw[key];
+  }
+  return headers;
+}
+
 function readMethod(value: unknown, quirks: boolean, repairs: string[]): Method {
   if (typeof value !== 'string' || value.length === 0) fail('method is missing or not a string');
   const upper = value.toUpperCase();
@@ -243,12 +260,13 @@ function readProtocol(value: unknown, quirks: boolean, repairs: string[]): strin
     return defaultProtocol();
   }
   if (!Array.isArray(value) || value.length < 2) fail('protocol must be ["JSTP", version, ...]');
-  if (!value.every((part) => typeof part === 'string')) fail('protocol elements must be strings');
-  if (value[0].toUpperCase() !== 'JSTP') fail(`protocol ${JSON.stringify(value[0])} is not JSTP`);
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') fail('protocol elements must be strings');
+  if (value[0] !== 'JSTP' && value[0].toUpperCase() !== 'JSTP') fail(`protocol ${JSON.stringify(value[0])} is not JSTP`);
   if (!SUPPORTED_VERSIONS.includes(value[1])) {
     fail(`JSTP version ${JSON.stringify(value[1])} is not supported`, Status.VersionNotSupported);
   }
-  return value.slice() as string[];
+  // Kept as given, not copied: validation never changes its input, and neither does the engine.
+  return value as string[];
 }
 
 function readTimestamp(value: unknown, quirks: boolean, repairs: string[], now: () => number): number {
@@ -290,6 +308,9 @@ function readResource(value: unknown, quirks: boolean, repairs: string[]): Resou
     return [value];
   }
   if (!Array.isArray(value) || value.length === 0) fail('resource must be a non-empty array');
+  let clean = true;
+  for (let i = 0; i < value.length && clean; i++) clean = isResourceElement(value[i]);
+  if (clean) return value as ResourceElement[];
   return value.map((element) => {
     if (isResourceElement(element)) return element;
     if (!quirks) fail('resource elements must be strings or numbers');
