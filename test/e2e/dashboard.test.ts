@@ -1,7 +1,9 @@
 /**
  * The dashboard in a real browser (Debian's chromium through playwright-core), as a
- * person on a phone would use it: the page loads without errors, lists the simulated
- * devices, shows live values, brews a coffee, and survives a gateway restart.
+ * person on a phone would use it, against the demo gateway (`npm start`'s
+ * composition, simulators sped up): the page loads without errors, lists the
+ * simulated devices, shows live values, brews a coffee, drives the robot, and
+ * survives a gateway restart.
  * Every wait is Playwright's own (for the DOM to reach a state), with generous
  * timeouts; nothing asserts on elapsed time.
  */
@@ -12,7 +14,8 @@ import { promisify } from 'node:util';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserMissing, launchBrowser, type TestBrowser } from '../support/browser.js';
-import { startTestGateway, type TestGateway } from './test-gateway.js';
+import type { Gateway } from '../../gateway/gateway.js';
+import { pageServer, startDemoGateway, type PageServer } from './demo-gateway.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const OUTPUT = join(ROOT, 'test-output');
@@ -22,7 +25,8 @@ const WAIT = { timeout: 20_000 };
 const missing = browserMissing();
 if (missing && process.env.CI) throw new Error(missing);
 
-let gateway: TestGateway | undefined;
+let gateway: Gateway | undefined;
+let pages: PageServer | undefined;
 let browser: TestBrowser | undefined;
 let page: Page;
 const pageErrors: string[] = [];
@@ -51,7 +55,8 @@ describe.skipIf(missing !== undefined && !process.env.CI)('dashboard in chromium
     // The test checks the page as the sources are now, not as last built.
     await promisify(execFile)(process.execPath, [join(ROOT, 'scripts', 'build-web.mjs'), '--quiet'], { cwd: ROOT });
     await mkdir(OUTPUT, { recursive: true });
-    gateway = await startTestGateway();
+    gateway = await startDemoGateway();
+    pages = await pageServer(gateway);
     browser = await launchBrowser();
     page = await browser.context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -63,26 +68,27 @@ describe.skipIf(missing !== undefined && !process.env.CI)('dashboard in chromium
   afterAll(async () => {
     await browser?.close();
     await gateway?.close();
+    await pages?.close();
   });
 
   it('loads without errors and lists the simulated devices, grouped by driver', async () => {
-    const response = await page.goto(`http://127.0.0.1:${gateway!.port}/`);
+    const response = await page.goto(pages!.url(gateway!.ports.http));
     expect(response?.status()).toBe(200);
     await page.locator('#connection-text', { hasText: 'Live' }).waitFor(WAIT);
-    await page.locator('[data-device="coffee"][data-online="true"]').waitFor(WAIT);
-    await page.locator('[data-device="living-room"][data-online="true"]').waitFor(WAIT);
+    for (const id of ['coffee', 'living-room', 'plug', 'rover']) await page.locator(`[data-device="${id}"][data-online="true"]`).waitFor(WAIT);
 
     const groups = await page.locator('section.driver').evaluateAll((sections) =>
-      sections.map((section) => ({
-        driver: (section as HTMLElement).dataset.driver,
-        devices: Array.from(section.querySelectorAll<HTMLElement>('[data-device]')).map((card) => card.dataset.device),
-      })),
+      Object.fromEntries(
+        sections.map((section) => [
+          (section as HTMLElement).dataset.driver,
+          Array.from(section.querySelectorAll<HTMLElement>('[data-device]')).map((card) => card.dataset.device),
+        ]),
+      ),
     );
-    expect(groups).toEqual([
-      { driver: 'ble', devices: ['coffee'] },
-      { driver: 'mqtt', devices: ['living-room'] },
-      { driver: 'serial', devices: ['rover'] },
-    ]);
+    expect(Object.keys(groups)).toEqual(['ble', 'mqtt', 'serial']);
+    expect(groups.ble).toContain('coffee');
+    expect(groups.mqtt).toEqual(expect.arrayContaining(['living-room', 'plug']));
+    expect(groups.serial).toContain('rover');
     await expect(page.locator('[data-device="coffee"] .badge').textContent()).resolves.toBe('online');
     expect(pageErrors).toEqual([]);
     expect(consoleErrors).toEqual([]);
@@ -141,12 +147,25 @@ describe.skipIf(missing !== undefined && !process.env.CI)('dashboard in chromium
 
   it('drives the robot from its pad: forward, turn left, stop', async () => {
     const card = page.locator('[data-device="rover"]');
+    const pose = value('rover', 'pose');
+    const start = (await pose.textContent()) ?? '';
     await card.getByRole('button', { name: 'Forward' }).click();
     await card.locator('.progress', { hasText: 'Move: done' }).waitFor(WAIT);
-    await page.waitForFunction(() => /^x 1, y 0/.test(document.querySelector('[data-device="rover"] [data-property="pose"] .value')?.textContent ?? ''), undefined, WAIT);
+    await valueChanges('rover', 'pose', start);
+    const heading = async (): Promise<number> => Number(/heading (-?[\d.]+)/.exec((await pose.textContent()) ?? '')?.[1]);
+    const before = await heading();
     await card.getByRole('button', { name: 'Turn left' }).click();
     await card.locator('.progress', { hasText: 'Rotate: done' }).waitFor(WAIT);
-    await page.waitForFunction(() => /heading 90$/.test(document.querySelector('[data-device="rover"] [data-property="pose"] .value')?.textContent ?? ''), undefined, WAIT);
+    // A quarter turn counter-clockwise (give or take the simulator's noise).
+    await page.waitForFunction(
+      ([selector, from]) => {
+        const now = Number(/heading (-?[\d.]+)/.exec(document.querySelector(selector!)?.textContent ?? '')?.[1]);
+        const turned = (((now - Number(from)) % 360) + 360) % 360;
+        return turned > 80 && turned < 100;
+      },
+      [`[data-device="rover"] [data-property="pose"] .value`, String(before)],
+      WAIT,
+    );
     await card.getByRole('button', { name: 'Stop' }).click();
     await card.locator('output', { hasText: /^Done/ }).waitFor(WAIT);
     // A run of progress events is one line in the log, with a count.
@@ -158,12 +177,12 @@ describe.skipIf(missing !== undefined && !process.env.CI)('dashboard in chromium
   });
 
   it('shows "reconnecting" when the gateway stops and comes back live when it restarts', async () => {
-    const port = gateway!.port;
+    const port = gateway!.ports.http;
     await gateway!.close();
     await page.locator('#connection-text', { hasText: /reconnecting/i }).waitFor(WAIT);
     await expect(page.locator('[data-device="coffee"] button', { hasText: 'Brew' }).isDisabled()).resolves.toBe(true);
 
-    gateway = await startTestGateway(port);
+    gateway = await startDemoGateway(port);
     await page.locator('#connection-text', { hasText: 'Live' }).waitFor(WAIT);
     await page.locator('[data-device="coffee"][data-online="true"]').waitFor(WAIT);
     // Values flow again: the client bound its endpoints again on the new connection.
