@@ -15,7 +15,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { browserMissing, launchBrowser, type TestBrowser } from '../support/browser.js';
 import type { Gateway } from '../../gateway/gateway.js';
-import { pageServer, startDemoGateway, type PageServer } from './demo-gateway.js';
+import { startDemoGateway } from './demo-gateway.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const OUTPUT = join(ROOT, 'test-output');
@@ -26,7 +26,6 @@ const missing = browserMissing();
 if (missing && process.env.CI) throw new Error(missing);
 
 let gateway: Gateway | undefined;
-let pages: PageServer | undefined;
 let browser: TestBrowser | undefined;
 let page: Page;
 const pageErrors: string[] = [];
@@ -56,7 +55,6 @@ describe.skipIf(missing !== undefined && !process.env.CI)('dashboard in chromium
     await promisify(execFile)(process.execPath, [join(ROOT, 'scripts', 'build-web.mjs'), '--quiet'], { cwd: ROOT });
     await mkdir(OUTPUT, { recursive: true });
     gateway = await startDemoGateway();
-    pages = await pageServer(gateway);
     browser = await launchBrowser();
     page = await browser.context.newPage();
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -68,12 +66,13 @@ describe.skipIf(missing !== undefined && !process.env.CI)('dashboard in chromium
   afterAll(async () => {
     await browser?.close();
     await gateway?.close();
-    await pages?.close();
   });
 
   it('loads without errors and lists the simulated devices, grouped by driver', async () => {
-    const response = await page.goto(pages!.url(gateway!.ports.http));
+    // The gateway serves the page and JSTP over WebSocket on the same port.
+    const response = await page.goto(`http://127.0.0.1:${gateway!.ports.http}/`);
     expect(response?.status()).toBe(200);
+    expect(response?.headers()['content-type']).toMatch(/^text\/html/);
     await page.locator('#connection-text', { hasText: 'Live' }).waitFor(WAIT);
     for (const id of ['coffee', 'living-room', 'plug', 'rover']) await page.locator(`[data-device="${id}"][data-online="true"]`).waitFor(WAIT);
 
