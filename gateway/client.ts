@@ -12,6 +12,7 @@
  * package) lives in client-node.ts and is loaded with a dynamic import when needed.
  */
 import type { Channel } from './jstp/channel.js';
+import { randomUUID } from './jstp/uuid.js';
 import type { Dispatch, Hop, Mode, RegularMethod, ResourceElement } from './jstp/dispatch.js';
 import { Engine, type EndpointInput, type Handler, type Reply, type RequestOptions } from './jstp/engine.js';
 import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
@@ -459,7 +460,7 @@ export class Client {
     const link = this.link;
     if (!link || this.current === 'closed') return;
     // A transaction id of our own: the server's answers tell whether it took it.
-    const transactionId = SUBSCRIPTION_PREFIX + globalThis.crypto.randomUUID();
+    const transactionId = SUBSCRIPTION_PREFIX + randomUUID();
     link.send(Engine.subscriptionDispatch(method, endpoint, this.engine.mode, [transactionId]));
   }
 

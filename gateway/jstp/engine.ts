@@ -25,6 +25,7 @@ import { ErrorCode, PasarelaError, Status } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import { SubscriptionTable, type Subscription } from './table.js';
 import { Reply, type Answer, type AnswerSink } from './reply.js';
+import { randomUUID } from './uuid.js';
 
 export type { Answer } from './reply.js';
 export { Reply, AnswerError } from './reply.js';
@@ -706,11 +707,6 @@ export class Engine {
     if (!normalized.ok) throw new PasarelaError(ErrorCode.BadPattern, `bad endpoint pattern: ${normalized.reason}`);
     return createSubscription(method, { method: String(endpoint.method).toUpperCase() as EndpointMethod, resource: normalized.pattern }, token);
   }
-}
-
-// globalThis.crypto keeps the engine loadable in browsers (the client bundles it).
-function randomUUID(): string {
-  return globalThis.crypto.randomUUID();
 }
 
 /** One delivery to a local handler. A class, not a closure per call: this is the hot path. */

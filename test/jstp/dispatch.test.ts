@@ -175,3 +175,16 @@ describe('dispatch construction', () => {
     expect(valid(JSON.parse(serializeDispatch(answer)))).toEqual(answer);
   });
 });
+
+describe('uuid fallback', () => {
+  it('makes RFC 4122 version 4 UUIDs from getRandomValues where randomUUID is missing', async () => {
+    const { uuidFromRandomValues } = await import('../../gateway/jstp/uuid.js');
+    const ids = new Set<string>();
+    for (let i = 0; i < 1000; i++) {
+      const id = uuidFromRandomValues();
+      expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+      ids.add(id);
+    }
+    expect(ids.size).toBe(1000);
+  });
+});

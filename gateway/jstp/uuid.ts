@@ -1,0 +1,22 @@
+/**
+ * Random (v4) UUIDs for transaction and triggering ids, wherever the engine runs.
+ * `crypto.randomUUID` exists in Node and in browsers' secure contexts only; a phone
+ * that opens a gateway at its LAN address over plain http has `getRandomValues`
+ * alone. Ids need to be unique, not secret.
+ */
+const cryptoObject = globalThis.crypto as Crypto & { randomUUID?: () => string };
+
+function uuidFromRandomValues(): string {
+  const bytes = cryptoObject.getRandomValues(new Uint8Array(16));
+  bytes[6] = (bytes[6]! & 0x0f) | 0x40;
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80;
+  let hex = '';
+  for (const byte of bytes) hex += byte.toString(16).padStart(2, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+export const randomUUID: () => string =
+  typeof cryptoObject.randomUUID === 'function' ? () => cryptoObject.randomUUID!() : uuidFromRandomValues;
+
+/** Exported for tests: the fallback used where `crypto.randomUUID` is missing. */
+export { uuidFromRandomValues };
