@@ -34,8 +34,10 @@ const BAUD = 115200;
 /** 8N1: a start bit, eight data bits, a stop bit. */
 const BYTES_PER_SECOND = BAUD / 10;
 
-function report(record: Record<string, unknown>): void {
-  console.log(JSON.stringify({ bench: 'serial', ...record }));
+/** One line per case: our figure, the peer's from the same run, and their ratio. */
+function report(name: string, unit: string, ours: number, peer: string, theirs: number, extra: Record<string, unknown> = {}): void {
+  const ratio = Number((ours / theirs).toFixed(3));
+  console.log(JSON.stringify({ bench: 'serial', case: name, unit, ours, peer, theirs, ratio, ...extra }));
 }
 
 // ---- bytes per telemetry update ---------------------------------------------------
@@ -70,23 +72,15 @@ async function telemetryBytes(): Promise<void> {
   const jsonLines = dispatches.map((dispatch) => Buffer.byteLength(`${serializeDispatch(dispatch)}\n`));
   // The line firmware folds every value that changed into one status report.
   const status = line.find((bytes) => bytes[0] === 0x3c /* < */)!;
-  const rows = [
-    { update: 'pose', format: 'jstp-cbor frame', bytes: frames[0]!.length },
-    { update: 'pose', format: 'JSON line (same dispatch)', bytes: jsonLines[0]! },
-    { update: 'battery', format: 'jstp-cbor frame', bytes: frames[1]!.length },
-    { update: 'battery', format: 'JSON line (same dispatch)', bytes: jsonLines[1]! },
-    { update: 'pose+battery+state+speed+motors', format: 'line status report', bytes: status.length },
-  ];
-  for (const row of rows) {
-    report({ measure: 'bytes per telemetry update', ...row, updatesPerSecondAt115200: Math.floor(BYTES_PER_SECOND / row.bytes) });
+  const at115200 = (bytes: number) => ({ updatesPerSecondAt115200: Math.floor(BYTES_PER_SECOND / bytes) });
+  for (const [index, update] of (['pose', 'battery'] as const).entries()) {
+    const frame = frames[index]!.length;
+    report(`${update} update: jstp-cbor frame vs JSON line`, 'bytes', frame, 'JSON line (same dispatch)', jsonLines[index]!, at115200(frame));
   }
-  report({
-    measure: 'pose update size ratio',
-    jsonLineOverJstpCbor: Number((jsonLines[0]! / frames[0]!.length).toFixed(2)),
-    jstpCborOverLineStatus: Number((frames[0]!.length / status.length).toFixed(2)),
+  // The line firmware folds pose, battery, state, speed and motors into one status report.
+  report('pose update: jstp-cbor frame vs line status report', 'bytes', frames[0]!.length, 'line status report', status.length, {
+    statusReportsPerSecondAt115200: Math.floor(BYTES_PER_SECOND / status.length),
   });
-  console.log(`  sample pose frame as JSON: ${serializeDispatch(dispatches[0]!)}`);
-  console.log(`  sample status line: ${Buffer.from(status).toString('latin1').trim()}`);
 }
 
 // ---- round trips over the PTY -------------------------------------------------------
@@ -168,25 +162,22 @@ async function actionRoundTrips(pair: SocatPair, protocol: LinkProtocolName): Pr
 
 async function roundTrips(): Promise<void> {
   if (!(await socatAvailable())) {
-    report({ measure: 'action round trips', skipped: 'socat is not installed (apt-get install socat)' });
+    console.log(JSON.stringify({ bench: 'serial', case: 'action round trips', skipped: 'socat is not installed (apt-get install socat)' }));
     return;
   }
   const dir = await mkdtemp(path.join(tmpdir(), 'pasarela-bench-'));
   const pair = new SocatPair({ dir });
   await pair.start();
   try {
+    // The peer is the PTY itself: a bare byte echo, no protocol, measured in the same run.
     const echo = await echoRoundTrips(pair);
-    report({ measure: 'PTY byte echo (floor, no protocol)', roundTripsPerSecond: Math.round(echo) });
     for (const protocol of ['jstp-cbor', 'line'] as const) {
       const { perSecond, bytesPerRoundTrip } = await actionRoundTrips(pair, protocol);
-      report({
-        measure: 'action round trip (POST stop, through engine + registry + driver + PTY + firmware)',
-        protocol,
-        roundTripsPerSecond: Math.round(perSecond),
-        ofEchoFloor: Number((perSecond / echo).toFixed(2)),
-        bytesPerRoundTrip: Math.round(bytesPerRoundTrip),
-        roundTripsPerSecondAt115200ByBytes: Math.floor(BYTES_PER_SECOND / bytesPerRoundTrip),
-      });
+      report(`${protocol} action round trip over the PTY (POST stop: engine, registry, driver, firmware)`, 'round trips/s',
+        Math.round(perSecond), 'bare byte echo over the same PTY', Math.round(echo), {
+          bytesPerRoundTrip: Math.round(bytesPerRoundTrip),
+          roundTripsPerSecondAt115200: Math.floor(BYTES_PER_SECOND / bytesPerRoundTrip),
+        });
     }
   } finally {
     await pair.stop();
