@@ -11,7 +11,8 @@ import { CborSequenceDecoder } from '../jstp/codec/cbor-sequence.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder } from '../jstp/codec/json.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
 import { Connection, DispatchEncoder, type CborCodec, type Encoding, type Wire } from './connection.js';
-import type { Transport, TransportAddress, TransportStats } from './transport.js';
+import { ServerTransport } from './server.js';
+import type { TransportAddress, TransportStats } from './transport.js';
 
 export interface TcpConnectionOptions {
   engine: Engine;
@@ -191,63 +192,25 @@ export function attachTcpSocket(
   return connection;
 }
 
-function emptyStats(): TransportStats {
-  return { connections: 0, accepted: 0, received: 0, invalid: 0, sent: 0, overflows: 0, oversize: 0 };
-}
-
-export class TcpTransport implements Transport {
+export class TcpTransport extends ServerTransport<net.Socket> {
   readonly label = 'tcp';
   private readonly options: TcpTransportOptions;
-  private readonly logger: Logger;
   private readonly server: net.Server;
-  private readonly counters = emptyStats();
   private readonly encoder: DispatchEncoder;
-  private readonly sockets = new Map<net.Socket, Connection>();
-  private bound: TransportAddress | undefined;
-  private closing: Promise<void> | undefined;
 
   constructor(options: TcpTransportOptions) {
+    super(options.logger ?? silentLogger());
     this.options = options;
-    this.logger = options.logger ?? silentLogger();
     this.encoder = new DispatchEncoder(options.cbor);
     this.server = net.createServer((socket) => this.accept(socket));
   }
 
   listen(): Promise<TransportAddress> {
     const host = this.options.host ?? '127.0.0.1';
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error): void => reject(error);
-      this.server.once('error', onError);
-      this.server.listen(this.options.port ?? 0, host, () => {
-        this.server.off('error', onError);
-        this.server.on('error', (error) => this.logger.error({ err: error }, 'tcp server error'));
-        const address = this.server.address() as net.AddressInfo;
-        this.bound = { label: 'tcp', host, port: address.port };
-        this.logger.info({ host, port: address.port }, 'tcp transport listening');
-        resolve(this.bound);
-      });
-    });
+    return this.listenOn(this.server, host, this.options.port ?? 0, (error) => this.logger.error({ err: error }, 'tcp server error'));
   }
 
-  address(): TransportAddress | undefined {
-    return this.bound;
-  }
-
-  stats(): TransportStats {
-    return { ...this.counters, connections: this.sockets.size };
-  }
-
-  /** The open connections (for diagnostics and the dashboard). */
-  connections(): Connection[] {
-    return [...this.sockets.values()];
-  }
-
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
-  }
-
-  private async shutdown(): Promise<void> {
+  protected async shutdown(): Promise<void> {
     const stopped = new Promise<void>((resolve) => {
       if (!this.server.listening) resolve();
       else this.server.close(() => resolve());

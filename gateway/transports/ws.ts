@@ -12,7 +12,8 @@ import type { Engine } from '../jstp/engine.js';
 import { ErrorCode, PasarelaError, Status } from '../jstp/errors.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
 import { Connection, DispatchEncoder, type CborCodec, type Encoding, type Wire } from './connection.js';
-import type { Transport, TransportAddress, TransportStats } from './transport.js';
+import { ServerTransport } from './server.js';
+import type { TransportAddress, TransportStats } from './transport.js';
 
 /** Default largest message: 1 MiB. */
 export const DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -147,29 +148,20 @@ export function attachWebSocket(
   return connection;
 }
 
-function emptyStats(): TransportStats {
-  return { connections: 0, accepted: 0, received: 0, invalid: 0, sent: 0, overflows: 0, oversize: 0 };
-}
-
 function notFound(_request: http.IncomingMessage, response: http.ServerResponse): void {
   response.writeHead(404, { 'content-type': 'text/plain' });
   response.end('Not Found\n');
 }
 
-export class WsTransport implements Transport {
+export class WsTransport extends ServerTransport<WebSocket> {
   readonly label = 'ws';
   /** The HTTP server the WebSocket endpoint shares its port with. */
   readonly server: http.Server;
   private readonly options: WsTransportOptions;
-  private readonly logger: Logger;
   private readonly owned: boolean;
   private readonly wss: WebSocketServer;
-  private readonly counters = emptyStats();
   private readonly encoder: DispatchEncoder;
-  private readonly sockets = new Map<WebSocket, Connection>();
   private requestHandler: RequestHandler | undefined;
-  private bound: TransportAddress | undefined;
-  private closing: Promise<void> | undefined;
   private readonly onUpgrade = (request: http.IncomingMessage, socket: import('node:stream').Duplex, head: Buffer): void => {
     if (this.closing) {
       socket.destroy();
@@ -180,8 +172,8 @@ export class WsTransport implements Transport {
   };
 
   constructor(options: WsTransportOptions) {
+    super(options.logger ?? silentLogger());
     this.options = options;
-    this.logger = options.logger ?? silentLogger();
     this.encoder = new DispatchEncoder(options.cbor);
     this.requestHandler = options.onRequest;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD });
@@ -202,37 +194,10 @@ export class WsTransport implements Transport {
       this.bound = { label: 'ws', host: address.address, port: address.port };
       return Promise.resolve(this.bound);
     }
-    return new Promise((resolve, reject) => {
-      const onError = (error: Error): void => reject(error);
-      this.server.once('error', onError);
-      this.server.listen(this.options.port ?? 0, host, () => {
-        this.server.off('error', onError);
-        const address = this.server.address() as AddressInfo;
-        this.bound = { label: 'ws', host, port: address.port };
-        this.logger.info({ host, port: address.port }, 'ws transport listening');
-        resolve(this.bound);
-      });
-    });
+    return this.listenOn(this.server, host, this.options.port ?? 0);
   }
 
-  address(): TransportAddress | undefined {
-    return this.bound;
-  }
-
-  stats(): TransportStats {
-    return { ...this.counters, connections: this.sockets.size };
-  }
-
-  connections(): Connection[] {
-    return [...this.sockets.values()];
-  }
-
-  close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
-  }
-
-  private async shutdown(): Promise<void> {
+  protected async shutdown(): Promise<void> {
     this.server.off('upgrade', this.onUpgrade);
     const sockets = [...this.sockets.keys()];
     const closedAll = Promise.all(sockets.map(wsClosed));

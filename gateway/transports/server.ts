@@ -1,0 +1,70 @@
+/**
+ * What the server-side transports (TCP, WebSocket) have in common: binding a node
+ * server, the table of accepted connections behind `stats()` and `connections()`,
+ * and a `close()` that runs the transport's shutdown once.
+ */
+import type net from 'node:net';
+import type { Logger } from '../jstp/logger.js';
+import type { Connection } from './connection.js';
+import type { Transport, TransportAddress, TransportStats } from './transport.js';
+
+export function emptyStats(): TransportStats {
+  return { connections: 0, accepted: 0, received: 0, invalid: 0, sent: 0, overflows: 0, oversize: 0 };
+}
+
+/** A transport's accepted peers, keyed by their socket `S` (a net.Socket, a WebSocket). */
+export abstract class ServerTransport<S> implements Transport {
+  abstract readonly label: string;
+  protected readonly logger: Logger;
+  /** Shared with every accepted connection, which updates it. */
+  protected readonly counters = emptyStats();
+  protected readonly sockets = new Map<S, Connection>();
+  protected bound: TransportAddress | undefined;
+  protected closing: Promise<void> | undefined;
+
+  constructor(logger: Logger) {
+    this.logger = logger;
+  }
+
+  abstract listen(): Promise<TransportAddress>;
+
+  address(): TransportAddress | undefined {
+    return this.bound;
+  }
+
+  stats(): TransportStats {
+    return { ...this.counters, connections: this.sockets.size };
+  }
+
+  /** The open connections (for diagnostics and the dashboard). */
+  connections(): Connection[] {
+    return [...this.sockets.values()];
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  /** Stops accepting and closes every connection; runs once. */
+  protected abstract shutdown(): Promise<void>;
+
+  /**
+   * Binds `server` and resolves with the bound address, rejecting with the bind error
+   * (e.g. EADDRINUSE). `onServerError` then handles the server's later errors.
+   */
+  protected listenOn(server: net.Server, host: string, port: number, onServerError?: (error: Error) => void): Promise<TransportAddress> {
+    return new Promise((resolve, reject) => {
+      const onError = (error: Error): void => reject(error);
+      server.once('error', onError);
+      server.listen(port, host, () => {
+        server.off('error', onError);
+        if (onServerError) server.on('error', onServerError);
+        const address = server.address() as net.AddressInfo;
+        this.bound = { label: this.label, host, port: address.port };
+        this.logger.info({ host, port: address.port }, `${this.label} transport listening`);
+        resolve(this.bound);
+      });
+    });
+  }
+}
