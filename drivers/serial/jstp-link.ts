@@ -6,21 +6,15 @@
  * goes. The firmware pushes `PATCH ["properties", name] {value}`,
  * `POST ["events", name] {data}`, and `PUT ["description"]` when it boots.
  */
-import { decodeDispatch, encodeDispatch } from '../../gateway/jstp/codec/cbor.js';
-import { FrameDecoder, FrameEncoder, type FrameCounters } from '../../gateway/jstp/codec/frames.js';
+import { FramedDispatchLink } from '../../gateway/jstp/codec/framed-link.js';
+import type { FrameCounters } from '../../gateway/jstp/codec/frames.js';
 import type { Channel } from '../../gateway/jstp/channel.js';
-import { IMPLEMENTATION_TAG, type Dispatch, type Hop, type RegularMethod, type ResourceElement } from '../../gateway/jstp/dispatch.js';
+import type { Dispatch, Hop, RegularMethod, ResourceElement } from '../../gateway/jstp/dispatch.js';
 import { Engine } from '../../gateway/jstp/engine.js';
 import { loadProfile, describeProfile } from '../profile.js';
 import { CommandQueue } from './command-queue.js';
 import type { Link, LinkHello, LinkOptions } from './link.js';
 import { badReply, deviceAnswered, deviceRestarted, linkStopped, portGone } from './link-errors.js';
-
-/**
- * The bare protocol header on the wire: the implementation tag costs ten bytes a
- * frame, and without it neither side waits for `101 No More Answers`.
- */
-const LINK_PROTOCOL = ['JSTP', '0.5'];
 
 type DropCounters = Pick<FrameCounters, 'droppedCrc' | 'droppedCobs' | 'droppedOversize' | 'droppedVersion' | 'lost'>;
 
@@ -33,8 +27,7 @@ export class JstpLink implements Link {
   private readonly engine: Engine;
   private readonly channel: Channel;
   private readonly hop: Hop;
-  private readonly encoder = new FrameEncoder();
-  private readonly decoder = new FrameDecoder();
+  private readonly frames: FramedDispatchLink;
   private readonly queue: CommandQueue<undefined>;
   private undecodable = 0;
   private timeouts = 0;
@@ -45,6 +38,15 @@ export class JstpLink implements Link {
     const { listener, logger } = options;
     this.hop = [options.name, 0, 'serial'];
     this.channel = { id: `serial ${options.name}`, send: (dispatch) => this.send(dispatch) };
+    this.frames = new FramedDispatchLink({
+      write: (bytes) => options.write(bytes),
+      onDispatch: (raw) => this.engine.receive(raw, this.channel),
+      onUndecodable: (error) => {
+        // A frame with a good CRC but no dispatch inside: a firmware bug, not line noise.
+        this.undecodable++;
+        logger.warn({ err: error }, 'undecodable frame from the device');
+      },
+    });
     this.engine = new Engine({
       logger,
       // A backstop only: the command queue answers 504 first.
@@ -100,19 +102,8 @@ export class JstpLink implements Link {
 
   receive(bytes: Uint8Array): void {
     if (this.closed) return;
-    for (const payload of this.decoder.push(bytes)) {
-      let raw: Record<string, unknown>;
-      try {
-        raw = decodeDispatch(payload);
-      } catch (error) {
-        // A frame with a good CRC but no dispatch inside: a firmware bug, not line noise.
-        this.undecodable++;
-        this.options.logger.warn({ err: error }, 'undecodable frame from the device');
-        continue;
-      }
-      this.engine.receive(raw, this.channel);
-    }
-    const counters = this.decoder.counters;
+    this.frames.receive(bytes);
+    const counters = this.frames.counters;
     const drops = dropped(counters) + counters.lost + this.undecodable;
     if (drops !== this.seenDrops) {
       this.seenDrops = drops;
@@ -121,7 +112,7 @@ export class JstpLink implements Link {
   }
 
   counters(): Record<string, number> {
-    const c = this.decoder.counters;
+    const c = this.frames.counters;
     return {
       frames: c.frames,
       framesDropped: dropped(c),
@@ -156,8 +147,7 @@ export class JstpLink implements Link {
 
   private send(dispatch: Dispatch): void {
     if (this.closed) return;
-    const bare = dispatch.protocol[2] === IMPLEMENTATION_TAG ? { ...dispatch, protocol: LINK_PROTOCOL } : dispatch;
-    this.options.write(this.encoder.encode(encodeDispatch(bare)));
+    this.frames.send(dispatch);
   }
 
   private countTimeout(): void {

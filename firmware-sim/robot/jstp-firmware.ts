@@ -6,21 +6,15 @@
  * `PATCH ["properties", name] {value}`, `POST ["events", name] {data}`, and
  * `PUT ["description"]` (its description) when it boots.
  */
-import { decodeDispatch, encodeDispatch } from '../../gateway/jstp/codec/cbor.js';
-import { FrameDecoder, FrameEncoder, type FrameCounters } from '../../gateway/jstp/codec/frames.js';
+import { FramedDispatchLink } from '../../gateway/jstp/codec/framed-link.js';
+import type { FrameCounters } from '../../gateway/jstp/codec/frames.js';
 import type { Channel } from '../../gateway/jstp/channel.js';
-import { createDispatch, IMPLEMENTATION_TAG, type Dispatch } from '../../gateway/jstp/dispatch.js';
+import { createDispatch, type Dispatch } from '../../gateway/jstp/dispatch.js';
 import { Engine, type Incoming } from '../../gateway/jstp/engine.js';
 import { Status } from '../../gateway/jstp/errors.js';
 import { ROBOT_DESCRIPTION } from './description.js';
 import { RobotRefused, type RobotChange, type RobotRefusal, type RobotValues } from './model.js';
 import type { FirmwareContext, FirmwareProtocol } from './protocol.js';
-
-/**
- * A microcontroller writes the bare protocol header: the implementation tag would
- * cost ten bytes a frame, and without it neither side waits for `101 No More Answers`.
- */
-const LINK_PROTOCOL = ['JSTP', '0.5'];
 
 const REFUSAL_STATUS: Readonly<Record<RobotRefusal, number>> = {
   'bad-value': Status.BadDispatch,
@@ -33,14 +27,18 @@ const REFUSAL_STATUS: Readonly<Record<RobotRefusal, number>> = {
 
 export class JstpFirmware implements FirmwareProtocol {
   private readonly engine: Engine;
-  private readonly encoder = new FrameEncoder();
-  private readonly decoder = new FrameDecoder();
+  private readonly frames: FramedDispatchLink;
   private readonly channel: Channel;
   private closed = false;
 
   constructor(private readonly context: FirmwareContext) {
     this.engine = new Engine({ logger: context.logger });
     this.channel = { id: 'robot serial', send: (dispatch) => this.send(dispatch) };
+    this.frames = new FramedDispatchLink({
+      write: (bytes) => context.write(bytes),
+      onDispatch: (raw) => this.engine.receive(raw, this.channel),
+      onUndecodable: (error) => context.logger.debug({ err: error }, 'undecodable frame dropped'),
+    });
     const { model } = context;
     const on = (method: 'GET' | 'PUT' | 'POST', resource: string[], handler: (incoming: Incoming) => unknown) =>
       this.engine.bind({ method, resource }, (incoming) => {
@@ -84,21 +82,12 @@ export class JstpFirmware implements FirmwareProtocol {
 
   /** Frames counted by the firmware's own decoder (what the gateway sent it). */
   get counters(): FrameCounters {
-    return this.decoder.counters;
+    return this.frames.counters;
   }
 
   receive(bytes: Uint8Array): void {
     if (this.closed) return;
-    for (const payload of this.decoder.push(bytes)) {
-      let raw: Record<string, unknown>;
-      try {
-        raw = decodeDispatch(payload);
-      } catch (error) {
-        this.context.logger.debug({ err: error }, 'undecodable frame dropped');
-        continue;
-      }
-      this.engine.receive(raw, this.channel);
-    }
+    this.frames.receive(bytes);
   }
 
   report(change: RobotChange): void {
@@ -122,7 +111,6 @@ export class JstpFirmware implements FirmwareProtocol {
 
   private send(dispatch: Dispatch): void {
     if (this.closed) return;
-    const bare = dispatch.protocol[2] === IMPLEMENTATION_TAG ? { ...dispatch, protocol: LINK_PROTOCOL } : dispatch;
-    this.context.write(this.encoder.encode(encodeDispatch(bare)));
+    this.frames.send(dispatch);
   }
 }
