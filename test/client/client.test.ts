@@ -3,7 +3,7 @@
  * loopback sockets: requests, subscriptions, RELEASE, failing fast while
  * disconnected, and reconnection with auto rebinding.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { AnswerError, connect, type Client, type ClientState, type Incoming, type WebSocketConstructor } from '../../gateway/client.js';
 import * as cbor from '../../gateway/jstp/codec/cbor.js';
@@ -12,19 +12,10 @@ import { Status } from '../../gateway/jstp/errors.js';
 import { TcpTransport } from '../../gateway/transports/tcp.js';
 import { WsTransport } from '../../gateway/transports/ws.js';
 import type { Transport } from '../../gateway/transports/transport.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
+import { until } from '../support/until.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function until(check: () => boolean, what: string, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const cleanups = cleanupsAfterEach();
 
 type Label = 'tcp' | 'ws';
 

@@ -3,7 +3,7 @@
  * TCP and WebSocket transports, forwarding through their pools.
  */
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect } from '../../gateway/client.js';
 import { ForwardingPool, parseAllowEntry, type ForwardingPoolOptions } from '../../gateway/forwarding.js';
 import type { Hop } from '../../gateway/jstp/dispatch.js';
@@ -11,19 +11,10 @@ import { AnswerError, Engine } from '../../gateway/jstp/engine.js';
 import { Status } from '../../gateway/jstp/errors.js';
 import { TcpTransport } from '../../gateway/transports/tcp.js';
 import { WsTransport } from '../../gateway/transports/ws.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
+import { until } from '../support/until.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-async function until(check: () => boolean, what: string, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const cleanups = cleanupsAfterEach();
 
 interface Node {
   name: string;

@@ -11,14 +11,7 @@ import { Engine, type Incoming } from '../../gateway/jstp/engine.js';
 import { TcpTransport } from '../../gateway/transports/tcp.js';
 import { WsTransport } from '../../gateway/transports/ws.js';
 import { startNodeJstp, type NodeJstpPeer } from '../support/node-jstp.js';
-
-async function until(check: () => boolean, what: string, timeoutMs = 3_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+import { until } from '../support/until.js';
 
 const settle = (ms = 150): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 

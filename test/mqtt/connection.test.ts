@@ -1,5 +1,5 @@
 /** The driver's link: fails fast while down, and reconnects with backoff to a broker that appears late. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { MqttConnection } from '../../drivers/mqtt/connection.js';
 import { createMqttDriver } from '../../drivers/mqtt/driver.js';
 import { ErrorCode } from '../../gateway/jstp/errors.js';
@@ -7,11 +7,9 @@ import { silentLogger } from '../../gateway/jstp/logger.js';
 import { ContractGateway } from '../support/driver-contract.js';
 import { freePort, Mosquitto } from '../support/mosquitto.js';
 import { RoomSensor } from '../../firmware-sim/sensors/room-sensor.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 describe('MqttConnection', () => {
   it('rejects a publish at once with 502 while no broker is reachable', async () => {

@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Engine } from '../../gateway/jstp/engine.js';
 import { ErrorCode } from '../../gateway/jstp/errors.js';
@@ -6,11 +6,9 @@ import type { Connection } from '../../gateway/transports/connection.js';
 import { TcpTransport } from '../../gateway/transports/tcp.js';
 import { WsTransport } from '../../gateway/transports/ws.js';
 import { bind, memoryLogger, RawTcpPeer, waitFor } from './helpers.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 const LIMIT = 2 * 1024 * 1024;
 const BODY = { value: 'x'.repeat(1000) };

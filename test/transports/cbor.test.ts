@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { decodeDispatch, encodeDispatch } from '../../gateway/jstp/codec/cbor.js';
 import { CborSequenceDecoder } from '../../gateway/jstp/codec/cbor-sequence.js';
@@ -10,13 +10,11 @@ import type { CborCodec } from '../../gateway/transports/connection.js';
 import { TcpTransport, dialTcp } from '../../gateway/transports/tcp.js';
 import { WsTransport, dialWs } from '../../gateway/transports/ws.js';
 import { bind, dispatch, memoryLogger, RawTcpPeer, waitFor } from './helpers.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 
 const codec: CborCodec = { encodeDispatch, decodeDispatch: (bytes) => decodeDispatch(bytes) };
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 async function tcpGateway(cbor: CborCodec | undefined) {
   const { logger, records } = memoryLogger();

@@ -1,16 +1,14 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine, type Incoming } from '../../gateway/jstp/engine.js';
 import { ErrorCode, Status } from '../../gateway/jstp/errors.js';
 import { PasarelaError } from '../../gateway/jstp/errors.js';
 import { createDispatch, type Dispatch } from '../../gateway/jstp/dispatch.js';
 import { TcpTransport, dialTcp, type TcpTransportOptions } from '../../gateway/transports/tcp.js';
 import { bind, dispatch, memoryLogger, RawTcpPeer, sleep, waitFor } from './helpers.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 async function gateway(options: Partial<TcpTransportOptions> = {}) {
   const { logger, records } = memoryLogger();

@@ -1,13 +1,11 @@
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Engine } from '../../gateway/jstp/engine.js';
 import { TcpTransport } from '../../gateway/transports/tcp.js';
 import { waitFor } from './helpers.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 const TOTAL = 1_000_000;
 const BATCH = 10_000;

@@ -1,11 +1,12 @@
 /** The Transport contract (gateway/transports/transport.ts), run against every transport. */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { Engine } from '../../gateway/jstp/engine.js';
 import { TcpTransport } from '../../gateway/transports/tcp.js';
 import type { Transport } from '../../gateway/transports/transport.js';
 import { WsTransport } from '../../gateway/transports/ws.js';
 import { bind, dispatch, memoryLogger, RawTcpPeer, waitFor } from './helpers.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 
 interface Peer {
   send(value: unknown): void;
@@ -63,10 +64,7 @@ const implementations: Implementation[] = [
   },
 ];
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 describe.each(implementations)('Transport contract: $label', (implementation) => {
   async function setup() {

@@ -1,17 +1,15 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { createDispatch } from '../../gateway/jstp/dispatch.js';
 import { Engine } from '../../gateway/jstp/engine.js';
 import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
 import { WsTransport, dialWs, type WsTransportOptions } from '../../gateway/transports/ws.js';
 import { bind, dispatch, memoryLogger, sleep, waitFor } from './helpers.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
+const cleanups = cleanupsAfterEach();
 
 async function gateway(options: Partial<WsTransportOptions> = {}) {
   const { logger, records } = memoryLogger();
