@@ -124,8 +124,8 @@ export interface ConnectionOptions {
   counters?: TransportStats;
 }
 
-/** Counters nobody reads, for connections made without a transport. */
-function freshCounters(): TransportStats {
+/** All-zero counters: a server transport's to start with, or a lone connection's (nobody reads those). */
+export function emptyStats(): TransportStats {
   return { connections: 0, accepted: 0, received: 0, invalid: 0, sent: 0, overflows: 0, oversize: 0 };
 }
 
@@ -164,7 +164,7 @@ export class Connection implements Channel {
     this.encoder = options.encoder ?? new DispatchEncoder();
     this.encoding = options.encoding ?? 'json';
     this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
-    this.counters = options.counters ?? freshCounters();
+    this.counters = options.counters ?? emptyStats();
     this.closed = new Promise((resolve) => {
       this.resolveClosed = resolve;
     });

@@ -5,12 +5,8 @@
  */
 import type net from 'node:net';
 import type { Logger } from '../jstp/logger.js';
-import type { Connection } from './connection.js';
+import { emptyStats, type Connection } from './connection.js';
 import type { Transport, TransportAddress, TransportStats } from './transport.js';
-
-export function emptyStats(): TransportStats {
-  return { connections: 0, accepted: 0, received: 0, invalid: 0, sent: 0, overflows: 0, oversize: 0 };
-}
 
 /** A transport's accepted peers, keyed by their socket `S` (a net.Socket, a WebSocket). */
 export abstract class ServerTransport<S> implements Transport {
