@@ -390,7 +390,10 @@ export function toWire(dispatch: Dispatch): Record<string, unknown> {
 }
 
 export function serializeDispatch(dispatch: Dispatch): string {
-  return JSON.stringify(toWire(dispatch));
+  // The same text as JSON.stringify(toWire(dispatch)) without copying the object:
+  // stringify already skips undefined values, and `token: []` goes last.
+  const text = JSON.stringify(dispatch);
+  return dispatch.token === undefined ? `${text.slice(0, -1)},"token":[]}` : text;
 }
 
 /** `token[0]`, the transaction id, if any. */

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { serializeDispatch, validateDispatch } from '../../gateway/jstp/dispatch.js';
+import { serializeDispatch, toWire, validateDispatch } from '../../gateway/jstp/dispatch.js';
 import { anyDispatch } from '../support/dispatch-arbitraries.js';
 
 describe('dispatch round trip (property)', () => {
@@ -25,6 +25,20 @@ describe('dispatch round trip (property)', () => {
         const strict = validateDispatch(raw, 'strict');
         const quirks = validateDispatch(raw, 'quirks');
         expect(quirks).toEqual(strict);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('serialization (property)', () => {
+  it('writes exactly the JSON of the wire object, token: [] included', () => {
+    fc.assert(
+      fc.property(anyDispatch, fc.boolean(), (dispatch, clearToken) => {
+        const subject = clearToken ? { ...dispatch, token: undefined } : dispatch;
+        // Compared as parsed JSON on both sides: JSON has no -0.
+        expect(JSON.parse(serializeDispatch(subject))).toEqual(JSON.parse(JSON.stringify(toWire(subject))));
+        expect(JSON.parse(serializeDispatch(subject)).token).toEqual(subject.token ?? []);
       }),
       { numRuns: 300 },
     );
