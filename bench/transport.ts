@@ -160,7 +160,7 @@ async function startMosquitto(dir: string): Promise<Broker> {
   // Root drops to the mosquitto user unless told otherwise; no persistence, no log file.
   writeFileSync(
     config,
-    [`listener ${port} ${HOST}`, 'allow_anonymous true', 'user root', 'persistence false', 'log_dest none', 'max_queued_messages 100000', 'set_tcp_nodelay true', ''].join('\n'),
+    [`listener ${port} ${HOST}`, 'allow_anonymous true', 'user root', 'persistence false', 'log_dest none', 'max_queued_messages 100000', ''].join('\n'),
   );
   // Its stderr is kept for the error message only (it warns about running as root).
   const child = spawn('mosquitto', ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
