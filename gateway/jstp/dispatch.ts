@@ -113,7 +113,17 @@ export function createAnswer(status: number, transactionId: string, triggeringId
 }
 
 export type ValidationResult =
-  | { ok: true; dispatch: Dispatch; repairs: string[] }
+  | {
+      ok: true;
+      dispatch: Dispatch;
+      repairs: string[];
+      /**
+       * A regular dispatch whose input already was its wire form: lower-case header
+       * names, upper-case method, a `token` array, no `host`, nothing repaired. The
+       * text it was parsed from can then be relayed as it is (see rememberWireText).
+       */
+      pristine: boolean;
+    }
   | {
       ok: false;
       status: number;
@@ -207,7 +217,10 @@ export function validateDispatch(raw: unknown, mode: Mode = 'strict', now: () =>
       // defineProperty, so a `__proto__` header stays data and never becomes a prototype.
       Object.defineProperty(dispatch, key, { value: headers[key], enumerable: true, writable: true, configurable: true });
     }
-    return { ok: true, dispatch, repairs };
+    const pristine =
+      headers === raw && repairs.length === 0 && morphology === 'regular' && raw.method === method &&
+      Array.isArray(raw.token) && raw.host === undefined;
+    return { ok: true, dispatch, repairs, pristine };
   } catch (error) {
     if (!(error instanceof Invalid)) throw error;
     const transactionId = rawTransactionId(raw);
@@ -389,7 +402,21 @@ export function toWire(dispatch: Dispatch): Record<string, unknown> {
   return wire;
 }
 
+/**
+ * Texts that validated dispatches were parsed from, when they were pristine (see
+ * ValidationResult): relaying such a dispatch to another peer writes the text it came
+ * in, instead of encoding it again. Dispatches are never changed after validation
+ * (the engine copies one to change its token), so the text stays true.
+ */
+const wireTexts = new WeakMap<Dispatch, string>();
+
+export function rememberWireText(dispatch: Dispatch, text: string): void {
+  wireTexts.set(dispatch, text);
+}
+
 export function serializeDispatch(dispatch: Dispatch): string {
+  const original = wireTexts.get(dispatch);
+  if (original !== undefined) return original;
   // The same text as JSON.stringify(toWire(dispatch)) without copying the object:
   // stringify already skips undefined values, and `token: []` goes last.
   const text = JSON.stringify(dispatch);

@@ -10,6 +10,7 @@ import {
   createSubscription,
   IMPLEMENTATION_TAG,
   morphologyOf,
+  rememberWireText,
   validateDispatch,
   type Dispatch,
   type EndpointMethod,
@@ -241,7 +242,7 @@ export class Engine {
    * when it carries a transaction id, else dropping it with a logged reason) and
    * processes it.
    */
-  receive(raw: unknown, from: Channel): void {
+  receive(raw: unknown, from: Channel, text?: string): void {
     if (this.closed) return;
     this.received++;
     this.channels.add(from);
@@ -258,6 +259,8 @@ export class Engine {
     if (result.repairs.length > 0) {
       this.logger.debug({ channel: from.id, repairs: result.repairs }, 'dispatch repaired');
     }
+    // Relayed as it came, with no second encoding, when nothing about it changed.
+    if (text !== undefined && result.pristine) rememberWireText(result.dispatch, text);
     this.dispatch(result.dispatch, from);
   }
 

@@ -244,7 +244,8 @@ export class Connection implements Channel {
       this.invalidInput(ErrorCode.InvalidJson, text, error);
       return;
     }
-    this.receive(value);
+    // The text goes along: a dispatch relayed unchanged is written as it came.
+    this.receive(value, text);
   }
 
   /** One CBOR dispatch from the peer (a WebSocket binary message, one item of a CBOR sequence). */
@@ -265,13 +266,13 @@ export class Connection implements Channel {
     this.receive(value);
   }
 
-  /** A decoded value from the peer: the engine validates it. */
-  receive(value: unknown): void {
+  /** A decoded value from the peer (and the JSON text it came as): the engine validates it. */
+  receive(value: unknown, text?: string): void {
     if (this.info) return;
     this.received++;
     this.counters.received++;
     try {
-      this.engine.receive(value, this);
+      this.engine.receive(value, this, text);
     } catch (error) {
       // An engine fault must not take the process down with it; this peer goes.
       this.logger.error({ channel: this.id, err: error }, 'engine failed on a received dispatch');

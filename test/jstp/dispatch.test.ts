@@ -188,3 +188,26 @@ describe('uuid fallback', () => {
     expect(ids.size).toBe(1000);
   });
 });
+
+describe('pristine dispatches', () => {
+  const wireForm = { protocol: ['JSTP', '0.5'], method: 'PATCH', resource: ['a'], timestamp: 1, token: [] };
+  const pristine = (raw: unknown, mode: 'strict' | 'quirks' = 'strict') => {
+    const result = validateDispatch(raw, mode);
+    return result.ok && result.pristine;
+  };
+
+  it('marks a regular dispatch already in its wire form', () => {
+    expect(pristine(wireForm)).toBe(true);
+    expect(pristine({ ...wireForm, token: ['tx'], body: { v: 1 }, 'x-extra': 2 })).toBe(true);
+  });
+
+  it('does not mark anything the engine would write differently', () => {
+    expect(pristine({ ...wireForm, token: undefined })).toBe(false);
+    expect(pristine({ ...wireForm, method: 'patch' })).toBe(false);
+    expect(pristine({ ...wireForm, host: [['b', 1, 'tcp']] })).toBe(false);
+    const { protocol, ...rest } = wireForm;
+    expect(pristine({ ...rest, Protocol: protocol })).toBe(false);
+    expect(pristine({ ...wireForm, resource: 'a' }, 'quirks')).toBe(false);
+    expect(pristine({ protocol: ['JSTP', '0.5'], method: 'BIND', timestamp: 1, token: [], endpoint: { method: 'GET', resource: ['a'] } })).toBe(false);
+  });
+});

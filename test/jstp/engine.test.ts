@@ -508,3 +508,45 @@ describe('pipeline hooks', () => {
     expect(handler).not.toHaveBeenCalled();
   });
 });
+
+describe('relaying the text a dispatch came in', () => {
+  /** A channel that keeps the exact text it would write. */
+  class TextChannel implements Channel {
+    readonly texts: string[] = [];
+    constructor(readonly id: string) {}
+    send(dispatch: Dispatch): void {
+      this.texts.push(serializeDispatch(dispatch));
+    }
+  }
+
+  it('writes a pristine dispatch to subscribers exactly as it arrived', () => {
+    const engine = newEngine();
+    const subscriber = new TextChannel('subscriber');
+    engine.receive(bindDispatch('PATCH', ['devices', '...']), subscriber);
+    // Spacing and key order no encoder of ours would produce: proof that it is the original.
+    const text = '{ "protocol":["JSTP","0.5"], "method":"PATCH", "token":[], "resource":["devices","d1"], "timestamp":5, "body":{"value":1} }';
+    engine.receive(JSON.parse(text), new RecordingChannel('publisher'), text);
+    expect(subscriber.texts).toEqual([text]);
+  });
+
+  it('encodes anew what changed on the way or was not pristine', () => {
+    const engine = newEngine();
+    const subscriber = new TextChannel('subscriber');
+    engine.receive(bindDispatch('*', ['devices', '...']), subscriber);
+    const publisher = new RecordingChannel('publisher');
+    const texts = [
+      // A transaction: the subscriber gets its own token.
+      '{"protocol":["JSTP","0.5"],"method":"GET","token":["tx"],"resource":["devices","d1"],"timestamp":5}',
+      // No token header: node-jstp needs one, so it is written.
+      '{"protocol":["JSTP","0.5"],"method":"PATCH","resource":["devices","d2"],"timestamp":5}',
+      // A method in lower case is written in upper case.
+      '{"protocol":["JSTP","0.5"],"method":"patch","token":[],"resource":["devices","d3"],"timestamp":5}',
+    ];
+    for (const text of texts) engine.receive(JSON.parse(text), publisher, text);
+    expect(subscriber.texts).toHaveLength(3);
+    for (const [index, written] of subscriber.texts.entries()) expect(written).not.toBe(texts[index]);
+    expect(JSON.parse(subscriber.texts[0]!).token).toEqual(['tx', expect.any(String)]);
+    expect(JSON.parse(subscriber.texts[1]!).token).toEqual([]);
+    expect(JSON.parse(subscriber.texts[2]!).method).toBe('PATCH');
+  });
+});
