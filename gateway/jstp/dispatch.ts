@@ -403,20 +403,22 @@ export function toWire(dispatch: Dispatch): Record<string, unknown> {
 }
 
 /**
- * Texts that validated dispatches were parsed from, when they were pristine (see
- * ValidationResult): relaying such a dispatch to another peer writes the text it came
- * in, instead of encoding it again. Dispatches are never changed after validation
- * (the engine copies one to change its token), so the text stays true.
+ * The text the last pristine dispatch was parsed from (see ValidationResult): relaying
+ * it to subscribers, which the engine does at once, writes that text instead of
+ * encoding the dispatch again. One slot, not a map: a WeakMap entry per dispatch cost
+ * more than it saved. Dispatches are never changed after validation (the engine
+ * copies one to change its token), so the text stays true.
  */
-const wireTexts = new WeakMap<Dispatch, string>();
+let pristineDispatch: Dispatch | undefined;
+let pristineText = '';
 
 export function rememberWireText(dispatch: Dispatch, text: string): void {
-  wireTexts.set(dispatch, text);
+  pristineDispatch = dispatch;
+  pristineText = text;
 }
 
 export function serializeDispatch(dispatch: Dispatch): string {
-  const original = wireTexts.get(dispatch);
-  if (original !== undefined) return original;
+  if (dispatch === pristineDispatch) return pristineText;
   // The same text as JSON.stringify(toWire(dispatch)) without copying the object:
   // stringify already skips undefined values, and `token: []` goes last.
   const text = JSON.stringify(dispatch);
