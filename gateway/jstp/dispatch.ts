@@ -48,7 +48,6 @@ export const PROTOCOL_VERSION = '0.5';
 export const IMPLEMENTATION_TAG = 'pasarela';
 
 const METHOD_SET: ReadonlySet<string> = new Set(METHODS);
-const REGULAR_SET: ReadonlySet<string> = new Set(REGULAR_METHODS);
 const KNOWN_HEADERS: ReadonlySet<string> = new Set([
   'protocol', 'method', 'resource', 'endpoint', 'timestamp', 'token', 'host', 'body', 'referer',
 ]);
@@ -57,10 +56,6 @@ export function morphologyOf(method: Method): Morphology {
   if (method === 'ANSWER') return 'answer';
   if (method === 'BIND' || method === 'RELEASE') return 'subscription';
   return 'regular';
-}
-
-export function isRegularMethod(method: string): method is RegularMethod {
-  return REGULAR_SET.has(method);
 }
 
 // Shared by every dispatch this engine builds: nothing here mutates a protocol header.
@@ -423,9 +418,4 @@ export function serializeDispatch(dispatch: Dispatch): string {
   // stringify already skips undefined values, and `token: []` goes last.
   const text = JSON.stringify(dispatch);
   return dispatch.token === undefined ? `${text.slice(0, -1)},"token":[]}` : text;
-}
-
-/** `token[0]`, the transaction id, if any. */
-export function transactionIdOf(dispatch: Dispatch): string | undefined {
-  return dispatch.token?.[0];
 }
