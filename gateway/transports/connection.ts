@@ -244,8 +244,11 @@ export class Connection implements Channel {
       this.invalidInput(ErrorCode.InvalidJson, text, error);
       return;
     }
-    // The text goes along: a dispatch relayed unchanged is written as it came.
-    this.receive(value, text);
+    // The text goes along, so a dispatch relayed unchanged is written as it came; only
+    // a bare one-line object qualifies, since it must fit every wire's framing (a WS
+    // message may be pretty-printed, or end with the newline node-jstp adds).
+    const oneLine = text.charCodeAt(0) === 0x7b && text.charCodeAt(text.length - 1) === 0x7d && !text.includes('\n');
+    this.receive(value, oneLine ? text : undefined);
   }
 
   /** One CBOR dispatch from the peer (a WebSocket binary message, one item of a CBOR sequence). */
