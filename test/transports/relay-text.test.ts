@@ -29,15 +29,21 @@ async function wsPublisher(port: number): Promise<WebSocket> {
   return socket;
 }
 
+/** A raw TCP peer bound to every device PATCH, keeping the exact bytes it receives. */
+async function tcpSubscriber(engine: Engine, port: number) {
+  const subscriber = await RawTcpPeer.connect(port);
+  const chunks: Buffer[] = [];
+  subscriber.socket.on('data', (chunk: Buffer) => chunks.push(chunk));
+  cleanups.push(() => subscriber.socket.destroy());
+  subscriber.send(bind('PATCH', ['devices', '...']));
+  await waitFor(() => engine.stats().subscriptions === 1, 'the BIND');
+  return { subscriber, chunks };
+}
+
 describe('relaying the text a dispatch came in', () => {
   it('passes a one-line JSON dispatch from TCP to TCP byte for byte', async () => {
     const { engine, tcpPort } = await gateway();
-    const subscriber = await RawTcpPeer.connect(tcpPort);
-    const chunks: Buffer[] = [];
-    subscriber.socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    cleanups.push(() => subscriber.socket.destroy());
-    subscriber.send(bind('PATCH', ['devices', '...']));
-    await waitFor(() => engine.stats().subscriptions === 1, 'the BIND');
+    const { subscriber, chunks } = await tcpSubscriber(engine, tcpPort);
     const publisher = await RawTcpPeer.connect(tcpPort);
     cleanups.push(() => publisher.socket.destroy());
     const text = '{"protocol":["JSTP","0.5"], "method":"PATCH", "resource":["devices","d1"], "timestamp":7, "token":[], "body":{"value":1}}';
@@ -48,12 +54,7 @@ describe('relaying the text a dispatch came in', () => {
 
   it('re-encodes a pretty-printed WebSocket dispatch into one line for a TCP subscriber', async () => {
     const { engine, tcpPort, wsPort } = await gateway();
-    const subscriber = await RawTcpPeer.connect(tcpPort);
-    const chunks: Buffer[] = [];
-    subscriber.socket.on('data', (chunk: Buffer) => chunks.push(chunk));
-    cleanups.push(() => subscriber.socket.destroy());
-    subscriber.send(bind('PATCH', ['devices', '...']));
-    await waitFor(() => engine.stats().subscriptions === 1, 'the BIND');
+    const { subscriber, chunks } = await tcpSubscriber(engine, tcpPort);
     const publisher = await wsPublisher(wsPort);
     publisher.send(JSON.stringify(dispatch('PATCH', ['devices', 'pretty'], { body: { value: 2 } }), null, 2));
     publisher.send(`${JSON.stringify(dispatch('PATCH', ['devices', 'newline'], { body: { value: 3 } }))}\n`);
