@@ -261,13 +261,18 @@ export class Engine {
     }
     // Relayed as it came, with no second encoding, when nothing about it changed.
     if (text !== undefined && result.pristine) rememberWireText(result.dispatch, text);
-    this.dispatch(result.dispatch, from);
+    this.fromChannel(result.dispatch, from);
   }
 
   /** Processes an already valid dispatch that arrived on a channel. */
   dispatch(incoming: Dispatch, from: Channel): void {
     if (this.closed) return;
     this.channels.add(from);
+    this.fromChannel(incoming, from);
+  }
+
+  /** The inbound stages, then the transaction a remote request opens. */
+  private fromChannel(incoming: Dispatch, from: Channel): void {
     const dispatch = this.inboundHooks.length === 0 ? incoming : this.runHooks(this.inboundHooks, 'inbound', incoming, from);
     if (!dispatch) return;
     const transactionId = dispatch.token?.[0];
