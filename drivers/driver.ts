@@ -18,7 +18,7 @@
  * };
  * ```
  */
-import type { Logger } from 'pino';
+import { type Logger } from '../gateway/jstp/logger.js';
 
 /** A JSON Schema subset: enough to describe property values and action inputs. */
 export interface ValueSchema {

@@ -7,7 +7,7 @@ import type { Channel } from './jstp/channel.js';
 import type { Engine } from './jstp/engine.js';
 
 export interface ChannelSink {
-  receive(raw: unknown, channel: Channel): void;
+  receive(raw: unknown, channel: Channel, text?: string): void;
   detach(channel: Channel): void;
 }
 

@@ -298,7 +298,11 @@ async function watch(argv: string[]): Promise<number> {
       out(`${incoming.method} ${incoming.resource.join('/')}${json}`);
       // A request that reaches a watcher gets 100 Acknowledge: the watcher observes and
       // never serves it, but silence would cost the caller a 504 after the timeout.
-      if (incoming.expectsAnswer) incoming.answer(Status.Acknowledge, undefined);
+      // 100 is not a final answer (the trigger stays open for one), so 101 closes it.
+      if (incoming.expectsAnswer) {
+        incoming.answer(Status.Acknowledge, undefined);
+        incoming.answer(Status.NoMoreAnswers, undefined);
+      }
       return undefined;
     });
   } catch (error) {

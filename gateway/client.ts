@@ -4,24 +4,25 @@
  *
  * The client owns a local Engine. Handlers are bound in it; the connection is one
  * of its channels, so dispatches the server delivers trigger them and their answers
- * go back on their own. Requests travel as forwarded dispatches: their first hop is
- * a placeholder that the client's forwarder turns into "write to the connection",
- * so the engine keeps doing transactions, answers, 101 and timeouts.
+ * go back on their own. Requests, emits and BINDs go to the server through the
+ * engine's peer for that channel (`engine.peer(link)`), so the engine keeps doing
+ * transactions, answers, 101 and timeouts, and its pipeline sees every dispatch.
  *
  * Browser path: nothing here imports Node modules. Node-only dialing (TCP, the `ws`
  * package) lives in client-node.ts and is loaded with a dynamic import when needed.
  */
 import type { Channel } from './jstp/channel.js';
-import { randomUUID } from './jstp/uuid.js';
-import type { Dispatch, Hop, Mode, RegularMethod, ResourceElement } from './jstp/dispatch.js';
-import { Engine, type EndpointInput, type Handler, type Reply, type RequestOptions } from './jstp/engine.js';
+import type { DispatchCodec } from './jstp/codec/codec.js';
+import type { Mode, RegularMethod, ResourceElement } from './jstp/dispatch.js';
+import { Engine, type EndpointInput, type Handler, type Peer, type Reply, type RequestOptions } from './jstp/engine.js';
 import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
-import type { Logger } from './jstp/logger.js';
+import { silentLogger, type Logger } from './jstp/logger.js';
 import { dialWebSocket, type WebSocketConstructor } from './client-websocket.js';
 
 export type { Answer, EndpointInput, Handler, Incoming, Reply } from './jstp/engine.js';
 export { AnswerError } from './jstp/engine.js';
 export type { WebSocketConstructor } from './client-websocket.js';
+export type { DispatchCodec } from './jstp/codec/codec.js';
 
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 export type ClientEncoding = 'json' | 'cbor';
@@ -86,12 +87,6 @@ export interface LinkHandlers {
   closed(error?: Error): void;
 }
 
-/** The compact CBOR dispatch codec (gateway/jstp/codec/cbor.ts), loaded only when asked for. */
-export interface DispatchCodec {
-  encodeDispatch(dispatch: Dispatch): Uint8Array;
-  decodeDispatch(bytes: Uint8Array): unknown;
-}
-
 export interface DialRequest {
   url: URL;
   encoding: ClientEncoding;
@@ -107,9 +102,6 @@ export type ClientDialer = (request: DialRequest, handlers: LinkHandlers) => Pro
 
 // ---- the client -----------------------------------------------------------------
 
-/** The placeholder first hop of every request: the forwarder sends it to the server. */
-const SERVER_HOP: Hop = ['server', 0, 'pasarela-client'];
-
 /** How long a connection must have lasted for its loss to restart the backoff from the first delay. */
 const STABLE_CONNECTION_MS = 1_000;
 
@@ -124,14 +116,6 @@ interface Deferred {
   resolve(): void;
   reject(error: Error): void;
 }
-
-const SILENT: Logger = {
-  // Only what the client calls; the engine gets its own silent pino when none is given.
-  debug() {},
-  info() {},
-  warn() {},
-  error() {},
-} as unknown as Logger;
 
 function isNode(): boolean {
   const process = (globalThis as { process?: { versions?: { node?: string } } }).process;
@@ -183,19 +167,14 @@ export class Client {
     if (scheme === 'tcp:' && (!this.url.hostname || !this.url.port)) {
       throw new PasarelaError(ErrorCode.Config, 'a tcp:// URL needs a host and a port');
     }
-    this.logger = options.logger ?? SILENT;
+    this.logger = options.logger ?? silentLogger();
     this.encoding = options.encoding ?? 'json';
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.backoff = options.reconnect === false ? false : { ...DEFAULT_BACKOFF, ...options.reconnect };
     this.dialer = options.dialer ?? defaultDialer;
     this.WebSocketImpl = options.WebSocket;
     const answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
-    this.engine = new Engine({
-      mode: options.mode ?? 'strict',
-      answerTimeoutMs,
-      ...(options.logger ? { logger: options.logger } : {}),
-      forwarder: (dispatch, hop) => this.forward(dispatch, hop),
-    });
+    this.engine = new Engine({ mode: options.mode ?? 'strict', answerTimeoutMs, logger: this.logger });
     void this.dial();
   }
 
@@ -276,12 +255,13 @@ export class Client {
    * client is not connected it answers 502 at once (the reply rejects).
    */
   request(method: RegularMethod, resource: ResourceElement[], body?: unknown, options: ClientRequestOptions = {}): Reply {
-    return this.engine.request(method, resource, body, this.viaServer(options));
+    return this.server().request(method, resource, body, options);
   }
 
   /** Fire and forget; dropped (and logged) while disconnected. */
   emit(method: RegularMethod, resource: ResourceElement[], body?: unknown, options: ClientRequestOptions = {}): void {
-    this.engine.emit(method, resource, body, this.viaServer(options));
+    if (!this.link) this.logger.debug({ url: this.url.href, method, resource }, 'not connected: emit dropped');
+    this.server().emit(method, resource, body, options);
   }
 
   /** Closes the connection for good; pending replies fail. */
@@ -431,55 +411,35 @@ export class Client {
   // ---- traffic ------------------------------------------------------------------
 
   private receive(raw: unknown, link: ClientLink): void {
-    if (isSubscriptionAnswer(raw)) {
-      this.subscriptionAnswer(raw);
-      return;
-    }
     this.engine.receive(raw, link);
   }
 
-  private viaServer(options: ClientRequestOptions): RequestOptions {
-    return { ...options, host: [SERVER_HOP, ...(options.host ?? [])] };
-  }
-
-  /** The engine's Forwarder: every request's first hop is the server. */
-  private forward(dispatch: Dispatch, hop: Hop): Promise<Channel> {
-    if (hop !== SERVER_HOP) {
-      return Promise.reject(new PasarelaError(ErrorCode.Forwarding, 'a client only forwards to its server', { status: Status.GatewayDisabled }));
-    }
-    const link = this.link;
-    if (!link || this.current !== 'open') {
-      return Promise.reject(new PasarelaError(ErrorCode.Forwarding, `not connected to ${this.url.href} (${this.current})`, { status: Status.UnreachableHost }));
-    }
-    link.send(dispatch);
-    // The engine answers 502 for what still waits on this link when it is detached.
-    return Promise.resolve(link);
+  /**
+   * The server as the engine's peer. While not connected, a stand-in channel that is
+   * closed: a request then answers 502 at once, an emit goes nowhere.
+   */
+  private server(): Peer {
+    const link = this.current === 'open' ? this.link : undefined;
+    return this.engine.peer(link ?? { id: `${this.url.href} (${this.current})`, isClosed: true, send() {} });
   }
 
   private sendSubscription(method: 'BIND' | 'RELEASE', endpoint: EndpointInput): void {
     const link = this.link;
     if (!link || this.current === 'closed') return;
-    // A transaction id of our own: the server's answers tell whether it took it.
-    const transactionId = SUBSCRIPTION_PREFIX + randomUUID();
-    link.send(Engine.subscriptionDispatch(method, endpoint, this.engine.mode, [transactionId]));
+    const peer = this.engine.peer(link);
+    const reply = method === 'BIND' ? peer.bind(endpoint) : peer.release(endpoint);
+    reply.all().then(
+      (answers) => {
+        if (answers.some((answer) => answer.status >= 200 && answer.status < 300)) return;
+        const fields = { url: this.url.href, method, endpoint, statuses: answers.map((answer) => answer.status) };
+        // node-jstp never confirms a BIND: silence (504) is not a refusal.
+        if (fields.statuses.some((status) => status !== Status.Timeout)) this.logger.warn(fields, 'the server refused a BIND or RELEASE');
+        else this.logger.debug(fields, 'the server did not confirm a BIND or RELEASE');
+      },
+      // The client closed meanwhile.
+      () => undefined,
+    );
   }
-
-  private subscriptionAnswer(raw: Record<string, unknown>): void {
-    const [status] = raw.resource as [unknown];
-    if (status === Status.Ok || status === Status.NoMoreAnswers) return;
-    this.logger.warn({ url: this.url.href, status, body: raw.body }, 'the server refused a BIND or RELEASE');
-  }
-}
-
-/** Marks the transaction ids of the client's own BIND/RELEASE, so their answers are recognized. */
-const SUBSCRIPTION_PREFIX = 'sub-';
-
-function isSubscriptionAnswer(raw: unknown): raw is Record<string, unknown> {
-  if (typeof raw !== 'object' || raw === null) return false;
-  const headers = raw as Record<string, unknown>;
-  if (typeof headers.method !== 'string' || headers.method.toUpperCase() !== 'ANSWER') return false;
-  const resource = headers.resource;
-  return Array.isArray(resource) && typeof resource[1] === 'string' && resource[1].startsWith(SUBSCRIPTION_PREFIX);
 }
 
 function asError(error: unknown): Error {

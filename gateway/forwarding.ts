@@ -1,8 +1,9 @@
 /**
  * The automatic gateway: sends dispatches that carry a `host` to their next hop.
  *
- * A ForwardingPool is the engine's Forwarder. It keeps one outbound connection per
- * `address:port:label`, reused by every dispatch to that hop. Outbound connections
+ * A ForwardingPool is the engine's Forwarder: it picks (opening if need be) the
+ * outbound connection for a hop, one per `address:port:label`, reused by every
+ * dispatch to that hop; the engine sends the dispatch on it. Outbound connections
  * are channels of the same engine: answers (and anything else the hop sends) come
  * back through `engine.receive` and are routed by transaction id. Forwarding is a
  * security hazard, so it is off unless enabled, and can be limited to listed hops.
@@ -13,7 +14,8 @@ import type { Dispatch, Hop } from './jstp/dispatch.js';
 import type { Engine, Forwarder } from './jstp/engine.js';
 import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
-import type { CborCodec, Connection } from './transports/connection.js';
+import type { DispatchCodec } from './jstp/codec/codec.js';
+import type { Connection } from './transports/connection.js';
 import { dialTcp } from './transports/tcp.js';
 import { dialWs } from './transports/ws.js';
 
@@ -30,7 +32,7 @@ export interface HopDialOptions {
   engine: Engine;
   logger: Logger;
   connectTimeoutMs: number;
-  cbor?: CborCodec;
+  cbor?: DispatchCodec;
 }
 
 /** Opens a connection to one hop; rejects with a PasarelaError (status 502) when it can't. */
@@ -45,7 +47,7 @@ export interface ForwardingPoolOptions extends Partial<ForwardingConfig> {
   /** Connections with no traffic and nothing in flight for this long are closed (default 60 s). */
   idleTimeoutMs?: number;
   /** Lets outbound connections speak compact CBOR when a peer does. */
-  cbor?: CborCodec;
+  cbor?: DispatchCodec;
   /** Extra or replacement dialers by label (e.g. `mqtt`); tcp, ws and wss are built in. */
   dialers?: Record<string, HopDialer>;
 }
@@ -112,7 +114,7 @@ export class ForwardingPool {
   private readonly dialers: Record<string, HopDialer>;
   private readonly connectTimeoutMs: number;
   private readonly idleTimeoutMs: number;
-  private readonly cbor: CborCodec | undefined;
+  private readonly cbor: DispatchCodec | undefined;
   private readonly entries = new Map<string, PoolEntry>();
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private installed = false;
@@ -129,7 +131,7 @@ export class ForwardingPool {
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
     this.idleTimeoutMs = options.idleTimeoutMs ?? 60_000;
     this.cbor = options.cbor;
-    this.forwarder = (dispatch, hop, from) => this.send(dispatch, hop, from);
+    this.forwarder = (dispatch, hop, from) => this.pick(dispatch, hop, from);
     this.engine = options.engine;
   }
 
@@ -180,7 +182,11 @@ export class ForwardingPool {
     }));
   }
 
-  private async send(dispatch: Dispatch, hop: Hop, from: Channel | undefined): Promise<Channel> {
+  /**
+   * The connection toward a hop: the open one (returned as it is, so a busy hop costs
+   * no promise), or one being opened. The engine then sends the dispatch on it.
+   */
+  private pick(dispatch: Dispatch, hop: Hop, from: Channel | undefined): Channel | Promise<Channel> {
     if (!this.enabled) {
       this.refused++;
       throw refuse(Status.GatewayDisabled, 'forwarding is disabled');
@@ -199,25 +205,24 @@ export class ForwardingPool {
     const engine = this.engine;
     if (this.closed || !engine) throw refuse(Status.UnreachableHost, this.closed ? 'forwarding pool closed' : 'forwarding pool not attached');
     const entry = this.entry(`${hop[0]}:${hop[1]}:${label}`, engine);
-    let connection: Connection;
-    try {
-      connection = entry.connection ?? (await (entry.opening ??= this.open(entry, hop, dialer, engine)));
-    } catch (error) {
-      this.failed++;
-      throw error;
-    }
+    if (entry.connection) return this.use(entry, entry.connection, dispatch, hop, from);
+    return (entry.opening ??= this.open(entry, hop, dialer, engine)).then(
+      (connection) => this.use(entry, connection, dispatch, hop, from),
+      (error: unknown) => {
+        this.failed++;
+        throw error;
+      },
+    );
+  }
+
+  private use(entry: PoolEntry, connection: Connection, dispatch: Dispatch, hop: Hop, from: Channel | undefined): Connection {
     if (connection.isClosed) {
       this.failed++;
       throw refuse(Status.UnreachableHost, `connection to ${entry.key} closed`);
     }
-    try {
-      connection.send(dispatch);
-    } catch (error) {
-      throw new PasarelaError(ErrorCode.BadDispatch, 'dispatch cannot be encoded', { status: Status.BadDispatch, cause: error });
-    }
     entry.lastUsed = Date.now();
     this.forwarded++;
-    this.logger.debug({ hop, method: dispatch.method, from: from?.id }, 'forwarded');
+    this.logger.debug({ hop, method: dispatch.method, from: from?.id }, 'forwarding');
     // The engine then takes answers only from this connection, and 502s what waits on it if it drops.
     return connection;
   }
@@ -239,9 +244,9 @@ export class ForwardingPool {
 
   private async open(entry: PoolEntry, hop: Hop, dialer: HopDialer, engine: Engine): Promise<Connection> {
     const sink: ChannelSink = {
-      receive: (raw, channel) => {
+      receive: (raw, channel, text) => {
         entry.lastUsed = Date.now();
-        engine.receive(raw, channel);
+        engine.receive(raw, channel, text);
       },
       detach: (channel) => {
         const failed = engine.pendingOn(channel);

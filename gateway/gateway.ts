@@ -9,10 +9,9 @@ import { fileURLToPath } from 'node:url';
 import type { Config, DeviceConfig } from './config.js';
 import { ForwardingPool } from './forwarding.js';
 import { createStaticHandler } from './http-static.js';
-import { decodeDispatch, encodeDispatch } from './jstp/codec/cbor.js';
+import { cborCodec as cbor } from './jstp/codec/cbor.js';
 import { Engine } from './jstp/engine.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
-import type { CborCodec } from './transports/connection.js';
 import { TcpTransport } from './transports/tcp.js';
 import type { Transport } from './transports/transport.js';
 import { WsTransport } from './transports/ws.js';
@@ -65,11 +64,6 @@ export interface Gateway {
 /** How long a transport lets peers flush on close: well under the CLI's 2 s deadline. */
 const TRANSPORT_CLOSE_MS = 1_000;
 
-const cbor: CborCodec = {
-  encodeDispatch: (dispatch) => encodeDispatch(dispatch),
-  decodeDispatch: (bytes) => decodeDispatch(bytes),
-};
-
 let cachedVersion: string | undefined;
 
 /** The `version` of Pasarela's package.json, found from here in the source tree and in dist/. */
@@ -105,7 +99,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   // Given the engine, the pool installs itself as its forwarder; without one the
   // engine answers 506 to any dispatch with a `host`.
   const pool = config.jstp.forwarding.enabled
-    ? new ForwardingPool({ engine, ...config.jstp.forwarding, cbor, logger: logger.child({ component: 'forwarding' }) })
+    ? new ForwardingPool({ engine, ...config.jstp.forwarding, cbor, logger: logger.child({ component: 'forwarding' }) }).install()
     : undefined;
 
   engine.bind({ method: 'GET', resource: ['gateway'] }, () => ({

@@ -6,7 +6,7 @@
  * (a new connection starts with no subscriptions). A device with no profile gets the
  * generic view once its characteristics are known.
  */
-import type { Logger } from 'pino';
+import { type Logger } from '../../gateway/jstp/logger.js';
 import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
 import type { DeviceDescription, DeviceHandle, DeviceHandlers, DriverContext } from '../driver.js';
 import { genericView, type Discovered } from './generic-gatt.js';

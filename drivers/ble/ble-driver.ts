@@ -18,7 +18,7 @@
  * ```
  */
 import { z } from 'zod';
-import type { Logger } from 'pino';
+import { type Logger } from '../../gateway/jstp/logger.js';
 import { ErrorCode, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { DeviceConfig, Driver, DriverContext } from '../driver.js';
 import { BleDevice, type Timing } from './ble-device.js';

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
-import type { Logger } from 'pino';
+import { type Logger } from '../../gateway/jstp/logger.js';
 
 export interface ConnectionOptions {
   url: string;

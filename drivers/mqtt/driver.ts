@@ -16,7 +16,7 @@ import { loadMqttProfile, type MqttProfile } from './profile-schema.js';
 import { builtinProfiles } from './profiles/index.js';
 import { tasmota } from './tasmota.js';
 import { TopicDevice, type Publication } from './topic-device.js';
-import type { Logger } from 'pino';
+import { type Logger } from '../../gateway/jstp/logger.js';
 
 const CONVENTIONS: Readonly<Record<MqttProfile['convention'], TopicConvention>> = {
   'plain-json': plainJson,

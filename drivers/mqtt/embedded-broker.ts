@@ -4,7 +4,7 @@
  */
 import { createServer, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
-import type { Logger } from 'pino';
+import { type Logger } from '../../gateway/jstp/logger.js';
 import { ErrorCode, PasarelaError } from '../../gateway/jstp/errors.js';
 import { silentLogger } from '../../gateway/jstp/logger.js';
 

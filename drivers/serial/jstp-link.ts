@@ -1,16 +1,16 @@
 /**
  * The `jstp-cbor` link: the device's firmware is a JSTP engine speaking compact CBOR
  * in link frames (shared/JSTP.md). The gateway side is a small engine of its own, for
- * one device: requests go to the firmware as forwarded dispatches to one hop (the
- * port), so the engine ties each answer to the port and answers 502 when the port
+ * one device: requests go to the firmware through the engine's peer for the port's
+ * channel, so the engine ties each answer to the port and answers 502 when the port
  * goes. The firmware pushes `PATCH ["properties", name] {value}`,
  * `POST ["events", name] {data}`, and `PUT ["description"]` when it boots.
  */
 import { FramedDispatchLink } from '../../gateway/jstp/codec/framed-link.js';
 import type { FrameCounters } from '../../gateway/jstp/codec/frames.js';
 import type { Channel } from '../../gateway/jstp/channel.js';
-import type { Dispatch, Hop, RegularMethod, ResourceElement } from '../../gateway/jstp/dispatch.js';
-import { Engine } from '../../gateway/jstp/engine.js';
+import type { Dispatch, RegularMethod, ResourceElement } from '../../gateway/jstp/dispatch.js';
+import { Engine, type Peer } from '../../gateway/jstp/engine.js';
 import { loadProfile, describeProfile } from '../profile.js';
 import { CommandQueue } from './command-queue.js';
 import type { Link, LinkHello, LinkOptions } from './link.js';
@@ -26,7 +26,7 @@ export class JstpLink implements Link {
   readonly protocol = 'jstp-cbor' as const;
   private readonly engine: Engine;
   private readonly channel: Channel;
-  private readonly hop: Hop;
+  private readonly peer: Peer;
   private readonly frames: FramedDispatchLink;
   private readonly queue: CommandQueue<undefined>;
   private undecodable = 0;
@@ -36,8 +36,14 @@ export class JstpLink implements Link {
 
   constructor(private readonly options: LinkOptions) {
     const { listener, logger } = options;
-    this.hop = [options.name, 0, 'serial'];
-    this.channel = { id: `serial ${options.name}`, send: (dispatch) => this.send(dispatch) };
+    const link = this;
+    this.channel = {
+      id: `serial ${options.name}`,
+      get isClosed() {
+        return link.closed;
+      },
+      send: (dispatch) => this.send(dispatch),
+    };
     this.frames = new FramedDispatchLink({
       write: (bytes) => options.write(bytes),
       onDispatch: (raw) => this.engine.receive(raw, this.channel),
@@ -51,12 +57,8 @@ export class JstpLink implements Link {
       logger,
       // A backstop only: the command queue answers 504 first.
       answerTimeoutMs: options.commandTimeoutMs + 1_000,
-      forwarder: async (dispatch) => {
-        if (this.closed) throw portGone(options.name);
-        this.send(dispatch);
-        return this.channel;
-      },
     });
+    this.peer = this.engine.peer(this.channel);
     // Transaction ids tell answers apart, so a caller that gave up frees the line at once.
     this.queue = new CommandQueue({ timeoutMs: options.commandTimeoutMs, holdOnAbort: false, onTimeout: () => this.countTimeout() });
     this.engine.bind({ method: 'PATCH', resource: ['properties', ':name'] }, (incoming) => {
@@ -137,7 +139,7 @@ export class JstpLink implements Link {
   private async request(method: RegularMethod, resource: ResourceElement[], body: unknown, signal?: AbortSignal, timeoutMs?: number): Promise<unknown> {
     if (this.closed) throw portGone(this.options.name);
     return this.queue.run(undefined, async () => {
-      const answers = await this.engine.request(method, resource, body, { host: [this.hop] }).all();
+      const answers = await this.peer.request(method, resource, body).all();
       const first = answers[0];
       if (!first) throw deviceAnswered(504, 'the device gave no answer');
       if (first.status >= 200 && first.status < 300) return first.body;

@@ -2,7 +2,7 @@
  * What the serial device asks of a link protocol (jstp-cbor frames, or a text line
  * protocol): the same operations whatever the bytes look like. Types only.
  */
-import type { Logger } from 'pino';
+import { type Logger } from '../../gateway/jstp/logger.js';
 import type { DeviceDescription } from '../driver.js';
 
 export type LinkProtocol = 'jstp-cbor' | 'line';

@@ -5,7 +5,7 @@
  * offline and fails what was in flight with 502; it comes back when the port does.
  */
 import type { BindingInterface } from '@serialport/bindings-cpp';
-import type { Logger } from 'pino';
+import { type Logger } from '../../gateway/jstp/logger.js';
 import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
 import type { DeviceDescription, DeviceHandle, DriverContext, PropertySpec } from '../driver.js';
 import { Backoff } from './backoff.js';

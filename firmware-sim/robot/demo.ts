@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BindingInterface } from '@serialport/bindings-cpp';
-import type { Logger } from 'pino';
+import { type Logger } from '../../gateway/jstp/logger.js';
 import { SerialPort } from 'serialport';
 import type { LinkProtocolName } from './protocol.js';
 import { SimulatedRobot } from './robot.js';

@@ -2,7 +2,7 @@
  * What the robot's firmware does on its serial line, whichever link protocol it
  * speaks: take bytes in, turn model changes into bytes out, say hello.
  */
-import type { Logger } from 'pino';
+import { type Logger } from '../../gateway/jstp/logger.js';
 import type { RobotChange, RobotModel } from './model.js';
 
 export interface FirmwareContext {

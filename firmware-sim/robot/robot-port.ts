@@ -6,7 +6,7 @@
 import { SerialPortStream } from '@serialport/stream';
 import type { BindingInterface } from '@serialport/bindings-cpp';
 import { SerialPort } from 'serialport';
-import { pino, type Logger } from 'pino';
+import { type Logger, silentLogger } from '../../gateway/jstp/logger.js';
 import type { SimulatedRobot } from './robot.js';
 
 export interface RobotPortOptions {
@@ -27,7 +27,7 @@ export class RobotOnPort {
   private opened: (() => void)[] = [];
 
   constructor(private readonly robot: SimulatedRobot, private readonly options: RobotPortOptions) {
-    this.logger = options.logger ?? pino({ level: 'silent' });
+    this.logger = options.logger ?? silentLogger();
     this.open();
   }
 

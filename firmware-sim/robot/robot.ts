@@ -5,7 +5,7 @@
  * everything; `stop()` clears its timer and lets go of its stream.
  */
 import type { Duplex } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import { type Logger, silentLogger } from '../../gateway/jstp/logger.js';
 import { JstpFirmware } from './jstp-firmware.js';
 import { LineFirmware } from './line-firmware.js';
 import { RobotModel, type RobotChange, type RobotModelOptions } from './model.js';
@@ -46,7 +46,7 @@ export class SimulatedRobot {
     if (!(timeScale > 0) || !Number.isFinite(timeScale)) throw new RangeError(`timeScale must be a positive number, got ${timeScale}`);
     if (!(tickMs > 0)) throw new RangeError(`tickMs must be positive, got ${tickMs}`);
     this.protocol = options.protocol ?? 'jstp-cbor';
-    this.logger = options.logger ?? pino({ level: 'silent' });
+    this.logger = options.logger ?? silentLogger();
     this.model = new RobotModel((change) => this.onChange(change), options);
     this.setNoise(options.noise, options.inboundNoise);
     this.timer = setInterval(() => this.model.advance(tickMs), tickMs / timeScale);

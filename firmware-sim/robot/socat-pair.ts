@@ -7,7 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { pino, type Logger } from 'pino';
+import { type Logger, silentLogger } from '../../gateway/jstp/logger.js';
 
 export interface SocatPairOptions {
   /** Folder for the two links, `a` and `b`. */
@@ -37,7 +37,7 @@ export class SocatPair {
   constructor(options: SocatPairOptions) {
     this.a = path.join(options.dir, 'a');
     this.b = path.join(options.dir, 'b');
-    this.logger = options.logger ?? pino({ level: 'silent' });
+    this.logger = options.logger ?? silentLogger();
     this.startTimeoutMs = options.startTimeoutMs ?? 10_000;
   }
 

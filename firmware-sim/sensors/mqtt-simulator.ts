@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { Logger } from 'pino';
+import { type Logger } from '../../gateway/jstp/logger.js';
 import { silentLogger } from '../../gateway/jstp/logger.js';
 import { Random } from './random.js';
 

@@ -115,7 +115,7 @@ export type ValidationResult =
       /**
        * A regular dispatch whose input already was its wire form: lower-case header
        * names, upper-case method, a `token` array, no `host`, nothing repaired. The
-       * text it was parsed from can then be relayed as it is (see rememberWireText).
+       * text it was parsed from can then be relayed as it is (Engine.receive's `text`).
        */
       pristine: boolean;
     }
@@ -397,23 +397,8 @@ export function toWire(dispatch: Dispatch): Record<string, unknown> {
   return wire;
 }
 
-/**
- * The text the last pristine dispatch was parsed from (see ValidationResult): relaying
- * it to subscribers, which the engine does at once, writes that text instead of
- * encoding the dispatch again. One slot, not a map: a WeakMap entry per dispatch cost
- * more than it saved. Dispatches are never changed after validation (the engine
- * copies one to change its token), so the text stays true.
- */
-let pristineDispatch: Dispatch | undefined;
-let pristineText = '';
-
-export function rememberWireText(dispatch: Dispatch, text: string): void {
-  pristineDispatch = dispatch;
-  pristineText = text;
-}
-
+/** The dispatch's JSON wire text: `toWire` then `JSON.stringify`, without the copy. */
 export function serializeDispatch(dispatch: Dispatch): string {
-  if (dispatch === pristineDispatch) return pristineText;
   // The same text as JSON.stringify(toWire(dispatch)) without copying the object:
   // stringify already skips undefined values, and `token: []` goes last.
   const text = JSON.stringify(dispatch);

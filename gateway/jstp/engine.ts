@@ -1,7 +1,8 @@
 /**
- * The JSTP dispatch cycle: validate, forward, process (BIND / RELEASE / regular /
- * ANSWER), transactions with triggering ids, timeouts and `101 No More Answers`.
- * Pure: no sockets. Every timer it starts is cleared by `close()`.
+ * The JSTP dispatch cycle: validate, pass the pipeline, forward, process (BIND /
+ * RELEASE / regular / ANSWER), transactions with triggering ids, timeouts and
+ * `101 No More Answers`. Pure: no sockets. Every timer it starts is cleared by
+ * `close()`.
  */
 import type { Channel } from './channel.js';
 import {
@@ -10,7 +11,6 @@ import {
   createSubscription,
   IMPLEMENTATION_TAG,
   morphologyOf,
-  rememberWireText,
   validateDispatch,
   type Dispatch,
   type EndpointMethod,
@@ -24,12 +24,16 @@ import {
 import { compilePattern, normalizePattern, type Captures, type CompiledPattern } from './endpoint.js';
 import { ErrorCode, PasarelaError, Status } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
-import { SubscriptionTable, type Subscription } from './table.js';
+import type { Peer, PeerEndpoint, PeerRequestOptions } from './peer.js';
+import { Pipeline, type Direction, type Stage, type Stopped } from './pipeline.js';
 import { Reply, type Answer, type AnswerSink } from './reply.js';
+import { SubscriptionTable, type Subscription } from './table.js';
 import { randomUUID } from './uuid.js';
 
 export type { Answer } from './reply.js';
 export { Reply, AnswerError } from './reply.js';
+export type { Peer, PeerEndpoint, PeerRequestOptions } from './peer.js';
+export type { AnswerVerdict, DropVerdict, Stage, Verdict } from './pipeline.js';
 
 /** What a handler receives for each dispatch that triggers its subscription. */
 export interface Incoming {
@@ -60,27 +64,14 @@ export interface EndpointInput {
 }
 
 /**
- * Sends a dispatch to its next hop. Resolves once sent, with the channel it went out
- * on; rejects with a PasarelaError whose `status` is 409 (unknown label), 502
- * (unreachable), 503 or 506 (refused). Answers come back through `Engine.receive`
- * on that channel, and only from it; when it is detached, what still waits on it
- * is answered 502.
+ * Picks the channel that reaches a dispatch's next hop, opening a connection if it
+ * must; the engine then sends the dispatch there (through the outbound stages).
+ * Returns the channel, or a promise of it; rejects (or throws) with a PasarelaError
+ * whose `status` is 409 (unknown label), 502 (unreachable), 503 or 506 (refused).
+ * Answers come back through `Engine.receive` on that channel, and only from it;
+ * when it is detached, what still waits on it is answered 502.
  */
-export type Forwarder = (dispatch: Dispatch, hop: Hop, from: Channel | undefined) => Promise<Channel | void>;
-
-/**
- * A stage in the dispatch pipeline, for features that sit between the wire and the
- * engine (signatures, encryption, store-and-forward, metering). Each hook may return
- * the dispatch (changed or not) or null to stop it there; a hook that drops a
- * dispatch logs its own reason. Hooks run in the order they were added.
- */
-export interface DispatchHook {
-  readonly name: string;
-  /** A valid dispatch that arrived on a channel, before it is forwarded or processed. */
-  inbound?(dispatch: Dispatch, from: Channel): Dispatch | null;
-  /** A dispatch about to be sent to a channel. */
-  outbound?(dispatch: Dispatch, to: Channel): Dispatch | null;
-}
+export type Forwarder = (dispatch: Dispatch, hop: Hop, from: Channel | undefined) => Channel | PromiseLike<Channel>;
 
 export interface EngineOptions {
   mode?: Mode;
@@ -104,6 +95,8 @@ export interface EngineStats {
   channels: number;
   received: number;
   invalid: number;
+  /** Dispatches a pipeline stage dropped or answered. */
+  stopped: number;
 }
 
 interface LocalSubscriber {
@@ -124,9 +117,9 @@ interface PendingTrigger {
   readonly transaction: Transaction;
   /** Set when the answer comes from another engine over this channel. */
   readonly channel: Channel | undefined;
-  /** A forwarded dispatch: the next hop answers with triggering ids of its own. */
+  /** A forwarded dispatch (or one sent to a peer): the next engine answers with triggering ids of its own. */
   readonly forwarded: boolean;
-  /** The channel a forwarded dispatch went out on, once the forwarder says. */
+  /** The channel a forwarded dispatch went out on, once known. */
   via: Channel | undefined;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
@@ -137,13 +130,29 @@ interface Transaction {
   readonly pending: Map<string, PendingTrigger>;
   /** Set while subscribers are being triggered, so an early answer can't end the set. */
   triggering: boolean;
+  /** Answers relayed to the origin so far. */
+  relayed: number;
 }
+
+/**
+ * What travels with a dispatch through the pipeline: for an inbound local request,
+ * its transaction; for an outbound request, the trigger waiting on its answer.
+ */
+type StageContext = Transaction | PendingTrigger | undefined;
 
 const LOCAL = 'local' as const;
 const FORWARD_KEY = '\u0000forward';
 
 function isLocal(subscriber: Subscriber): subscriber is LocalSubscriber {
   return (subscriber as LocalSubscriber).kind === LOCAL;
+}
+
+function isThenable<T>(value: unknown): value is PromiseLike<T> {
+  return value !== null && typeof value === 'object' && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 export class Engine {
@@ -156,11 +165,11 @@ export class Engine {
   private readonly channelTriggers = new Map<Channel, Set<PendingTrigger>>();
   private readonly localSubscribers = new WeakMap<Handler, LocalSubscriber>();
   private readonly channels = new Set<Channel>();
-  private inboundHooks: DispatchHook[] = [];
-  private outboundHooks: DispatchHook[] = [];
+  private readonly pipeline: Pipeline<StageContext>;
   private pendingCount = 0;
   private received = 0;
   private invalid = 0;
+  private stoppedCount = 0;
   private closed = false;
 
   constructor(options: EngineOptions = {}) {
@@ -168,21 +177,32 @@ export class Engine {
     this.answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
     this.logger = options.logger ?? silentLogger();
     this.forwarder = options.forwarder;
+    this.pipeline = new Pipeline<StageContext>(
+      {
+        passed: (direction, dispatch, channel, text, context) => this.passed(direction, dispatch, channel, text, context),
+        stopped: (direction, dispatch, channel, context, outcome) => this.stopped(direction, dispatch, channel, context, outcome),
+      },
+      this.logger,
+    );
   }
 
-  /** Installs the hook that sends dispatches with a `host` to their next hop. */
+  /** Installs the hook that picks the channel toward a dispatch's next `host` hop. */
   setForwarder(forwarder: Forwarder | undefined): void {
     this.forwarder = forwarder;
   }
 
-  /** Adds a pipeline stage; returns the function that removes it. */
-  use(hook: DispatchHook): () => void {
-    if (hook.inbound) this.inboundHooks = [...this.inboundHooks, hook];
-    if (hook.outbound) this.outboundHooks = [...this.outboundHooks, hook];
-    return () => {
-      this.inboundHooks = this.inboundHooks.filter((h) => h !== hook);
-      this.outboundHooks = this.outboundHooks.filter((h) => h !== hook);
-    };
+  /**
+   * Adds a pipeline stage: its `inbound` runs on every dispatch entering the engine
+   * (in the order stages were added), its `outbound` on every dispatch leaving it
+   * (in the reverse order). Returns the function that removes it.
+   */
+  use(stage: Stage): () => void {
+    return this.pipeline.use(stage);
+  }
+
+  /** The names of the stages in use. */
+  get stages(): string[] {
+    return this.pipeline.stageNames;
   }
 
   // ---- local API -------------------------------------------------------------
@@ -225,14 +245,19 @@ export class Engine {
     const dispatch = this.build(method, resource, body, options, [transactionId]);
     const reply = new Reply(transactionId);
     const transaction = this.openTransaction(transactionId, { kind: 'local', sink: reply });
-    this.process(dispatch, undefined, transaction);
+    this.enter(dispatch, undefined, undefined, transaction);
     return reply;
   }
 
   /** Fire and forget: a dispatch without a transaction. */
   emit(method: RegularMethod, resource: ResourceElement[], body?: unknown, options: RequestOptions = {}): void {
     this.assertOpen();
-    this.process(this.build(method, resource, body, options, undefined), undefined, undefined);
+    this.enter(this.build(method, resource, body, options, undefined), undefined, undefined, undefined);
+  }
+
+  /** The local API aimed at one channel (a client's server, a device's link). */
+  peer(channel: Channel): Peer {
+    return new ChannelPeer(this, channel);
   }
 
   // ---- channels ----------------------------------------------------------------
@@ -240,7 +265,8 @@ export class Engine {
   /**
    * Takes a parsed dispatch from a channel: validates it (answering 400/405/505
    * when it carries a transaction id, else dropping it with a logged reason) and
-   * processes it.
+   * passes it on. `text` is the JSON it was parsed from, if it came as one line:
+   * relayed as it is when nothing about the dispatch changes on the way.
    */
   receive(raw: unknown, from: Channel, text?: string): void {
     if (this.closed) return;
@@ -259,40 +285,7 @@ export class Engine {
     if (result.repairs.length > 0) {
       this.logger.debug({ channel: from.id, repairs: result.repairs }, 'dispatch repaired');
     }
-    // Relayed as it came, with no second encoding, when nothing about it changed.
-    if (text !== undefined && result.pristine) rememberWireText(result.dispatch, text);
-    this.fromChannel(result.dispatch, from);
-  }
-
-  /** Processes an already valid dispatch that arrived on a channel. */
-  dispatch(incoming: Dispatch, from: Channel): void {
-    if (this.closed) return;
-    this.channels.add(from);
-    this.fromChannel(incoming, from);
-  }
-
-  /** The inbound stages, then the transaction a remote request opens. */
-  private fromChannel(incoming: Dispatch, from: Channel): void {
-    const dispatch = this.inboundHooks.length === 0 ? incoming : this.runHooks(this.inboundHooks, 'inbound', incoming, from);
-    if (!dispatch) return;
-    const transactionId = dispatch.token?.[0];
-    if (transactionId === undefined || dispatch.method === 'ANSWER') {
-      this.process(dispatch, from, undefined);
-      return;
-    }
-    if (this.transactions.has(transactionId)) {
-      // Also what a forwarding loop looks like: the same transaction coming back.
-      this.logger.warn({ channel: from.id, transactionId }, 'transaction id already in use');
-      this.sendError(from, transactionId, Status.BadDispatch, 'transaction id already in use', dispatch.token?.[1], speaksNoMoreAnswers(dispatch.protocol));
-      return;
-    }
-    const transaction = this.openTransaction(transactionId, {
-      kind: 'channel',
-      channel: from,
-      triggeringId: dispatch.token?.[1],
-      speaksNoMoreAnswers: speaksNoMoreAnswers(dispatch.protocol),
-    });
-    this.process(dispatch, from, transaction);
+    this.enter(result.dispatch, from, result.pristine ? text : undefined, undefined);
   }
 
   /** A channel closed: release what it bound, fail what waits on it, forget what it asked. */
@@ -322,7 +315,13 @@ export class Engine {
       channels: this.channels.size,
       received: this.received,
       invalid: this.invalid,
+      stopped: this.stoppedCount,
     };
+  }
+
+  /** Triggers waiting for an answer over this channel (e.g. forwarded dispatches). */
+  pendingOn(channel: Channel): number {
+    return this.channelTriggers.get(channel)?.size ?? 0;
   }
 
   /** Clears every timer and subscription; pending local replies fail. */
@@ -343,9 +342,91 @@ export class Engine {
     return this.closed;
   }
 
+  // ---- the pipeline -----------------------------------------------------------------
+
+  /** A dispatch entering the engine: the inbound stages, then the cycle. */
+  private enter(dispatch: Dispatch, from: Channel | undefined, text: string | undefined, transaction: Transaction | undefined): void {
+    if (this.pipeline.inboundIdle) this.admit(dispatch, from, text, transaction);
+    else this.pipeline.run('inbound', dispatch, from, text, transaction);
+  }
+
+  /** A dispatch leaving the engine: the outbound stages, then the channel. */
+  private send(channel: Channel, dispatch: Dispatch, text: string | undefined, trigger: PendingTrigger | undefined): void {
+    if (this.pipeline.outboundIdle) this.write(channel, dispatch, text, trigger);
+    else this.pipeline.run('outbound', dispatch, channel, text, trigger);
+  }
+
+  private passed(direction: Direction, dispatch: Dispatch, channel: Channel | undefined, text: string | undefined, context: StageContext): void {
+    if (this.closed) return;
+    if (direction === 'inbound') this.admit(dispatch, channel, text, context as Transaction | undefined);
+    else this.write(channel!, dispatch, text, context as PendingTrigger | undefined);
+  }
+
+  private stopped(direction: Direction, dispatch: Dispatch, channel: Channel | undefined, context: StageContext, outcome: Stopped): void {
+    this.stoppedCount++;
+    const { stage, status, reason } = outcome;
+    this.logger.debug({ stage, direction, channel: channel?.id, method: dispatch.method, status, reason }, 'dispatch stopped by a stage');
+    if (this.closed) return;
+    if (direction === 'outbound') {
+      const trigger = context as PendingTrigger | undefined;
+      if (!trigger) return;
+      // An answer verdict answers the requester now; a drop leaves the others to answer.
+      if (status !== undefined) this.completeTrigger(trigger, status, { reason });
+      else this.finishTrigger(trigger);
+      return;
+    }
+    const transaction = context as Transaction | undefined;
+    if (transaction) {
+      // A local request.
+      if (status !== undefined) this.engineAnswer(transaction, status, reason);
+      else this.failLocal(transaction, new PasarelaError(ErrorCode.BadDispatch, `dropped by stage ${stage}: ${reason}`));
+      return;
+    }
+    const transactionId = dispatch.token?.[0];
+    if (status !== undefined && channel && transactionId !== undefined && dispatch.method !== 'ANSWER') {
+      this.sendError(channel, transactionId, status, reason, dispatch.token?.[1], speaksNoMoreAnswers(dispatch.protocol));
+    }
+  }
+
+  /** Writes to the channel; a dispatch it cannot encode is answered 400 instead of lost. */
+  private write(channel: Channel, dispatch: Dispatch, text: string | undefined, trigger: PendingTrigger | undefined): void {
+    try {
+      channel.send(dispatch, text);
+    } catch (error) {
+      this.logger.warn({ channel: channel.id, method: dispatch.method, err: error }, 'channel send failed');
+      if (trigger) this.completeTrigger(trigger, Status.BadDispatch, { reason: `cannot be sent to ${channel.id}: ${errorMessage(error)}` });
+    }
+  }
+
   // ---- the dispatch cycle ---------------------------------------------------------
 
-  private process(dispatch: Dispatch, from: Channel | undefined, transaction: Transaction | undefined): void {
+  /** After the inbound stages: a remote request opens its transaction, then the cycle. */
+  private admit(dispatch: Dispatch, from: Channel | undefined, text: string | undefined, transaction: Transaction | undefined): void {
+    if (!from) {
+      this.process(dispatch, undefined, transaction, text);
+      return;
+    }
+    const transactionId = dispatch.token?.[0];
+    if (transactionId === undefined || dispatch.method === 'ANSWER') {
+      this.process(dispatch, from, undefined, text);
+      return;
+    }
+    if (this.transactions.has(transactionId)) {
+      // Also what a forwarding loop looks like: the same transaction coming back.
+      this.logger.warn({ channel: from.id, transactionId }, 'transaction id already in use');
+      this.sendError(from, transactionId, Status.BadDispatch, 'transaction id already in use', dispatch.token?.[1], speaksNoMoreAnswers(dispatch.protocol));
+      return;
+    }
+    const opened = this.openTransaction(transactionId, {
+      kind: 'channel',
+      channel: from,
+      triggeringId: dispatch.token?.[1],
+      speaksNoMoreAnswers: speaksNoMoreAnswers(dispatch.protocol),
+    });
+    this.process(dispatch, from, opened, text);
+  }
+
+  private process(dispatch: Dispatch, from: Channel | undefined, transaction: Transaction | undefined, text: string | undefined): void {
     if (dispatch.host && dispatch.host.length > 0) {
       this.forward(dispatch, from, transaction);
       return;
@@ -358,7 +439,7 @@ export class Engine {
         this.processSubscription(dispatch, from, transaction);
         return;
       default:
-        this.trigger(dispatch, dispatch.resource!, from, transaction);
+        this.trigger(dispatch, dispatch.resource!, from, transaction, text);
     }
   }
 
@@ -374,7 +455,7 @@ export class Engine {
       }
     }
     // A BIND or RELEASE is itself a dispatch that subscribers of BIND/RELEASE see.
-    this.triggerSubscribers(dispatch, endpoint.resource, from, undefined);
+    this.triggerSubscribers(dispatch, endpoint.resource, from, undefined, undefined);
     if (transaction) this.engineAnswer(transaction, Status.Ok, undefined);
   }
 
@@ -383,8 +464,9 @@ export class Engine {
     resource: readonly ResourceElement[],
     from: Channel | undefined,
     transaction: Transaction | undefined,
+    text: string | undefined,
   ): void {
-    const triggered = this.triggerSubscribers(dispatch, resource, from, transaction);
+    const triggered = this.triggerSubscribers(dispatch, resource, from, transaction, text);
     if (transaction && triggered === 0) {
       this.engineAnswer(transaction, Status.NotFound, 'no subscription matched');
     }
@@ -396,6 +478,7 @@ export class Engine {
     resource: readonly ResourceElement[],
     from: Channel | undefined,
     transaction: Transaction | undefined,
+    text: string | undefined,
   ): number {
     const matches = this.table.match(dispatch.method, resource);
     let triggered = 0;
@@ -408,7 +491,7 @@ export class Engine {
       if (isLocal(subscriber)) {
         this.deliverLocal(subscription as Subscription<LocalSubscriber>, dispatch, resource, from, transaction);
       } else {
-        this.deliverRemote(subscriber, dispatch, transaction);
+        this.deliverRemote(subscriber, dispatch, transaction, text);
       }
     }
     if (transaction) {
@@ -430,8 +513,8 @@ export class Engine {
     try {
       const result = subscription.subscriber.handler(incoming);
       if (result === undefined) return;
-      if (result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
-        (result as PromiseLike<unknown>).then(
+      if (isThenable(result)) {
+        result.then(
           (value) => {
             if (value !== undefined) incoming.answer(Status.Ok, value);
           },
@@ -445,31 +528,44 @@ export class Engine {
     }
   }
 
-  /** @internal Called by LocalIncoming.answer: a local handler's answer for its triggering id. */
+  /**
+   * @internal Called by LocalIncoming.answer: a local handler's answer for its
+   * triggering id. 100 Acknowledge goes to the requester and leaves the trigger open
+   * for the final answer; 101 closes it without an answer of its own.
+   */
   answerTrigger(trigger: PendingTrigger, status: number, body: unknown): void {
-    this.completeTrigger(trigger, status, body);
+    if (status === Status.NoMoreAnswers) {
+      this.finishTrigger(trigger);
+    } else if (status === Status.Acknowledge) {
+      if (trigger.transaction.pending.get(trigger.id) !== trigger) return;
+      this.relay(trigger.transaction, trigger, createAnswer(status, trigger.transaction.id, trigger.id, body));
+      this.restartTimer(trigger);
+    } else {
+      this.completeTrigger(trigger, status, body);
+    }
   }
 
   private handlerFailed(error: unknown, incoming: LocalIncoming): void {
     const dispatch = incoming.dispatch;
     this.logger.error({ err: error, method: dispatch.method, resource: dispatch.resource }, 'handler failed');
     const status = error instanceof PasarelaError && error.status !== undefined ? error.status : Status.InternalError;
-    incoming.answer(status, { error: error instanceof Error ? error.message : String(error) });
+    incoming.answer(status, { error: errorMessage(error) });
   }
 
-  private deliverRemote(channel: Channel, dispatch: Dispatch, transaction: Transaction | undefined): void {
+  private deliverRemote(channel: Channel, dispatch: Dispatch, transaction: Transaction | undefined, text: string | undefined): void {
     if (!transaction) {
-      this.safeSend(channel, dispatch);
+      this.send(channel, dispatch, text, undefined);
       return;
     }
     const trigger = this.addTrigger(transaction, randomUUID(), channel, false);
-    this.safeSend(channel, { ...dispatch, token: [transaction.id, trigger.id] });
+    this.send(channel, { ...dispatch, token: [transaction.id, trigger.id] }, undefined, trigger);
   }
 
   private forward(dispatch: Dispatch, from: Channel | undefined, transaction: Transaction | undefined): void {
-    const [hop, ...rest] = dispatch.host!;
+    const hops = dispatch.host!;
+    const hop = hops[0]!;
     const next: Dispatch = { ...dispatch };
-    if (rest.length > 0) next.host = rest;
+    if (hops.length > 1) next.host = hops.slice(1);
     else delete next.host;
     if (transaction) next.token = [transaction.id];
     const forwarder = this.forwarder;
@@ -478,21 +574,37 @@ export class Engine {
       return;
     }
     const trigger = transaction ? this.addTrigger(transaction, FORWARD_KEY, undefined, true) : undefined;
-    let sent: Promise<Channel | void>;
+    let picked: Channel | PromiseLike<Channel>;
     try {
-      sent = forwarder(next, hop!, from);
+      picked = forwarder(next, hop, from);
     } catch (error) {
-      sent = Promise.reject(error);
+      this.forwardFailed(hop, trigger, error);
+      return;
     }
-    sent.then((channel) => {
-      if (!trigger || !channel || trigger.transaction.pending.get(trigger.id) !== trigger) return;
-      trigger.via = channel;
-      this.watchChannel(trigger, channel);
-    }, (error: unknown) => {
-      const status = error instanceof PasarelaError && error.status !== undefined ? error.status : Status.UnreachableHost;
-      this.logger.info({ hop, status, err: error }, 'forwarding failed');
-      if (trigger) this.completeTrigger(trigger, status, { error: error instanceof Error ? error.message : String(error) });
-    });
+    if (!isThenable<Channel>(picked)) {
+      this.forwardVia(picked, next, trigger);
+      return;
+    }
+    picked.then(
+      (channel) => this.forwardVia(channel, next, trigger),
+      (error: unknown) => this.forwardFailed(hop, trigger, error),
+    );
+  }
+
+  private forwardVia(channel: Channel, dispatch: Dispatch, trigger: PendingTrigger | undefined): void {
+    if (this.closed) return;
+    if (trigger) {
+      // Answered meanwhile (a timeout): nothing to send for.
+      if (trigger.transaction.pending.get(trigger.id) !== trigger) return;
+      this.waitOn(trigger, channel);
+    }
+    this.send(channel, dispatch, undefined, trigger);
+  }
+
+  private forwardFailed(hop: Hop, trigger: PendingTrigger | undefined, error: unknown): void {
+    const status = error instanceof PasarelaError && error.status !== undefined ? error.status : Status.UnreachableHost;
+    this.logger.info({ hop, status, err: error }, 'forwarding failed');
+    if (trigger) this.completeTrigger(trigger, status, { error: errorMessage(error) });
   }
 
   private processAnswer(dispatch: Dispatch, from: Channel | undefined): void {
@@ -500,7 +612,7 @@ export class Engine {
     const transaction = this.transactions.get(transactionId);
     if (!transaction) {
       // Observers may bind ANSWER; anything else is a late answer.
-      if (this.triggerSubscribers(dispatch, dispatch.resource!, from, undefined) === 0) {
+      if (this.triggerSubscribers(dispatch, dispatch.resource!, from, undefined, undefined) === 0) {
         this.logger.debug({ transactionId, status }, 'answer for an unknown transaction dropped');
       }
       return;
@@ -510,14 +622,14 @@ export class Engine {
       this.logger.debug({ transactionId, triggeringId, status }, 'answer for an unknown triggering id dropped');
       return;
     }
-    const fromPasarela = dispatch.protocol[2] === IMPLEMENTATION_TAG;
     if (status === Status.NoMoreAnswers) {
       this.finishTrigger(trigger);
       return;
     }
     this.relay(transaction, trigger, dispatch);
-    // A Pasarela peer closes its answer set with 101; another engine answers once.
-    if (fromPasarela) this.restartTimer(trigger);
+    // A Pasarela peer closes its answer set with 101; another engine answers once, but
+    // 100 Acknowledge is never its last word: the final answer follows.
+    if (status === Status.Acknowledge || dispatch.protocol[2] === IMPLEMENTATION_TAG) this.restartTimer(trigger);
     else this.finishTrigger(trigger);
   }
 
@@ -530,10 +642,44 @@ export class Engine {
     return forwarded && (forwarded.via === undefined || forwarded.via === from) ? forwarded : undefined;
   }
 
+  // ---- toward one peer (see Engine.peer) ---------------------------------------------
+
+  /** @internal A request or subscription sent to one channel, answered from it only. */
+  requestVia(channel: Channel, dispatch: Dispatch): Reply {
+    const transactionId = dispatch.token![0];
+    const reply = new Reply(transactionId);
+    const transaction = this.openTransaction(transactionId, { kind: 'local', sink: reply });
+    if (channel.isClosed) {
+      this.engineAnswer(transaction, Status.UnreachableHost, `${channel.id} is closed`);
+      return reply;
+    }
+    const trigger = this.addTrigger(transaction, FORWARD_KEY, undefined, true);
+    this.waitOn(trigger, channel);
+    this.send(channel, dispatch, undefined, trigger);
+    return reply;
+  }
+
+  /** @internal A dispatch without a transaction, sent to one channel. */
+  emitVia(channel: Channel, dispatch: Dispatch): void {
+    this.send(channel, dispatch, undefined, undefined);
+  }
+
+  /** @internal Builds a regular dispatch for a peer. */
+  buildFor(method: RegularMethod, resource: ResourceElement[], body: unknown, options: RequestOptions, withTransaction: boolean): Dispatch {
+    this.assertOpen();
+    return this.build(method, resource, body, options, withTransaction ? [randomUUID()] : undefined);
+  }
+
+  /** @internal Builds a BIND or RELEASE for a peer. */
+  subscriptionFor(method: 'BIND' | 'RELEASE', endpoint: EndpointInput): Dispatch {
+    this.assertOpen();
+    return Engine.subscriptionDispatch(method, endpoint, this.mode, [randomUUID()]);
+  }
+
   // ---- transactions ---------------------------------------------------------------
 
   private openTransaction(id: string, origin: Origin): Transaction {
-    const transaction: Transaction = { id, origin, pending: new Map(), triggering: false };
+    const transaction: Transaction = { id, origin, pending: new Map(), triggering: false, relayed: 0 };
     this.transactions.set(id, transaction);
     return transaction;
   }
@@ -545,6 +691,12 @@ export class Engine {
     if (channel) this.watchChannel(trigger, channel);
     this.restartTimer(trigger);
     return trigger;
+  }
+
+  /** A forwarded trigger now waits on the channel its dispatch went out on. */
+  private waitOn(trigger: PendingTrigger, channel: Channel): void {
+    trigger.via = channel;
+    this.watchChannel(trigger, channel);
   }
 
   /** Indexes a trigger by the channel its answer must come from, for detach. */
@@ -560,11 +712,6 @@ export class Engine {
   private unwatchChannel(trigger: PendingTrigger): void {
     const channel = trigger.channel ?? trigger.via;
     if (channel) this.channelTriggers.get(channel)?.delete(trigger);
-  }
-
-  /** Triggers waiting for an answer over this channel (e.g. forwarded dispatches). */
-  pendingOn(channel: Channel): number {
-    return this.channelTriggers.get(channel)?.size ?? 0;
   }
 
   private restartTimer(trigger: PendingTrigger): void {
@@ -598,6 +745,7 @@ export class Engine {
 
   /** Sends an answer to whoever asked, under the triggering id they know. */
   private relay(transaction: Transaction, trigger: PendingTrigger | undefined, answer: Dispatch): void {
+    transaction.relayed++;
     const origin = transaction.origin;
     if (origin.kind === 'local') {
       origin.sink.accept(toAnswer(answer));
@@ -607,7 +755,7 @@ export class Engine {
     const knownId = origin.triggeringId ?? (trigger?.forwarded ? triggeringId : trigger?.id) ?? triggeringId;
     const resource: ResourceElement[] = knownId === undefined ? [status, transaction.id] : [status, transaction.id, knownId];
     // token: [] on the wire: node-jstp turns a token on an ANSWER into a stray subscription.
-    this.safeSend(origin.channel, { ...answer, resource, token: undefined });
+    this.send(origin.channel, { ...answer, resource, token: undefined }, undefined, undefined);
   }
 
   /** An answer the engine itself gives (404, 406, 506...), then the set is closed. */
@@ -618,13 +766,17 @@ export class Engine {
 
   private endTransaction(transaction: Transaction): void {
     if (this.transactions.get(transaction.id) !== transaction) return;
+    // Every subscriber it reached was dropped on the way: nothing could answer it.
+    if (transaction.relayed === 0) {
+      this.relay(transaction, undefined, createAnswer(Status.NotFound, transaction.id, randomUUID(), { reason: 'no subscriber took it' }));
+    }
     this.transactions.delete(transaction.id);
     const origin = transaction.origin;
     if (origin.kind === 'local') {
       origin.sink.end();
     } else if (origin.speaksNoMoreAnswers) {
       const triggeringId = origin.triggeringId ?? randomUUID();
-      this.safeSend(origin.channel, createAnswer(Status.NoMoreAnswers, transaction.id, triggeringId));
+      this.send(origin.channel, createAnswer(Status.NoMoreAnswers, transaction.id, triggeringId), undefined, undefined);
     }
   }
 
@@ -640,6 +792,11 @@ export class Engine {
     this.transactions.delete(transaction.id);
   }
 
+  private failLocal(transaction: Transaction, error: Error): void {
+    this.dropTransaction(transaction);
+    if (transaction.origin.kind === 'local') transaction.origin.sink.fail(error);
+  }
+
   // ---- helpers --------------------------------------------------------------------
 
   private sendError(
@@ -651,32 +808,8 @@ export class Engine {
     closeWith101: boolean,
   ): void {
     const trig = triggeringId ?? randomUUID();
-    this.safeSend(channel, createAnswer(status, transactionId, trig, { reason }));
-    if (closeWith101) this.safeSend(channel, createAnswer(Status.NoMoreAnswers, transactionId, trig));
-  }
-
-  private runHooks(hooks: DispatchHook[], stage: 'inbound' | 'outbound', dispatch: Dispatch, channel: Channel): Dispatch | null {
-    let current: Dispatch | null = dispatch;
-    for (const hook of hooks) {
-      try {
-        current = hook[stage]!(current, channel);
-      } catch (error) {
-        this.logger.error({ hook: hook.name, stage, channel: channel.id, err: error }, 'dispatch hook failed; dispatch dropped');
-        return null;
-      }
-      if (!current) return null;
-    }
-    return current;
-  }
-
-  private safeSend(channel: Channel, outgoing: Dispatch): void {
-    const dispatch = this.outboundHooks.length === 0 ? outgoing : this.runHooks(this.outboundHooks, 'outbound', outgoing, channel);
-    if (!dispatch) return;
-    try {
-      channel.send(dispatch);
-    } catch (error) {
-      this.logger.warn({ channel: channel.id, err: error }, 'channel send failed');
-    }
+    this.send(channel, createAnswer(status, transactionId, trig, { reason }), undefined, undefined);
+    if (closeWith101) this.send(channel, createAnswer(Status.NoMoreAnswers, transactionId, trig), undefined, undefined);
   }
 
   private build(
@@ -712,8 +845,29 @@ export class Engine {
   /** BIND or RELEASE sent to a remote engine over a channel (used by clients and pools). */
   static subscriptionDispatch(method: 'BIND' | 'RELEASE', endpoint: EndpointInput, mode: Mode = 'strict', token?: Token): Dispatch {
     const normalized = normalizePattern(endpoint.resource, mode);
-    if (!normalized.ok) throw new PasarelaError(ErrorCode.BadPattern, `bad endpoint pattern: ${normalized.reason}`);
+    if (!normalized.ok) throw new PasarelaError(ErrorCode.BadPattern, `bad endpoint pattern: ${normalized.reason}`, { status: Status.BadDispatch });
     return createSubscription(method, { method: String(endpoint.method).toUpperCase() as EndpointMethod, resource: normalized.pattern }, token);
+  }
+}
+
+/** The local API aimed at one channel. */
+class ChannelPeer implements Peer {
+  constructor(private readonly engine: Engine, readonly channel: Channel) {}
+
+  request(method: RegularMethod, resource: ResourceElement[], body?: unknown, options: PeerRequestOptions = {}): Reply {
+    return this.engine.requestVia(this.channel, this.engine.buildFor(method, resource, body, options, true));
+  }
+
+  emit(method: RegularMethod, resource: ResourceElement[], body?: unknown, options: PeerRequestOptions = {}): void {
+    this.engine.emitVia(this.channel, this.engine.buildFor(method, resource, body, options, false));
+  }
+
+  bind(endpoint: PeerEndpoint): Reply {
+    return this.engine.requestVia(this.channel, this.engine.subscriptionFor('BIND', endpoint));
+  }
+
+  release(endpoint: PeerEndpoint): Reply {
+    return this.engine.requestVia(this.channel, this.engine.subscriptionFor('RELEASE', endpoint));
   }
 }
 
@@ -749,7 +903,8 @@ class LocalIncoming implements Incoming {
 
   answer(status: number, body?: unknown): void {
     if (this.answered || !this.trigger) return;
-    this.answered = true;
+    // 100 Acknowledge is not the last word: the final answer (or 101) may follow.
+    if (status !== Status.Acknowledge) this.answered = true;
     this.engine.answerTrigger(this.trigger, status, body);
   }
 }

@@ -5,6 +5,7 @@
  * engine exactly once that the peer is gone.
  */
 import type { Channel } from '../jstp/channel.js';
+import type { DispatchCodec } from '../jstp/codec/codec.js';
 import { serializeDispatch, type Dispatch } from '../jstp/dispatch.js';
 import type { Engine } from '../jstp/engine.js';
 import { ErrorCode, type ErrorCodeValue } from '../jstp/errors.js';
@@ -15,15 +16,6 @@ import type { TransportStats } from './transport.js';
 export const DEFAULT_MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 export type Encoding = 'json' | 'cbor';
-
-/**
- * The compact CBOR dispatch codec (gateway/jstp/codec/cbor.ts). Transports take it
- * as an option so the wire code does not depend on which codec is installed.
- */
-export interface CborCodec {
-  encodeDispatch(dispatch: Dispatch): Uint8Array;
-  decodeDispatch(bytes: Uint8Array): unknown;
-}
 
 /**
  * What a Connection needs of its socket. tcp.ts and ws.ts implement it; the wire
@@ -49,7 +41,7 @@ export interface Wire {
  * object and sends it again later gets the new content.
  */
 export class DispatchEncoder {
-  readonly cbor: CborCodec | undefined;
+  readonly cbor: DispatchCodec | undefined;
   private jsonOf: Dispatch | undefined;
   private jsonText = '';
   private cborOf: Dispatch | undefined;
@@ -63,7 +55,7 @@ export class DispatchEncoder {
     this.cborBytes = undefined;
   };
 
-  constructor(cbor?: CborCodec) {
+  constructor(cbor?: DispatchCodec) {
     this.cbor = cbor;
   }
 
@@ -208,19 +200,20 @@ export class Connection implements Channel {
   // ---- Channel: engine -> peer ------------------------------------------------------
 
   /**
-   * Queues a dispatch for the peer in its encoding. Dropped when closed. When more
+   * Queues a dispatch for the peer in its encoding (`text`, its JSON as it arrived,
+   * is written as it is on a JSON wire). Dropped when closed. When more
    * than `maxBufferedBytes` then wait for the peer, the connection is closed
    * (PASARELA_CHANNEL_OVERFLOW) rather than letting memory grow.
    * Throws only for a dispatch that cannot be encoded.
    */
-  send(dispatch: Dispatch): void {
+  send(dispatch: Dispatch, text?: string): void {
     if (this.info) {
       this.dropped++;
       return;
     }
     const wire = this.wire;
     if (this.encoding === 'cbor' && this.encoder.cbor) wire.writeBinary(this.encoder.binary(dispatch));
-    else wire.writeText(this.encoder.json(dispatch));
+    else wire.writeText(text ?? this.encoder.json(dispatch));
     this.sent++;
     this.counters.sent++;
     const buffered = wire.buffered();

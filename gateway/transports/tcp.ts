@@ -10,7 +10,8 @@ import { ErrorCode, PasarelaError, Status } from '../jstp/errors.js';
 import { CborSequenceDecoder } from '../jstp/codec/cbor-sequence.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder } from '../jstp/codec/json.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
-import { Connection, DispatchEncoder, type CborCodec, type Encoding, type Wire } from './connection.js';
+import type { DispatchCodec } from '../jstp/codec/codec.js';
+import { Connection, DispatchEncoder, type Encoding, type Wire } from './connection.js';
 import { ServerTransport } from './server.js';
 import type { TransportAddress, TransportStats } from './transport.js';
 
@@ -25,7 +26,7 @@ export interface TcpConnectionOptions {
    * Enables compact CBOR: a peer whose first byte is a CBOR map header (0xA0-0xBF)
    * is read as a CBOR sequence and answered in CBOR. Without it such a peer is closed.
    */
-  cbor?: CborCodec;
+  cbor?: DispatchCodec;
 }
 
 export interface TcpTransportOptions extends TcpConnectionOptions {

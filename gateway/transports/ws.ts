@@ -11,7 +11,8 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Engine } from '../jstp/engine.js';
 import { ErrorCode, PasarelaError, Status } from '../jstp/errors.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
-import { Connection, DispatchEncoder, type CborCodec, type Encoding, type Wire } from './connection.js';
+import type { DispatchCodec } from '../jstp/codec/codec.js';
+import { Connection, DispatchEncoder, type Encoding, type Wire } from './connection.js';
 import { ServerTransport } from './server.js';
 import type { TransportAddress, TransportStats } from './transport.js';
 
@@ -32,7 +33,7 @@ export interface WsConnectionOptions {
   /** Bytes that may wait for a slow peer before it is dropped (default 8 MiB). */
   maxBufferedBytes?: number;
   /** Enables binary (CBOR) messages. */
-  cbor?: CborCodec;
+  cbor?: DispatchCodec;
 }
 
 export interface WsTransportOptions extends WsConnectionOptions {

@@ -6,17 +6,17 @@ import { CborSequenceDecoder } from '../../gateway/jstp/codec/cbor-sequence.js';
 import { createDispatch, type Dispatch } from '../../gateway/jstp/dispatch.js';
 import { Engine } from '../../gateway/jstp/engine.js';
 import { ErrorCode } from '../../gateway/jstp/errors.js';
-import type { CborCodec } from '../../gateway/transports/connection.js';
+import type { DispatchCodec } from '../../gateway/jstp/codec/codec.js';
 import { TcpTransport, dialTcp } from '../../gateway/transports/tcp.js';
 import { WsTransport, dialWs } from '../../gateway/transports/ws.js';
 import { bind, dispatch, memoryLogger, RawTcpPeer, waitFor } from './helpers.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
 
-const codec: CborCodec = { encodeDispatch, decodeDispatch: (bytes) => decodeDispatch(bytes) };
+const codec: DispatchCodec = { encodeDispatch, decodeDispatch: (bytes) => decodeDispatch(bytes) };
 
 const cleanups = cleanupsAfterEach();
 
-async function tcpGateway(cbor: CborCodec | undefined) {
+async function tcpGateway(cbor: DispatchCodec | undefined) {
   const { logger, records } = memoryLogger();
   const engine = new Engine({ logger });
   const transport = new TcpTransport({ engine, logger, ...(cbor ? { cbor } : {}) });

@@ -7,6 +7,7 @@
 import { Encoder } from 'cbor-x';
 import { toWire, type Dispatch } from '../dispatch.js';
 import { CborDecodeError } from './cbor-error.js';
+import type { DispatchCodec } from './codec.js';
 import { base64url, CborReader, setMember } from './cbor-read.js';
 import { CborScanner, DEFAULT_CBOR_LIMITS, NEED_MORE, type CborLimits } from './cbor-scan.js';
 import { CborWriter, isJsonValue, sortTextKeys } from './cbor-writer.js';
@@ -321,3 +322,9 @@ function uuidString(b: Uint8Array): string {
     HEX[b[10]!]! + HEX[b[11]!]! + HEX[b[12]!]! + HEX[b[13]!]! + HEX[b[14]!]! + HEX[b[15]!]!
   );
 }
+
+/** The compact CBOR codec behind the DispatchCodec interface. */
+export const cborCodec: DispatchCodec = {
+  encodeDispatch: (dispatch) => encodeDispatch(dispatch),
+  decodeDispatch: (bytes) => decodeDispatch(bytes),
+};
