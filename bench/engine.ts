@@ -4,14 +4,16 @@
  * Each case binds N PATCH subscriptions on ["devices", "dev<i>", "properties",
  * "temperature"] (the same patterns for both engines) and fires fire-and-forget
  * PATCH dispatches at the resource of exactly one of them. A case runs two rounds
- * per engine, alternating, and keeps each engine's best round. Then it measures heap
+ * per engine, alternating, and keeps each engine's best round. Each size runs twice:
+ * with no pipeline stage, and with one pass-through stage (`vsNoStage` is its share
+ * of the no-stage figure; the target is at least 0.9). Then it measures heap
  * bytes per subscription in the 10000 case (needs --expose-gc; bench/run.ts passes it).
  *
  * Prints one JSON line per case, e.g.
  * {"bench":"engine","case":"1000 subscriptions","unit":"dispatch/s","ours":N,"peer":"node-jstp","theirs":M,"ratio":N/M}
  */
 import { performance } from 'node:perf_hooks';
-import { Engine } from '../gateway/jstp/engine.js';
+import { Engine, type Stage } from '../gateway/jstp/engine.js';
 import { freshNodeJstp, quietly, type NodeJstpCallback } from './support/node-jstp.js';
 
 const SIZES = [1, 1_000, 10_000];
@@ -36,8 +38,11 @@ interface Contender {
   close(): void;
 }
 
-function ours(size: number): Contender {
+const passThrough: Stage = { name: 'pass-through', inbound: (dispatch) => dispatch, outbound: (dispatch) => dispatch };
+
+function ours(size: number, stage: boolean): Contender {
   const engine = new Engine({ mode: 'strict', answerTimeoutMs: 10_000 });
+  if (stage) engine.use(passThrough);
   let count = 0;
   const handler = (): void => {
     count++;
@@ -119,11 +124,14 @@ function withHeap(build: () => Contender): { contender: Contender; bytes: number
   return { contender, bytes: process.memoryUsage().heapUsed - before };
 }
 
-async function runCase(size: number): Promise<void> {
+/** No-stage figures by size, for the stage case's share. */
+const noStage = new Map<number, number>();
+
+async function runCase(size: number, stage: boolean): Promise<void> {
   // Binding 10000 in node-jstp takes ~15 s (each bind scans every subscription for a
   // duplicate), so the heap is measured on the same setup as the throughput.
-  const measureHeap = size === HEAP_SIZE;
-  const { contender: mine, bytes: oursBytes } = measureHeap ? withHeap(() => ours(size)) : { contender: ours(size), bytes: undefined };
+  const measureHeap = size === HEAP_SIZE && !stage;
+  const { contender: mine, bytes: oursBytes } = measureHeap ? withHeap(() => ours(size, stage)) : { contender: ours(size, stage), bytes: undefined };
   const { contender: peer, bytes: theirsBytes } = await quietly(() =>
     measureHeap ? withHeap(() => theirs(size)) : { contender: theirs(size), bytes: undefined },
   );
@@ -139,14 +147,17 @@ async function runCase(size: number): Promise<void> {
   }
   mine.close();
   peer.close();
+  if (!stage) noStage.set(size, oursBest);
+  const baseline = noStage.get(size);
   print({
     bench: 'engine',
-    case: `${size} subscription${size === 1 ? '' : 's'}`,
+    case: `${size} subscription${size === 1 ? '' : 's'}${stage ? ', 1 pass-through stage' : ''}`,
     unit: 'dispatch/s',
     ours: Math.round(oursBest),
     peer: PEER,
     theirs: Math.round(theirsBest),
     ratio: round2(oursBest / theirsBest),
+    ...(stage && baseline ? { vsNoStage: round2(oursBest / baseline) } : {}),
   });
   if (!measureHeap) return;
   if (oursBytes === undefined || theirsBytes === undefined) {
@@ -164,4 +175,7 @@ async function runCase(size: number): Promise<void> {
   });
 }
 
-for (const size of SIZES) await runCase(size);
+for (const size of SIZES) {
+  await runCase(size, false);
+  await runCase(size, true);
+}

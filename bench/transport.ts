@@ -26,6 +26,10 @@
  * a lagging subscriber); the figure is deliveries per second. Each contender runs
  * ROUNDS timed rounds after a warm-up, alternating; the best round counts.
  *
+ * The gateway runs twice, in two processes: with no pipeline stage, and with one
+ * pass-through stage (its lines say "1 pass-through stage" and carry `vsNoStage`, its
+ * share of the no-stage figure from the same rounds; the target is at least 0.9).
+ *
  * Prints one JSON line per case and peer, e.g.
  * {"bench":"transport","case":"10 subscribers vs mosquitto","unit":"delivered/s","ours":N,"peer":"mosquitto","theirs":M,"ratio":N/M}
  * and, from the same rounds, deliveries per CPU second of the broker process alone
@@ -76,12 +80,13 @@ const self = fileURLToPath(import.meta.url);
 
 // ---- broker processes ------------------------------------------------------------------------
 
-/** `--serve pasarela|aedes`: runs one server on a free port, prints it, stops when stdin closes. */
+/** `--serve pasarela|pasarela-stage|aedes`: runs one server on a free port, prints it, stops when stdin closes. */
 async function serve(kind: string): Promise<void> {
   let port: number;
   let stop: () => Promise<void>;
-  if (kind === 'pasarela') {
+  if (kind === 'pasarela' || kind === 'pasarela-stage') {
     const engine = new Engine();
+    if (kind === 'pasarela-stage') engine.use({ name: 'pass-through', inbound: (d) => d, outbound: (d) => d });
     const transport = new TcpTransport({ engine, host: HOST, port: 0 });
     port = (await transport.listen()).port;
     stop = async () => {
@@ -367,6 +372,8 @@ async function main(): Promise<void> {
   try {
     const gateway = await startChild('pasarela');
     brokers.push(gateway);
+    const staged = await startChild('pasarela-stage');
+    brokers.push(staged);
     const mosquitto = await startMosquitto(dir);
     brokers.push(mosquitto);
     const aedes = await startChild('aedes');
@@ -376,6 +383,7 @@ async function main(): Promise<void> {
     for (const fanout of FANOUTS) {
       const contenders = [
         { broker: gateway, setup: await jstpSetup(gateway.port, fanout) },
+        { broker: staged, setup: await jstpSetup(staged.port, fanout) },
         ...(await Promise.all(peers.map(async (peer) => ({ broker: peer, setup: await mqttSetup(peer.port, fanout) })))),
       ];
       for (const { broker, setup } of contenders) await checkCounts(`${broker.name}, ${fanout} subscriber${fanout === 1 ? '' : 's'}`, setup);
@@ -393,23 +401,28 @@ async function main(): Promise<void> {
         }
       }
       for (const { setup } of contenders) await setup.close();
-      const ours = best.get(gateway.name)!;
-      const label = `${fanout} subscriber${fanout === 1 ? '' : 's'}`;
-      for (const peer of peers) {
-        const theirs = best.get(peer.name)!;
-        print({
-          bench: 'transport',
-          case: `${label} vs ${peer.name}`,
-          unit: 'delivered/s',
-          ours: Math.round(ours.rate),
-          peer: peer.name,
-          theirs: Math.round(theirs.rate),
-          ratio: round2(ours.rate / theirs.rate),
-        });
-      }
-      // The same runs seen from the broker: deliveries per second of its own CPU time,
-      // which the client side (shared by all contenders) does not cap.
-      if (ours.perCpu > 0) {
+      const plain = best.get(gateway.name)!;
+      for (const variant of [gateway, staged]) {
+        const ours = best.get(variant.name)!;
+        const withStage = variant === staged;
+        const label = `${fanout} subscriber${fanout === 1 ? '' : 's'}${withStage ? ', 1 pass-through stage' : ''}`;
+        const share = withStage ? { vsNoStage: round2(ours.rate / plain.rate) } : {};
+        for (const peer of peers) {
+          const theirs = best.get(peer.name)!;
+          print({
+            bench: 'transport',
+            case: `${label} vs ${peer.name}`,
+            unit: 'delivered/s',
+            ours: Math.round(ours.rate),
+            peer: peer.name,
+            theirs: Math.round(theirs.rate),
+            ratio: round2(ours.rate / theirs.rate),
+            ...share,
+          });
+        }
+        // The same runs seen from the broker: deliveries per second of its own CPU time,
+        // which the client side (shared by all contenders) does not cap.
+        if (ours.perCpu === 0) continue;
         for (const peer of peers) {
           const theirs = best.get(peer.name)!;
           if (theirs.perCpu === 0) continue;

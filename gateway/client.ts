@@ -14,12 +14,12 @@
 import type { Channel } from './jstp/channel.js';
 import type { DispatchCodec } from './jstp/codec/codec.js';
 import type { Mode, RegularMethod, ResourceElement } from './jstp/dispatch.js';
-import { Engine, type EndpointInput, type Handler, type Peer, type Reply, type RequestOptions } from './jstp/engine.js';
+import { Engine, type EndpointInput, type Handler, type Peer, type Reply, type RequestOptions, type Stage } from './jstp/engine.js';
 import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
 import { dialWebSocket, type WebSocketConstructor } from './client-websocket.js';
 
-export type { Answer, EndpointInput, Handler, Incoming, Reply } from './jstp/engine.js';
+export type { Answer, EndpointInput, Handler, Incoming, Reply, Stage, Verdict } from './jstp/engine.js';
 export { AnswerError } from './jstp/engine.js';
 export type { WebSocketConstructor } from './client-websocket.js';
 export type { DispatchCodec } from './jstp/codec/codec.js';
@@ -196,6 +196,15 @@ export class Client {
 
   off<K extends keyof ClientEvents>(event: K, listener: ClientEvents[K]): void {
     this.listeners[event].delete(listener);
+  }
+
+  /**
+   * Adds a pipeline stage to the client's engine: its outbound side sees every
+   * request, emit, BIND and answer the client sends, its inbound side everything the
+   * server sends. Returns the function that removes it.
+   */
+  use(stage: Stage): () => void {
+    return this.engine.use(stage);
   }
 
   /**

@@ -58,6 +58,7 @@ export class JstpLink implements Link {
       // A backstop only: the command queue answers 504 first.
       answerTimeoutMs: options.commandTimeoutMs + 1_000,
     });
+    for (const stage of options.stages ?? []) this.engine.use(stage);
     this.peer = this.engine.peer(this.channel);
     // Transaction ids tell answers apart, so a caller that gave up frees the line at once.
     this.queue = new CommandQueue({ timeoutMs: options.commandTimeoutMs, holdOnAbort: false, onTimeout: () => this.countTimeout() });

@@ -3,6 +3,7 @@
  * protocol): the same operations whatever the bytes look like. Types only.
  */
 import { type Logger } from '../../gateway/jstp/logger.js';
+import type { Stage } from '../../gateway/jstp/pipeline.js';
 import type { DeviceDescription } from '../driver.js';
 
 export type LinkProtocol = 'jstp-cbor' | 'line';
@@ -28,6 +29,8 @@ export interface LinkOptions {
   helloTimeoutMs: number;
   /** For logs and channel ids, e.g. the port path. */
   name: string;
+  /** Pipeline stages of a JSTP link's engine (a line link has none: it speaks no dispatches). */
+  stages?: readonly Stage[];
 }
 
 /** What a device is and what its values are, learnt when the link comes up. */

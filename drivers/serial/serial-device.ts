@@ -9,6 +9,7 @@ import { type Logger } from '../../gateway/jstp/logger.js';
 import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
 import type { DeviceDescription, DeviceHandle, DriverContext, PropertySpec } from '../driver.js';
 import { Backoff } from './backoff.js';
+import type { Stage } from '../../gateway/jstp/pipeline.js';
 import { JstpLink } from './jstp-link.js';
 import type { Link, LinkListener, LinkProtocol } from './link.js';
 import { LineLink } from './line-link.js';
@@ -36,6 +37,7 @@ export interface SerialDeviceSettings {
   commandTimeoutMs: number;
   reconnect: { initialMs: number; maxMs: number };
   presenceCheckMs: number;
+  stages: readonly Stage[];
 }
 
 export class SerialDevice {
@@ -155,6 +157,7 @@ export class SerialDevice {
       commandTimeoutMs: this.settings.commandTimeoutMs,
       helloTimeoutMs: Math.min(this.settings.commandTimeoutMs, 1_000),
       name: this.settings.path,
+      stages: this.settings.stages,
     };
     return this.settings.protocol === 'line' ? new LineLink(options, this.settings.lineProfile!) : new JstpLink(options);
   }

@@ -17,6 +17,7 @@ import { ErrorCode, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { Driver, DriverContext } from '../driver.js';
 import { compileLineProfile, type LineProfile } from './line-profile.js';
 import { builtinLineProfiles } from './profiles/index.js';
+import type { Stage } from '../../gateway/jstp/pipeline.js';
 import { SerialDevice } from './serial-device.js';
 
 export interface SerialDriverOptions {
@@ -30,6 +31,8 @@ export interface SerialDriverOptions {
   presenceCheckMs?: number;
   /** More line profiles by name, beside the built-in ones. */
   profiles?: Readonly<Record<string, unknown>>;
+  /** Pipeline stages of every `jstp-cbor` link's engine (signatures toward a device, metering). */
+  stages?: readonly Stage[];
 }
 
 const positive = z.number().int().positive();
@@ -110,6 +113,7 @@ export function createSerialDriver(options: SerialDriverOptions = {}): Driver {
           commandTimeoutMs: config.commandTimeoutMs ?? commandTimeoutMs,
           reconnect,
           presenceCheckMs: options.presenceCheckMs ?? parsed.data.presenceCheckMs ?? 500,
+          stages: options.stages ?? [],
         }, context);
       });
       devices = created;
