@@ -15,7 +15,7 @@ import type { Channel } from './jstp/channel.js';
 import { randomUUID } from './jstp/uuid.js';
 import type { Dispatch, Hop, Mode, RegularMethod, ResourceElement } from './jstp/dispatch.js';
 import { Engine, type EndpointInput, type Handler, type Reply, type RequestOptions } from './jstp/engine.js';
-import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
+import { ErrorCode, errors, PasarelaError, Status } from './jstp/errors.js';
 import type { Logger } from './jstp/logger.js';
 import { dialWebSocket, type WebSocketConstructor } from './client-websocket.js';
 
@@ -102,7 +102,10 @@ export interface DialRequest {
   WebSocket?: WebSocketConstructor;
 }
 
-/** Opens one connection; rejects (ideally with a PasarelaError, status 502) when it can't. */
+/**
+ * Opens one connection; rejects when it can't, ideally with PASARELA_UNREACHABLE (502).
+ * PASARELA_NOT_SUPPORTED means retrying cannot help: the client closes instead.
+ */
 export type ClientDialer = (request: DialRequest, handlers: LinkHandlers) => Promise<ClientLink>;
 
 // ---- the client -----------------------------------------------------------------
@@ -143,10 +146,10 @@ async function defaultDialer(request: DialRequest, handlers: LinkHandlers): Prom
   const scheme = request.url.protocol;
   if ((scheme === 'ws:' || scheme === 'wss:') && (request.WebSocket || !isNode())) {
     const WebSocketImpl = request.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!WebSocketImpl) throw new PasarelaError(ErrorCode.Config, 'no WebSocket implementation available');
+    if (!WebSocketImpl) throw errors.notSupported('no WebSocket implementation available');
     return dialWebSocket(WebSocketImpl, request, handlers);
   }
-  if (!isNode()) throw new PasarelaError(ErrorCode.Config, `${scheme}// needs Node`);
+  if (!isNode()) throw errors.notSupported(`${scheme}// needs Node`);
   // A computed specifier keeps browser bundlers from pulling Node modules in.
   const nodeModule = './client-node.js';
   const { dialNode } = (await import(/* @vite-ignore */ nodeModule)) as typeof import('./client-node.js');
@@ -178,10 +181,10 @@ export class Client {
     this.url = typeof url === 'string' ? new URL(url) : url;
     const scheme = this.url.protocol;
     if (scheme !== 'tcp:' && scheme !== 'ws:' && scheme !== 'wss:') {
-      throw new PasarelaError(ErrorCode.Config, `unsupported URL scheme ${scheme} (tcp:, ws: or wss:)`);
+      throw errors.config(`unsupported URL scheme ${scheme} (tcp:, ws: or wss:)`);
     }
     if (scheme === 'tcp:' && (!this.url.hostname || !this.url.port)) {
-      throw new PasarelaError(ErrorCode.Config, 'a tcp:// URL needs a host and a port');
+      throw errors.config('a tcp:// URL needs a host and a port');
     }
     this.logger = options.logger ?? SILENT;
     this.encoding = options.encoding ?? 'json';
@@ -334,8 +337,8 @@ export class Client {
       );
     } catch (error) {
       this.lastError = asError(error);
-      if (error instanceof PasarelaError && error.code === ErrorCode.Config) {
-        // Retrying cannot fix a setting (no WebSocket, an encoding not available).
+      if (error instanceof PasarelaError && error.code === ErrorCode.NotSupported) {
+        // Retrying cannot fix what this runtime lacks (no WebSocket, no CBOR codec).
         this.logger.error({ url: this.url.href, err: error }, 'cannot connect');
         this.setState('closed');
         this.engine.close();
@@ -365,7 +368,7 @@ export class Client {
     try {
       this.codec ??= (await import(/* @vite-ignore */ codecModule)) as DispatchCodec;
     } catch (error) {
-      throw new PasarelaError(ErrorCode.Config, 'the CBOR codec cannot be loaded', { cause: error });
+      throw errors.notSupported('the CBOR codec cannot be loaded', { cause: error });
     }
     return this.codec;
   }
@@ -376,7 +379,7 @@ export class Client {
     // A server that accepts and drops at once should not be hammered: only a
     // connection that lasted resets the backoff.
     if (Date.now() - this.openedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
-    this.lastError = error ?? new PasarelaError(ErrorCode.ChannelClosed, 'connection closed');
+    this.lastError = error ?? errors.channelClosed('connection closed');
     this.logger.info({ url: this.url.href, channel: link.id, err: error }, 'connection lost');
     this.engine.detach(link);
     this.retry();
@@ -422,10 +425,7 @@ export class Client {
   }
 
   private closedError(): PasarelaError {
-    return new PasarelaError(ErrorCode.ChannelClosed, 'client closed', {
-      status: Status.UnreachableHost,
-      ...(this.lastError ? { cause: this.lastError } : {}),
-    });
+    return errors.channelClosed('client closed', this.lastError ? { cause: this.lastError } : {});
   }
 
   // ---- traffic ------------------------------------------------------------------
@@ -445,11 +445,11 @@ export class Client {
   /** The engine's Forwarder: every request's first hop is the server. */
   private forward(dispatch: Dispatch, hop: Hop): Promise<Channel> {
     if (hop !== SERVER_HOP) {
-      return Promise.reject(new PasarelaError(ErrorCode.Forwarding, 'a client only forwards to its server', { status: Status.GatewayDisabled }));
+      return Promise.reject(errors.forwarding('a client only forwards to its server'));
     }
     const link = this.link;
     if (!link || this.current !== 'open') {
-      return Promise.reject(new PasarelaError(ErrorCode.Forwarding, `not connected to ${this.url.href} (${this.current})`, { status: Status.UnreachableHost }));
+      return Promise.reject(errors.unreachable(this.url.href, `not connected (${this.current})`));
     }
     link.send(dispatch);
     // The engine answers 502 for what still waits on this link when it is detached.

@@ -7,7 +7,7 @@
  * generic view once its characteristics are known.
  */
 import type { Logger } from 'pino';
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { DeviceDescription, DeviceHandle, DeviceHandlers, DriverContext } from '../driver.js';
 import { genericView, type Discovered } from './generic-gatt.js';
 import { refKey, type ActionBinding, type EventBinding, type GattProfile, type GattRef, type PropertyBinding } from './gatt-profile.js';
@@ -44,11 +44,11 @@ const RSSI_SPEC = { type: 'integer', unit: 'dBm', title: 'Signal strength', obse
 const DEFAULT_MTU = 23;
 
 function offline(what: string): PasarelaError {
-  return new PasarelaError(ErrorCode.DeviceOffline, what, { status: Status.UnreachableHost });
+  return errors.deviceOffline(what);
 }
 
 function notSupported(what: string): PasarelaError {
-  return new PasarelaError(ErrorCode.NotSupported, what, { status: Status.NotImplemented });
+  return errors.notSupported(what);
 }
 
 function has(characteristic: NobleCharacteristic, property: string): boolean {
@@ -371,12 +371,12 @@ export class BleDevice {
   private withoutResponse(characteristic: NobleCharacteristic, bytes: Uint8Array, preferCommand: boolean): boolean {
     const request = has(characteristic, 'write');
     const command = has(characteristic, 'writeWithoutResponse');
-    if (!request && !command) throw new PasarelaError(ErrorCode.ReadOnly, `characteristic ${characteristic.uuid} is not writable`, { status: Status.Forbidden });
+    if (!request && !command) throw errors.readOnly(`characteristic ${characteristic.uuid} is not writable`);
     const useCommand = command && (preferCommand || !request);
     const mtu = this.peripheral?.mtu ?? DEFAULT_MTU;
     // A command must fit one packet; a request may be longer (noble then writes it in parts).
     if (useCommand && bytes.length > mtu - 3) {
-      throw new PasarelaError(ErrorCode.BadValue, `${bytes.length} bytes do not fit one write at MTU ${mtu}`, { status: Status.BadDispatch });
+      throw errors.badValue(`${bytes.length} bytes do not fit one write at MTU ${mtu}`);
     }
     return useCommand;
   }

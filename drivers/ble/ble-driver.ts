@@ -19,7 +19,7 @@
  */
 import { z } from 'zod';
 import type { Logger } from 'pino';
-import { ErrorCode, PasarelaError } from '../../gateway/jstp/errors.js';
+import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { DeviceConfig, Driver, DriverContext } from '../driver.js';
 import { BleDevice, type Timing } from './ble-device.js';
 import { compileGattProfile, nobleUuid, type GattProfile } from './gatt-profile.js';
@@ -76,7 +76,7 @@ type BleDeviceConfig = z.infer<typeof deviceSchema>;
 
 function configError(where: string, issues: readonly z.core.$ZodIssue[]): PasarelaError {
   const detail = issues.map((issue) => `${[where, ...issue.path].join('.')}: ${issue.message}`).join('; ');
-  return new PasarelaError(ErrorCode.Config, detail);
+  return errors.config(detail);
 }
 
 interface Configured {
@@ -252,7 +252,7 @@ function profileBook(data: Readonly<Record<string, unknown>>) {
     let profile = compiled.get(name);
     if (profile) return profile;
     if (!Object.hasOwn(data, name)) {
-      throw new PasarelaError(ErrorCode.Config, `${where}: unknown BLE profile "${name}" (known: ${Object.keys(data).join(', ')})`);
+      throw errors.config(`${where}: unknown BLE profile "${name}" (known: ${Object.keys(data).join(', ')})`);
     }
     profile = compileGattProfile(name, data[name]);
     compiled.set(name, profile);

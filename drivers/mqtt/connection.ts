@@ -6,7 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { Logger } from 'pino';
 
 export interface ConnectionOptions {
@@ -31,7 +31,7 @@ interface ConnectionEvents {
 }
 
 export function linkDown(message: string): PasarelaError {
-  return new PasarelaError(ErrorCode.DeviceOffline, message, { status: Status.UnreachableHost });
+  return errors.deviceOffline(message);
 }
 
 export class MqttConnection extends EventEmitter<ConnectionEvents> {

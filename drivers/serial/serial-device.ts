@@ -6,7 +6,7 @@
  */
 import type { BindingInterface } from '@serialport/bindings-cpp';
 import type { Logger } from 'pino';
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import { errors } from '../../gateway/jstp/errors.js';
 import type { DeviceDescription, DeviceHandle, DriverContext, PropertySpec } from '../driver.js';
 import { Backoff } from './backoff.js';
 import { JstpLink } from './jstp-link.js';
@@ -98,7 +98,7 @@ export class SerialDevice {
 
   private requireLink(): Link {
     if (!this.link || !this.online) {
-      throw new PasarelaError(ErrorCode.DeviceOffline, `serial device ${this.settings.id} is offline`, { status: Status.UnreachableHost });
+      throw errors.deviceOffline(`serial device ${this.settings.id} is offline`);
     }
     return this.link;
   }

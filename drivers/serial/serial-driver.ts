@@ -13,7 +13,7 @@
  */
 import type { BindingInterface } from '@serialport/bindings-cpp';
 import { z } from 'zod';
-import { ErrorCode, PasarelaError } from '../../gateway/jstp/errors.js';
+import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { Driver, DriverContext } from '../driver.js';
 import { compileLineProfile, type LineProfile } from './line-profile.js';
 import { builtinLineProfiles } from './profiles/index.js';
@@ -63,7 +63,7 @@ const deviceSchema = z
 
 function configError(where: string, issues: readonly z.core.$ZodIssue[]): PasarelaError {
   const detail = issues.map((issue) => `${[where, ...issue.path].join('.')}: ${issue.message}`).join('; ');
-  return new PasarelaError(ErrorCode.Config, detail);
+  return errors.config(detail);
 }
 
 export function createSerialDriver(options: SerialDriverOptions = {}): Driver {
@@ -86,7 +86,7 @@ export function createSerialDriver(options: SerialDriverOptions = {}): Driver {
         let profile = compiled.get(name);
         if (profile) return profile;
         if (!Object.hasOwn(profileData, name)) {
-          throw new PasarelaError(ErrorCode.Config, `${where}: unknown line profile "${name}" (known: ${Object.keys(profileData).join(', ')})`);
+          throw errors.config(`${where}: unknown line profile "${name}" (known: ${Object.keys(profileData).join(', ')})`);
         }
         profile = compileLineProfile(name, profileData[name]);
         compiled.set(name, profile);
