@@ -11,6 +11,7 @@
  * Browser path: nothing here imports Node modules. Node-only dialing (TCP, the `ws`
  * package) lives in client-node.ts and is loaded with a dynamic import when needed.
  */
+import { Backoff, type BackoffOptions } from './jstp/backoff.js';
 import type { Channel } from './jstp/channel.js';
 import { randomUUID } from './jstp/uuid.js';
 import type { Dispatch, Hop, Mode, RegularMethod, ResourceElement } from './jstp/dispatch.js';
@@ -26,21 +27,12 @@ export type { WebSocketConstructor } from './client-websocket.js';
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 export type ClientEncoding = 'json' | 'cbor';
 
-export interface BackoffOptions {
-  /** Delay before the first retry (default 250 ms). */
-  initialDelayMs?: number;
-  /** Largest delay between retries (default 10 s). */
-  maxDelayMs?: number;
-  /** Growth per failed attempt (default 2). */
-  factor?: number;
-  /** Fraction of each delay taken off at random, 0..1 (default 0.2), so clients spread out. */
-  jitter?: number;
-}
+export type { BackoffOptions } from './jstp/backoff.js';
 
 export interface ClientOptions {
   /** Wire encoding (default 'json'); 'cbor' sends compact CBOR dispatches (a CBOR sequence over tcp://, binary messages over ws://). */
   encoding?: ClientEncoding;
-  /** Reconnect backoff; false: never reconnect (a drop closes the client). */
+  /** Reconnect backoff (default 250 ms doubling to 10 s); false: never reconnect (a drop closes the client). */
   reconnect?: BackoffOptions | false;
   /** pino logger; default silent. */
   logger?: Logger;
@@ -113,11 +105,6 @@ export type ClientDialer = (request: DialRequest, handlers: LinkHandlers) => Pro
 /** The placeholder first hop of every request: the forwarder sends it to the server. */
 const SERVER_HOP: Hop = ['server', 0, 'pasarela-client'];
 
-/** How long a connection must have lasted for its loss to restart the backoff from the first delay. */
-const STABLE_CONNECTION_MS = 1_000;
-
-const DEFAULT_BACKOFF: Required<BackoffOptions> = { initialDelayMs: 250, maxDelayMs: 10_000, factor: 2, jitter: 0.2 };
-
 interface RemoteSubscription {
   readonly endpoint: EndpointInput;
   readonly unbinders: Map<Handler, () => void>;
@@ -160,7 +147,7 @@ export class Client {
   readonly url: URL;
   private readonly engine: Engine;
   private readonly logger: Logger;
-  private readonly backoff: Required<BackoffOptions> | false;
+  private readonly backoff: Backoff | false;
   private readonly encoding: ClientEncoding;
   private readonly connectTimeoutMs: number;
   private readonly dialer: ClientDialer;
@@ -170,9 +157,7 @@ export class Client {
   private readyWaiters: Deferred[] = [];
   private current: ClientState = 'connecting';
   private link: ClientLink | undefined;
-  private attempt = 0;
   private codec: DispatchCodec | undefined;
-  private openedAt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private closing: Promise<void> | undefined;
   private lastError: Error | undefined;
@@ -189,7 +174,7 @@ export class Client {
     this.logger = options.logger ?? SILENT;
     this.encoding = options.encoding ?? 'json';
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
-    this.backoff = options.reconnect === false ? false : { ...DEFAULT_BACKOFF, ...options.reconnect };
+    this.backoff = options.reconnect === false ? false : new Backoff(options.reconnect, { where: 'reconnect' });
     this.dialer = options.dialer ?? defaultDialer;
     this.WebSocketImpl = options.WebSocket;
     const answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
@@ -354,7 +339,7 @@ export class Client {
       return;
     }
     this.link = link;
-    this.openedAt = Date.now();
+    if (this.backoff) this.backoff.succeeded();
     this.lastError = undefined;
     this.logger.info({ url: this.url.href, channel: link.id }, 'connected');
     // Auto rebinding: the server released everything of the previous connection.
@@ -376,9 +361,6 @@ export class Client {
   private lost(link: ClientLink, error: Error | undefined): void {
     if (link !== this.link) return;
     this.link = undefined;
-    // A server that accepts and drops at once should not be hammered: only a
-    // connection that lasted resets the backoff.
-    if (Date.now() - this.openedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
     this.lastError = error ?? errors.channelClosed('connection closed');
     this.logger.info({ url: this.url.href, channel: link.id, err: error }, 'connection lost');
     this.engine.detach(link);
@@ -393,11 +375,9 @@ export class Client {
       return;
     }
     if (this.current === 'open') this.setState('reconnecting');
-    const { initialDelayMs, maxDelayMs, factor, jitter } = this.backoff;
-    const base = Math.min(maxDelayMs, initialDelayMs * factor ** this.attempt);
-    const delay = Math.max(0, Math.round(base * (1 - jitter * Math.random())));
-    this.attempt++;
-    this.logger.debug({ url: this.url.href, delay, attempt: this.attempt }, 'reconnecting');
+    // A server that accepts and drops at once is not hammered: only a connection that lasted starts the delays over.
+    const delay = this.backoff.next();
+    this.logger.debug({ url: this.url.href, delay, attempt: this.backoff.attempts }, 'reconnecting');
     this.retryTimer = setTimeout(() => void this.dial(), delay);
   }
 

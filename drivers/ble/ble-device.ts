@@ -7,6 +7,7 @@
  * generic view once its characteristics are known.
  */
 import type { Logger } from 'pino';
+import { Backoff, type BackoffOptions } from '../../gateway/jstp/backoff.js';
 import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { DeviceDescription, DeviceHandle, DeviceHandlers, DriverContext } from '../driver.js';
 import { genericView, type Discovered } from './generic-gatt.js';
@@ -18,7 +19,7 @@ import type { NobleCharacteristic, NoblePeripheral } from './noble-types.js';
 export interface Timing {
   connectTimeoutMs: number;
   operationTimeoutMs: number;
-  reconnect: { initialMs: number; maxMs: number };
+  reconnect: BackoffOptions;
 }
 
 export interface BleDeviceOptions {
@@ -60,12 +61,6 @@ function withRssi(description: DeviceDescription): DeviceDescription {
   return { ...description, properties: { ...description.properties, [RSSI]: RSSI_SPEC } };
 }
 
-/** Exponential, capped, with half of it random so devices that dropped together do not retry together. */
-export function backoffDelay(attempt: number, initialMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** attempt);
-  return ceiling / 2 + (Math.random() * ceiling) / 2;
-}
-
 export class BleDevice {
   readonly handle: DeviceHandle;
   private readonly options: BleDeviceOptions;
@@ -77,13 +72,14 @@ export class BleDevice {
   private link: Link | undefined;
   private connecting: AbortController | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private attempt = 0;
+  private readonly backoff: Backoff;
   private stopped = false;
   private readonly onDisconnect = (reason: unknown): void => this.lost(`disconnected (reason ${String(reason)})`);
 
   constructor(options: BleDeviceOptions) {
     this.options = options;
     this.logger = options.logger;
+    this.backoff = new Backoff(options.timing.reconnect, { where: 'ble.reconnect' });
     const profile = options.profile;
     this.properties = profile?.properties ?? new Map();
     this.actions = profile?.actions ?? new Map();
@@ -152,7 +148,7 @@ export class BleDevice {
     try {
       await gatt.connect(peripheral, controller.signal);
     } catch (error) {
-      this.logger.info({ err: error, attempt: this.attempt }, 'BLE connect failed');
+      this.logger.info({ err: error, attempt: this.backoff.attempts }, 'BLE connect failed');
       this.scheduleReconnect();
       return;
     } finally {
@@ -178,7 +174,7 @@ export class BleDevice {
       return;
     }
     if (this.link !== link) return;
-    this.attempt = 0;
+    this.backoff.succeeded();
     this.logger.info({ mtu: peripheral.mtu, characteristics: link.characteristics.size }, 'BLE device connected');
     this.handle.setOnline(true);
   }
@@ -282,10 +278,9 @@ export class BleDevice {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.reconnectTimer || this.connecting || this.link) return;
-    const { initialMs, maxMs } = this.options.timing.reconnect;
-    const delay = backoffDelay(this.attempt, initialMs, maxMs);
-    this.attempt += 1;
-    this.logger.debug({ delay, attempt: this.attempt }, 'BLE reconnect scheduled');
+    // Jittered, so devices that dropped together do not retry together.
+    const delay = this.backoff.next();
+    this.logger.debug({ delay, attempt: this.backoff.attempts }, 'BLE reconnect scheduled');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.connect();

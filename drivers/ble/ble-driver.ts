@@ -19,8 +19,10 @@
  */
 import { z } from 'zod';
 import type { Logger } from 'pino';
+import type { BackoffOptions } from '../../gateway/jstp/backoff.js';
 import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { DeviceConfig, Driver, DriverContext } from '../driver.js';
+import { reconnectSchema } from '../reconnect-schema.js';
 import { BleDevice, type Timing } from './ble-device.js';
 import { compileGattProfile, nobleUuid, type GattProfile } from './gatt-profile.js';
 import { NO_ADAPTER, nobleOnAdapter, nobleWithBindings } from './noble-loader.js';
@@ -41,7 +43,8 @@ export interface BleDriverOptions {
   connectTimeoutMs?: number;
   /** Per GATT operation (default 5 s). */
   operationTimeoutMs?: number;
-  reconnect?: { initialMs?: number; maxMs?: number };
+  /** Delays between connection attempts (default 500 ms doubling to 30 s; also `ble.reconnect`). */
+  reconnect?: BackoffOptions;
   /** How noble's default export is loaded (tests give one that fails as a machine with no adapter does). */
   loadAdapter?: () => unknown;
 }
@@ -54,7 +57,7 @@ const optionsSchema = z.strictObject({
   scan: z.strictObject({ services: z.array(uuid).optional(), name: z.string().optional() }).optional(),
   connectTimeoutMs: positive.optional(),
   operationTimeoutMs: positive.optional(),
-  reconnect: z.strictObject({ initialMs: positive.optional(), maxMs: positive.optional() }).optional(),
+  reconnect: reconnectSchema.optional(),
 });
 
 const deviceSchema = z
@@ -106,7 +109,7 @@ export function createBleDriver(options: BleDriverOptions = {}): Driver {
       const timing: Timing = {
         connectTimeoutMs: settings.connectTimeoutMs ?? 10_000,
         operationTimeoutMs: settings.operationTimeoutMs ?? 5_000,
-        reconnect: { initialMs: settings.reconnect?.initialMs ?? 500, maxMs: settings.reconnect?.maxMs ?? 30_000 },
+        reconnect: { initialMs: 500, maxMs: 30_000, ...settings.reconnect },
       };
       const profiles = profileBook({ ...builtinProfiles, ...options.profiles });
       const scanName = settings.scan?.name === undefined ? undefined : new RegExp(settings.scan.name);

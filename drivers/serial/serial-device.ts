@@ -6,9 +6,9 @@
  */
 import type { BindingInterface } from '@serialport/bindings-cpp';
 import type { Logger } from 'pino';
+import { Backoff, type BackoffOptions } from '../../gateway/jstp/backoff.js';
 import { errors } from '../../gateway/jstp/errors.js';
 import type { DeviceDescription, DeviceHandle, DriverContext, PropertySpec } from '../driver.js';
-import { Backoff } from './backoff.js';
 import { JstpLink } from './jstp-link.js';
 import type { Link, LinkListener, LinkProtocol } from './link.js';
 import { LineLink } from './line-link.js';
@@ -34,7 +34,7 @@ export interface SerialDeviceSettings {
   lineProfile: LineProfile | undefined;
   binding: BindingInterface | undefined;
   commandTimeoutMs: number;
-  reconnect: { initialMs: number; maxMs: number };
+  reconnect: BackoffOptions;
   presenceCheckMs: number;
 }
 
@@ -58,7 +58,7 @@ export class SerialDevice {
 
   constructor(private readonly settings: SerialDeviceSettings, private readonly context: DriverContext) {
     this.logger = context.logger.child({ device: settings.id, path: settings.path });
-    this.backoff = new Backoff(settings.reconnect.initialMs, settings.reconnect.maxMs);
+    this.backoff = new Backoff(settings.reconnect, { where: 'serial.reconnect' });
   }
 
   start(): void {
@@ -172,7 +172,7 @@ export class SerialDevice {
           if (this.link !== link || this.stopped) return;
           this.handle?.describe(this.describe(hello.description));
           for (const [name, value] of Object.entries(hello.values)) this.handle?.reportProperty(name, value);
-          this.backoff.reset();
+          this.backoff.succeeded();
           if (!this.online) {
             this.online = true;
             this.handle?.setOnline(true);

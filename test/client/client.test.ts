@@ -53,7 +53,7 @@ async function startServer(label: Label, port = 0): Promise<Server> {
 }
 
 function open(url: string, options: Parameters<typeof connect>[1] = {}): Client {
-  const client = connect(url, { answerTimeoutMs: 2_000, reconnect: { initialDelayMs: 20, maxDelayMs: 100 }, ...options });
+  const client = connect(url, { answerTimeoutMs: 2_000, reconnect: { initialMs: 20, maxMs: 100 }, ...options });
   cleanups.push(() => client.close());
   return client;
 }
