@@ -5,7 +5,7 @@
  * unexpected (status 502); `encode` failures mean the value cannot be sent (status 400).
  */
 import { z } from 'zod';
-import { ErrorCode, PasarelaError, Status } from '../gateway/jstp/errors.js';
+import { errors, PasarelaError } from '../gateway/jstp/errors.js';
 
 /** Turns raw device data into a value (`decode`) and, if writable, back (`encode`). */
 export interface Converter<Raw = unknown, Value = unknown> {
@@ -23,12 +23,14 @@ export interface NumberOptions {
   scale?: number;
 }
 
-function decodeError(name: string, reason: string): PasarelaError {
-  return new PasarelaError(ErrorCode.Convert, `${name}: ${reason}`, { status: Status.UnreachableHost });
+/** The device sent bytes the converter cannot read (502). */
+export function decodeError(name: string, reason: string): PasarelaError {
+  return errors.convert(`${name}: ${reason}`);
 }
 
-function encodeError(name: string, reason: string): PasarelaError {
-  return new PasarelaError(ErrorCode.Convert, `${name}: ${reason}`, { status: Status.BadDispatch });
+/** A value the device cannot take in this form (400). */
+export function encodeError(name: string, reason: string): PasarelaError {
+  return errors.badValue(`${name}: ${reason}`);
 }
 
 /** Decimal places of a scale like 0.01, so 2150 × 0.01 gives 21.5 and not 21.500000000000004. */

@@ -5,14 +5,14 @@
  */
 import type { ClientLink, DialRequest, LinkHandlers } from './client.js';
 import { sinkAsEngine, type ChannelSink } from './channel-sink.js';
-import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
+import { ErrorCode, errors, PasarelaError } from './jstp/errors.js';
 import type { Connection } from './transports/connection.js';
 import { dialTcp } from './transports/tcp.js';
 import { dialWs } from './transports/ws.js';
 
 export async function dialNode(request: DialRequest, handlers: LinkHandlers): Promise<ClientLink> {
   if (request.encoding === 'cbor' && !request.cbor) {
-    throw new PasarelaError(ErrorCode.Config, 'encoding cbor needs the CBOR codec');
+    throw errors.notSupported('encoding cbor needs the CBOR codec');
   }
   let connection: Connection | undefined;
   // The connection reports to the client, which feeds its own engine.
@@ -37,7 +37,7 @@ export async function dialNode(request: DialRequest, handlers: LinkHandlers): Pr
   } else if (url.protocol === 'ws:' || url.protocol === 'wss:') {
     connection = await dialWs(url.href, common);
   } else {
-    throw new PasarelaError(ErrorCode.Config, `unsupported URL scheme ${url.protocol}`, { status: Status.UnrecognizedTransport });
+    throw errors.notSupported(`unsupported URL scheme ${url.protocol}`);
   }
   const opened = connection;
   return {

@@ -4,7 +4,7 @@
  */
 import type { ClientLink, DialRequest, LinkHandlers } from './client.js';
 import { serializeDispatch, type Dispatch } from './jstp/dispatch.js';
-import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
+import { errors } from './jstp/errors.js';
 
 /** The part of a WebSocket the client uses. */
 export interface WebSocketLike {
@@ -25,7 +25,7 @@ let sequence = 0;
 export function dialWebSocket(WebSocketImpl: WebSocketConstructor, request: DialRequest, handlers: LinkHandlers): Promise<ClientLink> {
   const cbor = request.encoding === 'cbor' ? request.cbor : undefined;
   if (request.encoding === 'cbor' && !cbor) {
-    return Promise.reject(new PasarelaError(ErrorCode.Config, 'encoding cbor needs the CBOR codec'));
+    return Promise.reject(errors.notSupported('encoding cbor needs the CBOR codec'));
   }
   const url = request.url.href;
   return new Promise((resolve, reject) => {
@@ -33,7 +33,7 @@ export function dialWebSocket(WebSocketImpl: WebSocketConstructor, request: Dial
     try {
       socket = new WebSocketImpl(url);
     } catch (error) {
-      reject(new PasarelaError(ErrorCode.Forwarding, `cannot open ${url}`, { status: Status.UnreachableHost, cause: error }));
+      reject(errors.unreachable(url, error instanceof Error ? error.message : String(error), { cause: error }));
       return;
     }
     socket.binaryType = 'arraybuffer';
@@ -41,7 +41,7 @@ export function dialWebSocket(WebSocketImpl: WebSocketConstructor, request: Dial
     let closedReported = false;
     const closeWaiters: Array<() => void> = [];
     const timer = setTimeout(() => {
-      fail(new PasarelaError(ErrorCode.Forwarding, `no connection to ${url} within ${request.connectTimeoutMs} ms`, { status: Status.UnreachableHost }));
+      fail(errors.unreachable(url, `timed out after ${request.connectTimeoutMs} ms`));
       socket.close();
     }, request.connectTimeoutMs);
 
@@ -91,14 +91,14 @@ export function dialWebSocket(WebSocketImpl: WebSocketConstructor, request: Dial
     });
     socket.addEventListener('error', () => {
       // A browser tells nothing more; 'close' follows.
-      fail(new PasarelaError(ErrorCode.Forwarding, `cannot connect to ${url}`, { status: Status.UnreachableHost }));
+      fail(errors.unreachable(url, 'the WebSocket failed'));
     });
     socket.addEventListener('close', (event) => {
-      fail(new PasarelaError(ErrorCode.Forwarding, `cannot connect to ${url} (close ${event.code ?? ''})`, { status: Status.UnreachableHost }));
+      fail(errors.unreachable(url, `closed with code ${event.code ?? '?'}`));
       for (const done of closeWaiters.splice(0)) done();
       if (opened && !closedReported) {
         closedReported = true;
-        handlers.closed(event.code === 1000 ? undefined : new PasarelaError(ErrorCode.ChannelClosed, `closed (${event.code ?? '?'} ${event.reason ?? ''})`.trim()));
+        handlers.closed(event.code === 1000 ? undefined : errors.channelClosed(`closed (${event.code ?? '?'} ${event.reason ?? ''})`.trim()));
       }
     });
   });

@@ -11,11 +11,12 @@
  * Browser path: nothing here imports Node modules. Node-only dialing (TCP, the `ws`
  * package) lives in client-node.ts and is loaded with a dynamic import when needed.
  */
+import { Backoff, type BackoffOptions } from './jstp/backoff.js';
 import type { Channel } from './jstp/channel.js';
 import type { DispatchCodec } from './jstp/codec/codec.js';
 import type { Mode, RegularMethod, ResourceElement } from './jstp/dispatch.js';
 import { Engine, type EndpointInput, type Handler, type Peer, type Reply, type RequestOptions, type Stage } from './jstp/engine.js';
-import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
+import { ErrorCode, errors, PasarelaError, Status } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
 import { dialWebSocket, type WebSocketConstructor } from './client-websocket.js';
 
@@ -27,21 +28,12 @@ export type { DispatchCodec } from './jstp/codec/codec.js';
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 export type ClientEncoding = 'json' | 'cbor';
 
-export interface BackoffOptions {
-  /** Delay before the first retry (default 250 ms). */
-  initialDelayMs?: number;
-  /** Largest delay between retries (default 10 s). */
-  maxDelayMs?: number;
-  /** Growth per failed attempt (default 2). */
-  factor?: number;
-  /** Fraction of each delay taken off at random, 0..1 (default 0.2), so clients spread out. */
-  jitter?: number;
-}
+export type { BackoffOptions } from './jstp/backoff.js';
 
 export interface ClientOptions {
   /** Wire encoding (default 'json'); 'cbor' sends compact CBOR dispatches (a CBOR sequence over tcp://, binary messages over ws://). */
   encoding?: ClientEncoding;
-  /** Reconnect backoff; false: never reconnect (a drop closes the client). */
+  /** Reconnect backoff (default 250 ms doubling to 10 s); false: never reconnect (a drop closes the client). */
   reconnect?: BackoffOptions | false;
   /** pino logger; default silent. */
   logger?: Logger;
@@ -97,15 +89,14 @@ export interface DialRequest {
   WebSocket?: WebSocketConstructor;
 }
 
-/** Opens one connection; rejects (ideally with a PasarelaError, status 502) when it can't. */
+/**
+ * Opens one connection; rejects when it can't, ideally with PASARELA_UNREACHABLE (502).
+ * PASARELA_NOT_SUPPORTED means retrying cannot help: the client closes instead.
+ */
 export type ClientDialer = (request: DialRequest, handlers: LinkHandlers) => Promise<ClientLink>;
 
 // ---- the client -----------------------------------------------------------------
 
-/** How long a connection must have lasted for its loss to restart the backoff from the first delay. */
-const STABLE_CONNECTION_MS = 1_000;
-
-const DEFAULT_BACKOFF: Required<BackoffOptions> = { initialDelayMs: 250, maxDelayMs: 10_000, factor: 2, jitter: 0.2 };
 
 interface RemoteSubscription {
   readonly endpoint: EndpointInput;
@@ -127,10 +118,10 @@ async function defaultDialer(request: DialRequest, handlers: LinkHandlers): Prom
   const scheme = request.url.protocol;
   if ((scheme === 'ws:' || scheme === 'wss:') && (request.WebSocket || !isNode())) {
     const WebSocketImpl = request.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;
-    if (!WebSocketImpl) throw new PasarelaError(ErrorCode.Config, 'no WebSocket implementation available');
+    if (!WebSocketImpl) throw errors.notSupported('no WebSocket implementation available');
     return dialWebSocket(WebSocketImpl, request, handlers);
   }
-  if (!isNode()) throw new PasarelaError(ErrorCode.Config, `${scheme}// needs Node`);
+  if (!isNode()) throw errors.notSupported(`${scheme}// needs Node`);
   // A computed specifier keeps browser bundlers from pulling Node modules in.
   const nodeModule = './client-node.js';
   const { dialNode } = (await import(/* @vite-ignore */ nodeModule)) as typeof import('./client-node.js');
@@ -141,7 +132,7 @@ export class Client {
   readonly url: URL;
   private readonly engine: Engine;
   private readonly logger: Logger;
-  private readonly backoff: Required<BackoffOptions> | false;
+  private readonly backoff: Backoff | false;
   private readonly encoding: ClientEncoding;
   private readonly connectTimeoutMs: number;
   private readonly dialer: ClientDialer;
@@ -151,9 +142,7 @@ export class Client {
   private readyWaiters: Deferred[] = [];
   private current: ClientState = 'connecting';
   private link: ClientLink | undefined;
-  private attempt = 0;
   private codec: DispatchCodec | undefined;
-  private openedAt = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private closing: Promise<void> | undefined;
   private lastError: Error | undefined;
@@ -162,15 +151,15 @@ export class Client {
     this.url = typeof url === 'string' ? new URL(url) : url;
     const scheme = this.url.protocol;
     if (scheme !== 'tcp:' && scheme !== 'ws:' && scheme !== 'wss:') {
-      throw new PasarelaError(ErrorCode.Config, `unsupported URL scheme ${scheme} (tcp:, ws: or wss:)`);
+      throw errors.config(`unsupported URL scheme ${scheme} (tcp:, ws: or wss:)`);
     }
     if (scheme === 'tcp:' && (!this.url.hostname || !this.url.port)) {
-      throw new PasarelaError(ErrorCode.Config, 'a tcp:// URL needs a host and a port');
+      throw errors.config('a tcp:// URL needs a host and a port');
     }
     this.logger = options.logger ?? silentLogger();
     this.encoding = options.encoding ?? 'json';
     this.connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
-    this.backoff = options.reconnect === false ? false : { ...DEFAULT_BACKOFF, ...options.reconnect };
+    this.backoff = options.reconnect === false ? false : new Backoff(options.reconnect, { where: 'reconnect' });
     this.dialer = options.dialer ?? defaultDialer;
     this.WebSocketImpl = options.WebSocket;
     const answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
@@ -323,8 +312,8 @@ export class Client {
       );
     } catch (error) {
       this.lastError = asError(error);
-      if (error instanceof PasarelaError && error.code === ErrorCode.Config) {
-        // Retrying cannot fix a setting (no WebSocket, an encoding not available).
+      if (error instanceof PasarelaError && error.code === ErrorCode.NotSupported) {
+        // Retrying cannot fix what this runtime lacks (no WebSocket, no CBOR codec).
         this.logger.error({ url: this.url.href, err: error }, 'cannot connect');
         this.setState('closed');
         this.engine.close();
@@ -340,7 +329,7 @@ export class Client {
       return;
     }
     this.link = link;
-    this.openedAt = Date.now();
+    if (this.backoff) this.backoff.succeeded();
     this.lastError = undefined;
     this.logger.info({ url: this.url.href, channel: link.id }, 'connected');
     // Auto rebinding: the server released everything of the previous connection.
@@ -354,7 +343,7 @@ export class Client {
     try {
       this.codec ??= (await import(/* @vite-ignore */ codecModule)) as DispatchCodec;
     } catch (error) {
-      throw new PasarelaError(ErrorCode.Config, 'the CBOR codec cannot be loaded', { cause: error });
+      throw errors.notSupported('the CBOR codec cannot be loaded', { cause: error });
     }
     return this.codec;
   }
@@ -362,10 +351,7 @@ export class Client {
   private lost(link: ClientLink, error: Error | undefined): void {
     if (link !== this.link) return;
     this.link = undefined;
-    // A server that accepts and drops at once should not be hammered: only a
-    // connection that lasted resets the backoff.
-    if (Date.now() - this.openedAt >= STABLE_CONNECTION_MS) this.attempt = 0;
-    this.lastError = error ?? new PasarelaError(ErrorCode.ChannelClosed, 'connection closed');
+    this.lastError = error ?? errors.channelClosed('connection closed');
     this.logger.info({ url: this.url.href, channel: link.id, err: error }, 'connection lost');
     this.engine.detach(link);
     this.retry();
@@ -379,11 +365,9 @@ export class Client {
       return;
     }
     if (this.current === 'open') this.setState('reconnecting');
-    const { initialDelayMs, maxDelayMs, factor, jitter } = this.backoff;
-    const base = Math.min(maxDelayMs, initialDelayMs * factor ** this.attempt);
-    const delay = Math.max(0, Math.round(base * (1 - jitter * Math.random())));
-    this.attempt++;
-    this.logger.debug({ url: this.url.href, delay, attempt: this.attempt }, 'reconnecting');
+    // A server that accepts and drops at once is not hammered: only a connection that lasted starts the delays over.
+    const delay = this.backoff.next();
+    this.logger.debug({ url: this.url.href, delay, attempt: this.backoff.attempts }, 'reconnecting');
     this.retryTimer = setTimeout(() => void this.dial(), delay);
   }
 
@@ -411,10 +395,7 @@ export class Client {
   }
 
   private closedError(): PasarelaError {
-    return new PasarelaError(ErrorCode.ChannelClosed, 'client closed', {
-      status: Status.UnreachableHost,
-      ...(this.lastError ? { cause: this.lastError } : {}),
-    });
+    return errors.channelClosed('client closed', this.lastError ? { cause: this.lastError } : {});
   }
 
   // ---- traffic ------------------------------------------------------------------

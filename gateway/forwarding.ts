@@ -12,7 +12,7 @@ import { sinkAsEngine, type ChannelSink } from './channel-sink.js';
 import type { Channel } from './jstp/channel.js';
 import type { Dispatch, Hop } from './jstp/dispatch.js';
 import type { Engine, Forwarder } from './jstp/engine.js';
-import { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
+import { errors, PasarelaError } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
 import type { DispatchCodec } from './jstp/codec/codec.js';
 import type { Connection } from './transports/connection.js';
@@ -95,13 +95,9 @@ export function parseAllowEntry(entry: string): AllowRule {
   const host = colon > 0 ? entry.slice(0, colon) : '';
   const port = colon > 0 ? entry.slice(colon + 1) : '';
   if (host.length === 0 || (port !== '*' && !/^\d{1,5}$/.test(port)) || Number(port) > 65535) {
-    throw new PasarelaError(ErrorCode.Config, `forwarding.allow entry ${JSON.stringify(entry)} must be host:port or host:*`);
+    throw errors.config(`forwarding.allow entry ${JSON.stringify(entry)} must be host:port or host:*`);
   }
   return { host: normalizeHost(host), port: port === '*' ? undefined : Number(port) };
-}
-
-function refuse(status: number, message: string): PasarelaError {
-  return new PasarelaError(ErrorCode.Forwarding, message, { status });
 }
 
 export class ForwardingPool {
@@ -137,7 +133,7 @@ export class ForwardingPool {
 
   /** Makes this pool its engine's forwarder (until `close()`). */
   install(): this {
-    if (!this.engine) throw new PasarelaError(ErrorCode.Forwarding, 'forwarding pool has no engine: pass one or call attach()');
+    if (!this.engine) throw errors.config('forwarding pool has no engine: pass one or call attach()');
     this.engine.setForwarder(this.forwarder);
     this.installed = true;
     return this;
@@ -148,7 +144,7 @@ export class ForwardingPool {
    * pool becomes its forwarder (until `close()`).
    */
   attach(engine: Engine): this {
-    if (this.engine && this.engine !== engine) throw new PasarelaError(ErrorCode.Forwarding, 'forwarding pool already attached to another engine');
+    if (this.engine && this.engine !== engine) throw errors.config('forwarding pool already attached to another engine');
     this.engine = engine;
     return this.install();
   }
@@ -189,21 +185,21 @@ export class ForwardingPool {
   private pick(dispatch: Dispatch, hop: Hop, from: Channel | undefined): Channel | Promise<Channel> {
     if (!this.enabled) {
       this.refused++;
-      throw refuse(Status.GatewayDisabled, 'forwarding is disabled');
+      throw errors.forwarding('forwarding is disabled');
     }
     const label = hop[2].toLowerCase();
     const dialer = this.dialers[label];
     if (!dialer) {
       this.refused++;
-      throw refuse(Status.UnrecognizedTransport, `unknown transport label ${JSON.stringify(hop[2])}`);
+      throw errors.unknownTransport(JSON.stringify(hop[2]));
     }
     if (!this.allows(hop)) {
       this.refused++;
       this.logger.warn({ hop, from: from?.id }, 'forwarding refused: hop not allowed');
-      throw refuse(Status.GatewayDisabled, `forwarding to ${hop[0]}:${hop[1]} is not allowed`);
+      throw errors.forwarding(`forwarding to ${hop[0]}:${hop[1]} is not allowed`);
     }
     const engine = this.engine;
-    if (this.closed || !engine) throw refuse(Status.UnreachableHost, this.closed ? 'forwarding pool closed' : 'forwarding pool not attached');
+    if (this.closed || !engine) throw errors.channelClosed(this.closed ? 'forwarding pool closed' : 'forwarding pool not attached');
     const entry = this.entry(`${hop[0]}:${hop[1]}:${label}`, engine);
     if (entry.connection) return this.use(entry, entry.connection, dispatch, hop, from);
     return (entry.opening ??= this.open(entry, hop, dialer, engine)).then(
@@ -218,7 +214,7 @@ export class ForwardingPool {
   private use(entry: PoolEntry, connection: Connection, dispatch: Dispatch, hop: Hop, from: Channel | undefined): Connection {
     if (connection.isClosed) {
       this.failed++;
-      throw refuse(Status.UnreachableHost, `connection to ${entry.key} closed`);
+      throw errors.channelClosed(`connection to ${entry.key} closed`);
     }
     entry.lastUsed = Date.now();
     this.forwarded++;
@@ -268,12 +264,12 @@ export class ForwardingPool {
       if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
       this.logger.info({ hop: entry.key, err: error }, 'hop unreachable');
       if (error instanceof PasarelaError && error.status !== undefined) throw error;
-      throw new PasarelaError(ErrorCode.Unreachable, `cannot connect to ${entry.key}`, { status: Status.UnreachableHost, cause: error });
+      throw errors.unreachable(entry.key, error instanceof Error ? error.message : String(error), { cause: error });
     }
     entry.opening = undefined;
     if (this.closed || this.entries.get(entry.key) !== entry) {
       connection.close('forwarding pool closed');
-      throw refuse(Status.UnreachableHost, 'forwarding pool closed');
+      throw errors.channelClosed('forwarding pool closed');
     }
     entry.connection = connection;
     entry.lastUsed = Date.now();

@@ -6,8 +6,9 @@
  * (a new connection starts with no subscriptions). A device with no profile gets the
  * generic view once its characteristics are known.
  */
-import { type Logger } from '../../gateway/jstp/logger.js';
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import type { Logger } from '../../gateway/jstp/logger.js';
+import { Backoff, type BackoffOptions } from '../../gateway/jstp/backoff.js';
+import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { DeviceDescription, DeviceHandle, DeviceHandlers, DriverContext } from '../driver.js';
 import { genericView, type Discovered } from './generic-gatt.js';
 import { refKey, type ActionBinding, type EventBinding, type GattProfile, type GattRef, type PropertyBinding } from './gatt-profile.js';
@@ -18,7 +19,7 @@ import type { NobleCharacteristic, NoblePeripheral } from './noble-types.js';
 export interface Timing {
   connectTimeoutMs: number;
   operationTimeoutMs: number;
-  reconnect: { initialMs: number; maxMs: number };
+  reconnect: BackoffOptions;
 }
 
 export interface BleDeviceOptions {
@@ -44,11 +45,11 @@ const RSSI_SPEC = { type: 'integer', unit: 'dBm', title: 'Signal strength', obse
 const DEFAULT_MTU = 23;
 
 function offline(what: string): PasarelaError {
-  return new PasarelaError(ErrorCode.DeviceOffline, what, { status: Status.UnreachableHost });
+  return errors.deviceOffline(what);
 }
 
 function notSupported(what: string): PasarelaError {
-  return new PasarelaError(ErrorCode.NotSupported, what, { status: Status.NotImplemented });
+  return errors.notSupported(what);
 }
 
 function has(characteristic: NobleCharacteristic, property: string): boolean {
@@ -58,12 +59,6 @@ function has(characteristic: NobleCharacteristic, property: string): boolean {
 function withRssi(description: DeviceDescription): DeviceDescription {
   if (description.properties?.[RSSI]) return description;
   return { ...description, properties: { ...description.properties, [RSSI]: RSSI_SPEC } };
-}
-
-/** Exponential, capped, with half of it random so devices that dropped together do not retry together. */
-export function backoffDelay(attempt: number, initialMs: number, maxMs: number): number {
-  const ceiling = Math.min(maxMs, initialMs * 2 ** attempt);
-  return ceiling / 2 + (Math.random() * ceiling) / 2;
 }
 
 export class BleDevice {
@@ -77,13 +72,14 @@ export class BleDevice {
   private link: Link | undefined;
   private connecting: AbortController | undefined;
   private reconnectTimer: NodeJS.Timeout | undefined;
-  private attempt = 0;
+  private readonly backoff: Backoff;
   private stopped = false;
   private readonly onDisconnect = (reason: unknown): void => this.lost(`disconnected (reason ${String(reason)})`);
 
   constructor(options: BleDeviceOptions) {
     this.options = options;
     this.logger = options.logger;
+    this.backoff = new Backoff(options.timing.reconnect, { where: 'ble.reconnect' });
     const profile = options.profile;
     this.properties = profile?.properties ?? new Map();
     this.actions = profile?.actions ?? new Map();
@@ -152,7 +148,7 @@ export class BleDevice {
     try {
       await gatt.connect(peripheral, controller.signal);
     } catch (error) {
-      this.logger.info({ err: error, attempt: this.attempt }, 'BLE connect failed');
+      this.logger.info({ err: error, attempt: this.backoff.attempts }, 'BLE connect failed');
       this.scheduleReconnect();
       return;
     } finally {
@@ -178,7 +174,7 @@ export class BleDevice {
       return;
     }
     if (this.link !== link) return;
-    this.attempt = 0;
+    this.backoff.succeeded();
     this.logger.info({ mtu: peripheral.mtu, characteristics: link.characteristics.size }, 'BLE device connected');
     this.handle.setOnline(true);
   }
@@ -282,10 +278,9 @@ export class BleDevice {
 
   private scheduleReconnect(): void {
     if (this.stopped || this.reconnectTimer || this.connecting || this.link) return;
-    const { initialMs, maxMs } = this.options.timing.reconnect;
-    const delay = backoffDelay(this.attempt, initialMs, maxMs);
-    this.attempt += 1;
-    this.logger.debug({ delay, attempt: this.attempt }, 'BLE reconnect scheduled');
+    // Jittered, so devices that dropped together do not retry together.
+    const delay = this.backoff.next();
+    this.logger.debug({ delay, attempt: this.backoff.attempts }, 'BLE reconnect scheduled');
     this.reconnectTimer = setTimeout(() => {
       this.reconnectTimer = undefined;
       void this.connect();
@@ -371,12 +366,12 @@ export class BleDevice {
   private withoutResponse(characteristic: NobleCharacteristic, bytes: Uint8Array, preferCommand: boolean): boolean {
     const request = has(characteristic, 'write');
     const command = has(characteristic, 'writeWithoutResponse');
-    if (!request && !command) throw new PasarelaError(ErrorCode.ReadOnly, `characteristic ${characteristic.uuid} is not writable`, { status: Status.Forbidden });
+    if (!request && !command) throw errors.readOnly(`characteristic ${characteristic.uuid} is not writable`);
     const useCommand = command && (preferCommand || !request);
     const mtu = this.peripheral?.mtu ?? DEFAULT_MTU;
     // A command must fit one packet; a request may be longer (noble then writes it in parts).
     if (useCommand && bytes.length > mtu - 3) {
-      throw new PasarelaError(ErrorCode.BadValue, `${bytes.length} bytes do not fit one write at MTU ${mtu}`, { status: Status.BadDispatch });
+      throw errors.badValue(`${bytes.length} bytes do not fit one write at MTU ${mtu}`);
     }
     return useCommand;
   }

@@ -18,9 +18,11 @@
  * ```
  */
 import { z } from 'zod';
-import { type Logger } from '../../gateway/jstp/logger.js';
-import { ErrorCode, PasarelaError } from '../../gateway/jstp/errors.js';
+import type { Logger } from '../../gateway/jstp/logger.js';
+import type { BackoffOptions } from '../../gateway/jstp/backoff.js';
+import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { DeviceConfig, Driver, DriverContext } from '../driver.js';
+import { reconnectSchema } from '../reconnect-schema.js';
 import { BleDevice, type Timing } from './ble-device.js';
 import { compileGattProfile, nobleUuid, type GattProfile } from './gatt-profile.js';
 import { NO_ADAPTER, nobleOnAdapter, nobleWithBindings } from './noble-loader.js';
@@ -41,7 +43,8 @@ export interface BleDriverOptions {
   connectTimeoutMs?: number;
   /** Per GATT operation (default 5 s). */
   operationTimeoutMs?: number;
-  reconnect?: { initialMs?: number; maxMs?: number };
+  /** Delays between connection attempts (default 500 ms doubling to 30 s; also `ble.reconnect`). */
+  reconnect?: BackoffOptions;
   /** How noble's default export is loaded (tests give one that fails as a machine with no adapter does). */
   loadAdapter?: () => unknown;
 }
@@ -54,7 +57,7 @@ const optionsSchema = z.strictObject({
   scan: z.strictObject({ services: z.array(uuid).optional(), name: z.string().optional() }).optional(),
   connectTimeoutMs: positive.optional(),
   operationTimeoutMs: positive.optional(),
-  reconnect: z.strictObject({ initialMs: positive.optional(), maxMs: positive.optional() }).optional(),
+  reconnect: reconnectSchema.optional(),
 });
 
 const deviceSchema = z
@@ -76,7 +79,7 @@ type BleDeviceConfig = z.infer<typeof deviceSchema>;
 
 function configError(where: string, issues: readonly z.core.$ZodIssue[]): PasarelaError {
   const detail = issues.map((issue) => `${[where, ...issue.path].join('.')}: ${issue.message}`).join('; ');
-  return new PasarelaError(ErrorCode.Config, detail);
+  return errors.config(detail);
 }
 
 interface Configured {
@@ -106,7 +109,7 @@ export function createBleDriver(options: BleDriverOptions = {}): Driver {
       const timing: Timing = {
         connectTimeoutMs: settings.connectTimeoutMs ?? 10_000,
         operationTimeoutMs: settings.operationTimeoutMs ?? 5_000,
-        reconnect: { initialMs: settings.reconnect?.initialMs ?? 500, maxMs: settings.reconnect?.maxMs ?? 30_000 },
+        reconnect: { initialMs: 500, maxMs: 30_000, ...settings.reconnect },
       };
       const profiles = profileBook({ ...builtinProfiles, ...options.profiles });
       const scanName = settings.scan?.name === undefined ? undefined : new RegExp(settings.scan.name);
@@ -252,7 +255,7 @@ function profileBook(data: Readonly<Record<string, unknown>>) {
     let profile = compiled.get(name);
     if (profile) return profile;
     if (!Object.hasOwn(data, name)) {
-      throw new PasarelaError(ErrorCode.Config, `${where}: unknown BLE profile "${name}" (known: ${Object.keys(data).join(', ')})`);
+      throw errors.config(`${where}: unknown BLE profile "${name}" (known: ${Object.keys(data).join(', ')})`);
     }
     profile = compileGattProfile(name, data[name]);
     compiled.set(name, profile);

@@ -6,8 +6,7 @@
  * `struct` (named fields, each a codec at its own offset: a command or a status record).
  */
 import { z } from 'zod';
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
-import { converterSpecSchema, createConverter, type Converter } from '../converters.js';
+import { converterSpecSchema, createConverter, decodeError, encodeError, type Converter } from '../converters.js';
 
 export type ByteCodec = Converter<Uint8Array, unknown>;
 
@@ -38,14 +37,6 @@ const structSpec = z.strictObject({
 
 export const bleCodecSchema = z.union([fieldCodecSchema, hexSpec, structSpec]);
 export type BleCodecSpec = z.infer<typeof bleCodecSchema>;
-
-function decodeError(name: string, reason: string): PasarelaError {
-  return new PasarelaError(ErrorCode.Convert, `${name}: ${reason}`, { status: Status.UnreachableHost });
-}
-
-function encodeError(name: string, reason: string): PasarelaError {
-  return new PasarelaError(ErrorCode.Convert, `${name}: ${reason}`, { status: Status.BadDispatch });
-}
 
 function byteAt(name: string, raw: Uint8Array, at: number): number {
   if (!(raw instanceof Uint8Array)) throw decodeError(name, 'expected bytes');

@@ -8,7 +8,7 @@
  * since its answer would otherwise land on the next one. After a timeout the link is
  * not trusted (ATT ends the bearer too): `onTimeout` is told, and usually closes it.
  */
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import { errors } from '../../gateway/jstp/errors.js';
 
 /** Sends one request; resolves with its answer. `signal` aborts when it timed out or the queue closed. */
 export type GattOperation<T> = (signal: AbortSignal) => Promise<T>;
@@ -32,7 +32,7 @@ interface Job {
 }
 
 function callerGone(signal: AbortSignal): unknown {
-  return signal.reason ?? new PasarelaError(ErrorCode.DeviceTimeout, 'the caller stopped waiting', { status: Status.Timeout });
+  return signal.reason ?? errors.deviceTimeout('the caller stopped waiting');
 }
 
 export class GattQueue {
@@ -112,7 +112,7 @@ export class GattQueue {
     const controller = new AbortController();
     this.runningController = controller;
     this.timer = setTimeout(() => {
-      const error = new PasarelaError(ErrorCode.DeviceTimeout, `GATT ${job.label}: no answer within ${job.timeoutMs} ms`, { status: Status.Timeout });
+      const error = errors.deviceTimeout(`GATT ${job.label}: no answer within ${job.timeoutMs} ms`);
       controller.abort(error);
       this.settle(job, () => job.reject(error));
       this.finishRunning();

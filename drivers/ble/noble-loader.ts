@@ -6,7 +6,7 @@
  * failure becomes one clear "no Bluetooth adapter" error.
  */
 import { createRequire } from 'node:module';
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { Noble, NobleBindings } from './noble-types.js';
 
 // noble is CommonJS with no `exports` map; require keeps each entry point lazy.
@@ -36,6 +36,6 @@ export function nobleOnAdapter(load: () => unknown = () => require('@abandonware
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     const detail = code === 'EAFNOSUPPORT' ? 'this machine has no Bluetooth (EAFNOSUPPORT)' : (error as Error).message;
-    throw new PasarelaError(ErrorCode.DeviceOffline, `${NO_ADAPTER}: ${detail}`, { status: Status.UnreachableHost, cause: error });
+    throw errors.deviceOffline(`${NO_ADAPTER}: ${detail}`, { cause: error });
   }
 }

@@ -1,21 +1,21 @@
 /**
- * One MQTT connection that stays up: reconnects with exponential backoff (mqtt.js
+ * One MQTT connection that stays up: reconnects with the shared Backoff (mqtt.js
  * retries at a fixed period, so its own reconnect is off), subscribes again after
  * every connect, and refuses publishes at once while down instead of queueing them.
  * MQTT 3.1.1 (protocolVersion 4), which both aedes and mosquitto accept.
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
-import { type Logger } from '../../gateway/jstp/logger.js';
+import { Backoff, type BackoffOptions } from '../../gateway/jstp/backoff.js';
+import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
+import type { Logger } from '../../gateway/jstp/logger.js';
 
 export interface ConnectionOptions {
   url: string;
   logger: Logger;
   clientId?: string;
-  /** First retry delay (default 200 ms); doubles up to `maxBackoffMs` (default 10 s). */
-  minBackoffMs?: number;
-  maxBackoffMs?: number;
+  /** Delays between connection attempts (default 200 ms doubling to 10 s). */
+  reconnect?: BackoffOptions;
   /** How long a connect attempt may take (default 5 s). */
   connectTimeoutMs?: number;
   /** Seconds between pings (default 30). */
@@ -31,14 +31,14 @@ interface ConnectionEvents {
 }
 
 export function linkDown(message: string): PasarelaError {
-  return new PasarelaError(ErrorCode.DeviceOffline, message, { status: Status.UnreachableHost });
+  return errors.deviceOffline(message);
 }
 
 export class MqttConnection extends EventEmitter<ConnectionEvents> {
   private client: MqttClient | undefined;
   private readonly filters = new Set<string>();
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private attempt = 0;
+  private readonly backoff: Backoff;
   private stopped = false;
   private wasUp = false;
   /** Successful connects after the first. */
@@ -46,6 +46,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
 
   constructor(private readonly options: ConnectionOptions) {
     super();
+    this.backoff = new Backoff({ initialMs: 200, maxMs: 10_000, ...options.reconnect }, { where: 'mqtt reconnect' });
   }
 
   get connected(): boolean {
@@ -71,7 +72,7 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
       // Commands and acks are small: send them at once rather than batch them (Nagle).
       (client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true);
       if (this.wasUp) this.reconnects++;
-      this.attempt = 0;
+      this.backoff.succeeded();
       this.wasUp = true;
       this.options.logger.info({ url: this.options.url }, 'mqtt connected');
       this.subscribeAll();
@@ -122,13 +123,9 @@ export class MqttConnection extends EventEmitter<ConnectionEvents> {
 
   private scheduleReconnect(): void {
     if (this.timer || this.stopped) return;
-    const min = this.options.minBackoffMs ?? 200;
-    const max = this.options.maxBackoffMs ?? 10_000;
-    const base = Math.min(max, min * 2 ** this.attempt);
-    // Jitter, so many gateways do not return to a restarted broker in lockstep.
-    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
-    this.attempt++;
-    this.options.logger.debug({ url: this.options.url, delay, attempt: this.attempt }, 'mqtt reconnect scheduled');
+    // Jittered, so many gateways do not return to a restarted broker in lockstep.
+    const delay = this.backoff.next();
+    this.options.logger.debug({ url: this.options.url, delay, attempt: this.backoff.attempts }, 'mqtt reconnect scheduled');
     this.timer = setTimeout(() => {
       this.timer = undefined;
       if (!this.stopped) this.client?.reconnect();

@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import type { DeviceConfig, DeviceDescription, DeviceHandle, DeviceHandlers, Driver, DriverContext } from '../driver.js';
-import { ErrorCode, PasarelaError } from '../../gateway/jstp/errors.js';
+import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
 import { Confirmations } from './confirmations.js';
 import { linkDown, MqttConnection, type ConnectionOptions } from './connection.js';
 import type { TopicConvention } from './convention.js';
@@ -63,7 +63,7 @@ interface Tracked {
 }
 
 function configError(message: string): PasarelaError {
-  return new PasarelaError(ErrorCode.Config, message);
+  return errors.config(message);
 }
 
 export class MqttDriver implements Driver {
@@ -95,7 +95,7 @@ export class MqttDriver implements Driver {
   }
 
   async start(context: DriverContext): Promise<void> {
-    if (this.connection) throw new PasarelaError(ErrorCode.Config, `driver "${this.name}" is already started`);
+    if (this.connection) throw errors.config(`driver "${this.name}" is already started`);
     const url = this.options.url ?? (typeof context.options.url === 'string' ? context.options.url : undefined);
     if (!url) throw configError(`driver "${this.name}": no broker URL (set mqtt.url, or let the gateway start its embedded broker)`);
     this.context = context;

@@ -4,8 +4,8 @@
  */
 import { createServer, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
-import { type Logger } from '../../gateway/jstp/logger.js';
-import { ErrorCode, PasarelaError } from '../../gateway/jstp/errors.js';
+import type { Logger } from '../../gateway/jstp/logger.js';
+import { errors } from '../../gateway/jstp/errors.js';
 import { silentLogger } from '../../gateway/jstp/logger.js';
 
 export interface EmbeddedBrokerOptions {
@@ -46,11 +46,7 @@ export async function startEmbeddedBroker(options: EmbeddedBrokerOptions = {}): 
   } catch (error) {
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-      throw new PasarelaError(
-        ErrorCode.Config,
-        `embedded MQTT broker: ${host}:${options.port ?? 1883} is in use (configure mqtt.url to use the broker that runs there)`,
-        { cause: error },
-      );
+      throw errors.addressInUse(`embedded MQTT broker: ${host}:${options.port ?? 1883} is in use (configure mqtt.url to use the broker that runs there)`, { cause: error });
     }
     throw error;
   }

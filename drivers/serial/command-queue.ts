@@ -5,7 +5,7 @@
  * answer or its timeout (`holdOnAbort`), so a late answer is not taken for the next
  * command's: what a protocol without transaction ids (a line protocol) needs.
  */
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import { errors } from '../../gateway/jstp/errors.js';
 
 export interface CommandQueueOptions {
   timeoutMs: number;
@@ -94,7 +94,7 @@ export class CommandQueue<D> {
       job.timer = undefined;
       if (this.active !== job) return;
       this.options.onTimeout?.();
-      this.fail(new PasarelaError(ErrorCode.DeviceTimeout, `no answer from the device within ${job.timeoutMs} ms`, { status: Status.Timeout }));
+      this.fail(errors.deviceTimeout(`no answer from the device within ${job.timeoutMs} ms`));
     }, job.timeoutMs);
     let result: void | Promise<unknown>;
     try {

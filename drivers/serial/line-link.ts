@@ -4,7 +4,7 @@
  * `error:<code>`. Status and event lines may come at any time, even between a
  * command and its `ok`, and are told apart by the profile's patterns.
  */
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import { errors, PasarelaError, Status } from '../../gateway/jstp/errors.js';
 import { CommandQueue } from './command-queue.js';
 import type { Link, LinkHello, LinkOptions } from './link.js';
 import { badReply, deviceAnswered, deviceRestarted, linkStopped, portGone } from './link-errors.js';
@@ -218,5 +218,5 @@ function rule(property: LineProperty): TextRule {
 }
 
 function notSupported(message: string): PasarelaError {
-  return new PasarelaError(ErrorCode.NotSupported, message, { status: Status.NotImplemented });
+  return errors.notSupported(message);
 }

@@ -2,34 +2,36 @@
  * The errors a serial link rejects with, each with its JSTP status, so the registry
  * answers the caller with the same status the device (or the link) gave.
  */
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import { errors, PasarelaError, Status } from '../../gateway/jstp/errors.js';
 
 export function portGone(name: string): PasarelaError {
-  return new PasarelaError(ErrorCode.DeviceOffline, `serial port ${name} is not open`, { status: Status.UnreachableHost });
+  return errors.deviceOffline(`serial port ${name} is not open`);
 }
 
 export function linkStopped(name: string): PasarelaError {
-  return new PasarelaError(ErrorCode.DeviceOffline, `serial link ${name} closed`, { status: Status.UnreachableHost });
+  return errors.deviceOffline(`serial link ${name} closed`);
 }
 
 /** The device booted again: what it was doing is forgotten. */
 export function deviceRestarted(name: string): PasarelaError {
-  return new PasarelaError(ErrorCode.DeviceOffline, `the device on ${name} restarted`, { status: Status.UnreachableHost });
+  return errors.deviceOffline(`the device on ${name} restarted`);
 }
 
 /** The device answered a command with a status other than 2xx. */
 export function deviceAnswered(status: number, reason: string): PasarelaError {
-  const code =
-    status === Status.NotFound ? ErrorCode.DeviceNotFound
-    : status === Status.UnreachableHost ? ErrorCode.DeviceOffline
-    : status === Status.Timeout ? ErrorCode.DeviceTimeout
-    : status === Status.NotImplemented ? ErrorCode.NotSupported
-    : status === Status.BadDispatch ? ErrorCode.BadValue
-    : ErrorCode.AnswerStatus;
-  return new PasarelaError(code, reason, { status });
+  return BY_STATUS.get(status)?.(reason) ?? errors.answerStatus(status, reason);
 }
+
+/** The device errors whose status a device's answer carries. */
+const BY_STATUS = new Map<number, (reason: string) => PasarelaError>([
+  [Status.NotFound, errors.deviceNotFound],
+  [Status.UnreachableHost, errors.deviceOffline],
+  [Status.Timeout, errors.deviceTimeout],
+  [Status.NotImplemented, errors.notSupported],
+  [Status.BadDispatch, errors.badValue],
+]);
 
 /** The device sent something the link cannot use (a description, a reply line). */
 export function badReply(what: string): PasarelaError {
-  return new PasarelaError(ErrorCode.Convert, what, { status: Status.UnreachableHost });
+  return errors.convert(what);
 }

@@ -5,10 +5,10 @@
  * offline and fails what was in flight with 502; it comes back when the port does.
  */
 import type { BindingInterface } from '@serialport/bindings-cpp';
-import { type Logger } from '../../gateway/jstp/logger.js';
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import type { Logger } from '../../gateway/jstp/logger.js';
+import { Backoff, type BackoffOptions } from '../../gateway/jstp/backoff.js';
+import { errors } from '../../gateway/jstp/errors.js';
 import type { DeviceDescription, DeviceHandle, DriverContext, PropertySpec } from '../driver.js';
-import { Backoff } from './backoff.js';
 import type { Stage } from '../../gateway/jstp/pipeline.js';
 import { JstpLink } from './jstp-link.js';
 import type { Link, LinkListener, LinkProtocol } from './link.js';
@@ -35,7 +35,7 @@ export interface SerialDeviceSettings {
   lineProfile: LineProfile | undefined;
   binding: BindingInterface | undefined;
   commandTimeoutMs: number;
-  reconnect: { initialMs: number; maxMs: number };
+  reconnect: BackoffOptions;
   presenceCheckMs: number;
   stages: readonly Stage[];
 }
@@ -60,7 +60,7 @@ export class SerialDevice {
 
   constructor(private readonly settings: SerialDeviceSettings, private readonly context: DriverContext) {
     this.logger = context.logger.child({ device: settings.id, path: settings.path });
-    this.backoff = new Backoff(settings.reconnect.initialMs, settings.reconnect.maxMs);
+    this.backoff = new Backoff(settings.reconnect, { where: 'serial.reconnect' });
   }
 
   start(): void {
@@ -100,7 +100,7 @@ export class SerialDevice {
 
   private requireLink(): Link {
     if (!this.link || !this.online) {
-      throw new PasarelaError(ErrorCode.DeviceOffline, `serial device ${this.settings.id} is offline`, { status: Status.UnreachableHost });
+      throw errors.deviceOffline(`serial device ${this.settings.id} is offline`);
     }
     return this.link;
   }
@@ -175,7 +175,7 @@ export class SerialDevice {
           if (this.link !== link || this.stopped) return;
           this.handle?.describe(this.describe(hello.description));
           for (const [name, value] of Object.entries(hello.values)) this.handle?.reportProperty(name, value);
-          this.backoff.reset();
+          this.backoff.succeeded();
           if (!this.online) {
             this.online = true;
             this.handle?.setOnline(true);

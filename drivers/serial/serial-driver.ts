@@ -13,8 +13,10 @@
  */
 import type { BindingInterface } from '@serialport/bindings-cpp';
 import { z } from 'zod';
-import { ErrorCode, PasarelaError } from '../../gateway/jstp/errors.js';
+import type { BackoffOptions } from '../../gateway/jstp/backoff.js';
+import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { Driver, DriverContext } from '../driver.js';
+import { reconnectSchema } from '../reconnect-schema.js';
 import { compileLineProfile, type LineProfile } from './line-profile.js';
 import { builtinLineProfiles } from './profiles/index.js';
 import type { Stage } from '../../gateway/jstp/pipeline.js';
@@ -26,7 +28,7 @@ export interface SerialDriverOptions {
   /** How long one command may wait for its answer (default 2000 ms; also `serial.commandTimeoutMs`). */
   commandTimeoutMs?: number;
   /** Delays between attempts to open an absent port or greet a silent device (default 200 ms doubling to 5 s). */
-  reconnect?: { initialMs?: number; maxMs?: number };
+  reconnect?: BackoffOptions;
   /** How often to check that an open port's device node still exists (default 500 ms; also `serial.presenceCheckMs`). */
   presenceCheckMs?: number;
   /** More line profiles by name, beside the built-in ones. */
@@ -40,7 +42,7 @@ const positive = z.number().int().positive();
 const optionsSchema = z.strictObject({
   commandTimeoutMs: positive.optional(),
   presenceCheckMs: z.number().int().min(0).optional(),
-  reconnect: z.strictObject({ initialMs: positive.optional(), maxMs: positive.optional() }).optional(),
+  reconnect: reconnectSchema.optional(),
 });
 
 const deviceSchema = z
@@ -66,7 +68,7 @@ const deviceSchema = z
 
 function configError(where: string, issues: readonly z.core.$ZodIssue[]): PasarelaError {
   const detail = issues.map((issue) => `${[where, ...issue.path].join('.')}: ${issue.message}`).join('; ');
-  return new PasarelaError(ErrorCode.Config, detail);
+  return errors.config(detail);
 }
 
 export function createSerialDriver(options: SerialDriverOptions = {}): Driver {
@@ -79,17 +81,14 @@ export function createSerialDriver(options: SerialDriverOptions = {}): Driver {
       const parsed = optionsSchema.safeParse(context.options);
       if (!parsed.success) throw configError('serial', parsed.error.issues);
       const commandTimeoutMs = options.commandTimeoutMs ?? parsed.data.commandTimeoutMs ?? 2_000;
-      const reconnect = {
-        initialMs: options.reconnect?.initialMs ?? parsed.data.reconnect?.initialMs ?? 200,
-        maxMs: options.reconnect?.maxMs ?? parsed.data.reconnect?.maxMs ?? 5_000,
-      };
+      const reconnect: BackoffOptions = { initialMs: 200, maxMs: 5_000, ...parsed.data.reconnect, ...options.reconnect };
       const profileData = { ...builtinLineProfiles, ...options.profiles };
       const compiled = new Map<string, LineProfile>();
       const lineProfile = (name: string, where: string): LineProfile => {
         let profile = compiled.get(name);
         if (profile) return profile;
         if (!Object.hasOwn(profileData, name)) {
-          throw new PasarelaError(ErrorCode.Config, `${where}: unknown line profile "${name}" (known: ${Object.keys(profileData).join(', ')})`);
+          throw errors.config(`${where}: unknown line profile "${name}" (known: ${Object.keys(profileData).join(', ')})`);
         }
         profile = compileLineProfile(name, profileData[name]);
         compiled.set(name, profile);

@@ -5,7 +5,7 @@
  */
 import type { Converter } from '../converters.js';
 import type { ValueSchema } from '../driver.js';
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import { errors } from '../../gateway/jstp/errors.js';
 import { badReply } from './link-errors.js';
 
 export interface TextRule {
@@ -54,7 +54,7 @@ export function objectFromGroups(schema: ValueSchema | undefined, groups: Readon
 export function textFromValue(value: unknown, converter?: Converter): string {
   const text = converter?.encode ? String(converter.encode(value)) : typeof value === 'boolean' ? (value ? '1' : '0') : String(value);
   // A line break would end the command early and smuggle in a second one.
-  if (/[\r\n]/.test(text)) throw new PasarelaError(ErrorCode.BadValue, 'a value sent on a line protocol cannot hold a line break', { status: Status.BadDispatch });
+  if (/[\r\n]/.test(text)) throw errors.badValue('a value sent on a line protocol cannot hold a line break');
   return text;
 }
 
@@ -62,7 +62,7 @@ export function textFromValue(value: unknown, converter?: Converter): string {
 export function fillTemplate(template: string, input: unknown, converter?: Converter): string {
   return template.replace(/\{(\w+)\}/g, (_, key: string) => {
     const value = key === 'value' && (typeof input !== 'object' || input === null) ? input : (input as Record<string, unknown> | null)?.[key];
-    if (value === undefined) throw new PasarelaError(ErrorCode.BadValue, `input has no ${key}`, { status: Status.BadDispatch });
+    if (value === undefined) throw errors.badValue(`input has no ${key}`);
     return textFromValue(value, converter);
   });
 }

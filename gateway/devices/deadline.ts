@@ -3,13 +3,13 @@
  * deadline passes the signal aborts and the caller gets a 504 at once, without
  * waiting for a driver that does not listen to its signal.
  */
-import { ErrorCode, PasarelaError, Status } from '../jstp/errors.js';
+import { errors } from '../jstp/errors.js';
 
 export function withDeadline<T>(ms: number, what: string, call: (signal: AbortSignal) => Promise<T>): Promise<T> {
   const controller = new AbortController();
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(() => {
-      const error = new PasarelaError(ErrorCode.DeviceTimeout, `${what}: no answer from the device within ${ms} ms`, { status: Status.Timeout });
+      const error = errors.deviceTimeout(`${what}: no answer from the device within ${ms} ms`);
       controller.abort(error);
       reject(error);
     }, ms);

@@ -48,7 +48,7 @@ export function mqttStarter(options: MqttStarterOptions = {}): DriverStarterLike
             broker = await startEmbeddedBroker(brokerOptions);
           } catch (error) {
             // The demo's devices are its own, so any port will do when 1883 is taken.
-            if (!options.demo || !(error instanceof PasarelaError) || error.code !== ErrorCode.Config) throw error;
+            if (!options.demo || !(error instanceof PasarelaError) || error.code !== ErrorCode.AddressInUse) throw error;
             logger.warn({ port: brokerOptions.port }, 'MQTT port in use; the demo broker takes a free port');
             broker = await startEmbeddedBroker({ ...brokerOptions, port: 0 });
           }

@@ -14,7 +14,7 @@ import type {
   DriverContext,
 } from '../../drivers/driver.js';
 import type { Engine } from '../jstp/engine.js';
-import { ErrorCode, PasarelaError, Status } from '../jstp/errors.js';
+import { errors, PasarelaError } from '../jstp/errors.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
 import { withDeadline } from './deadline.js';
 import { derivedId, disambiguatedId } from './ids.js';
@@ -62,7 +62,7 @@ interface Device {
 }
 
 function notFound(message: string): PasarelaError {
-  return new PasarelaError(ErrorCode.DeviceNotFound, message, { status: Status.NotFound });
+  return errors.deviceNotFound(message);
 }
 
 function sameValue(a: unknown, b: unknown): boolean {
@@ -136,7 +136,7 @@ export class DeviceRegistry {
       return value;
     }
     if (cached === undefined) {
-      throw new PasarelaError(ErrorCode.DeviceOffline, `device "${id}" has not reported "${name}" yet`, { status: Status.UnreachableHost });
+      throw errors.deviceOffline(`device "${id}" has not reported "${name}" yet`);
     }
     return cached.value;
   }
@@ -145,12 +145,12 @@ export class DeviceRegistry {
     const device = this.device(id);
     const spec = device.description.properties?.[name];
     if (!spec) throw notFound(`device "${id}" has no property "${name}"`);
-    if (!spec.writable) throw new PasarelaError(ErrorCode.ReadOnly, `property "${name}" of "${id}" is read-only`, { status: Status.Forbidden });
+    if (!spec.writable) throw errors.readOnly(`property "${name}" of "${id}" is read-only`);
     const problem = checkValue(spec, value);
-    if (problem) throw new PasarelaError(ErrorCode.BadValue, problem, { status: Status.BadDispatch });
+    if (problem) throw errors.badValue(problem);
     this.assertOnline(device);
     const write = device.handlers.writeProperty;
-    if (!write) throw new PasarelaError(ErrorCode.NotSupported, `device "${id}" cannot write "${name}"`, { status: Status.NotImplemented });
+    if (!write) throw errors.notSupported(`device "${id}" cannot write "${name}"`);
     const confirmed = await withDeadline(this.deadlineMs, `write ${id}.${name}`, (signal) => write.call(device.handlers, name, value, signal));
     this.report(device, name, confirmed, Date.now());
     return confirmed;
@@ -162,11 +162,11 @@ export class DeviceRegistry {
     if (!spec) throw notFound(`device "${id}" has no action "${name}"`);
     if (spec.input) {
       const problem = checkValue(spec.input, input, 'input');
-      if (problem) throw new PasarelaError(ErrorCode.BadValue, problem, { status: Status.BadDispatch });
+      if (problem) throw errors.badValue(problem);
     }
     this.assertOnline(device);
     const invoke = device.handlers.invokeAction;
-    if (!invoke) throw new PasarelaError(ErrorCode.NotSupported, `device "${id}" cannot run "${name}"`, { status: Status.NotImplemented });
+    if (!invoke) throw errors.notSupported(`device "${id}" cannot run "${name}"`);
     return withDeadline(this.deadlineMs, `action ${id}.${name}`, (signal) => invoke.call(device.handlers, name, input, signal));
   }
 
@@ -274,7 +274,7 @@ export class DeviceRegistry {
 
   private assertOnline(device: Device): void {
     if (!device.online) {
-      throw new PasarelaError(ErrorCode.DeviceOffline, `device "${device.id}" is offline`, { status: Status.UnreachableHost });
+      throw errors.deviceOffline(`device "${device.id}" is offline`);
     }
   }
 

@@ -8,7 +8,7 @@
  * escape (`\x` is written `x`).
  */
 import type { Mode, ResourceElement } from './dispatch.js';
-import { ErrorCode, PasarelaError, Status } from './errors.js';
+import { errors } from './errors.js';
 
 export type Captures = Record<string, ResourceElement>;
 
@@ -292,7 +292,7 @@ class Compiled implements CompiledPattern {
 export function compilePattern(pattern: readonly string[]): CompiledPattern {
   const normalized = normalizePattern(pattern, 'strict');
   if (!normalized.ok) {
-    throw new PasarelaError(ErrorCode.BadPattern, `invalid endpoint pattern: ${normalized.reason}`, { status: Status.BadDispatch });
+    throw errors.badPattern(normalized.reason);
   }
   return new Compiled(normalized.pattern);
 }

@@ -22,7 +22,7 @@ import {
   type Token,
 } from './dispatch.js';
 import { compilePattern, normalizePattern, type Captures, type CompiledPattern } from './endpoint.js';
-import { ErrorCode, PasarelaError, Status } from './errors.js';
+import { errors, PasarelaError, Status } from './errors.js';
 import { silentLogger, type Logger } from './logger.js';
 import type { Peer, PeerEndpoint, PeerRequestOptions } from './peer.js';
 import { Pipeline, type Direction, type Stage, type Stopped } from './pipeline.js';
@@ -331,7 +331,7 @@ export class Engine {
     for (const transaction of [...this.transactions.values()]) {
       this.dropTransaction(transaction);
       if (transaction.origin.kind === 'local') {
-        transaction.origin.sink.fail(new PasarelaError(ErrorCode.EngineClosed, 'engine closed'));
+        transaction.origin.sink.fail(errors.engineClosed());
       }
     }
     this.channelTriggers.clear();
@@ -379,7 +379,7 @@ export class Engine {
     if (transaction) {
       // A local request.
       if (status !== undefined) this.engineAnswer(transaction, status, reason);
-      else this.failLocal(transaction, new PasarelaError(ErrorCode.BadDispatch, `dropped by stage ${stage}: ${reason}`));
+      else this.failLocal(transaction, errors.dropped(stage, reason));
       return;
     }
     const transactionId = dispatch.token?.[0];
@@ -833,19 +833,19 @@ export class Engine {
     const method = String(endpoint.method).toUpperCase() as EndpointMethod;
     const normalized = normalizePattern(endpoint.resource, this.mode);
     if (!normalized.ok) {
-      throw new PasarelaError(ErrorCode.BadPattern, `bad endpoint pattern: ${normalized.reason}`, { status: Status.BadDispatch });
+      throw errors.badPattern(normalized.reason);
     }
     return { method, pattern: compilePattern(normalized.pattern) };
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new PasarelaError(ErrorCode.EngineClosed, 'engine closed');
+    if (this.closed) throw errors.engineClosed();
   }
 
   /** BIND or RELEASE sent to a remote engine over a channel (used by clients and pools). */
   static subscriptionDispatch(method: 'BIND' | 'RELEASE', endpoint: EndpointInput, mode: Mode = 'strict', token?: Token): Dispatch {
     const normalized = normalizePattern(endpoint.resource, mode);
-    if (!normalized.ok) throw new PasarelaError(ErrorCode.BadPattern, `bad endpoint pattern: ${normalized.reason}`, { status: Status.BadDispatch });
+    if (!normalized.ok) throw errors.badPattern(normalized.reason);
     return createSubscription(method, { method: String(endpoint.method).toUpperCase() as EndpointMethod, resource: normalized.pattern }, token);
   }
 }

@@ -1,6 +1,11 @@
 /**
  * Every status and error code Pasarela emits, in one place. Callers compare codes,
  * never message strings.
+ *
+ * The catalogue below is the only source of codes: each entry fixes the JSTP status
+ * its errors carry, so a code always comes with the same status, and `errors` has one
+ * factory per entry (`errors.deviceNotFound('device "x" is unknown')`). docs/errors.md
+ * explains every code; a test keeps the two in step.
  */
 
 /** JSTP ANSWER statuses (JSTP 0.5, plus 0.6's 100 and 101). */
@@ -46,52 +51,149 @@ export const statusText: Readonly<Record<number, string>> = {
   506: 'Gateway Disabled',
 };
 
-/** Codes for failures that are not JSTP answers (config, transports, links). */
-export const ErrorCode = {
-  BadDispatch: 'PASARELA_BAD_DISPATCH',
-  BadPattern: 'PASARELA_BAD_PATTERN',
-  AnswerStatus: 'PASARELA_ANSWER_STATUS',
-  EngineClosed: 'PASARELA_ENGINE_CLOSED',
-  ChannelClosed: 'PASARELA_CHANNEL_CLOSED',
-  ChannelOverflow: 'PASARELA_CHANNEL_OVERFLOW',
+/**
+ * The status an error of one code carries: a fixed JSTP status, `null` when the
+ * error is never an answer (config, close reasons), or `'answered'`: whatever the
+ * peer answered.
+ */
+export type CatalogueStatus = StatusCode | null | 'answered';
+
+export interface CatalogueEntry {
+  readonly code: `PASARELA_${string}`;
+  readonly status: CatalogueStatus;
+  /** The message, `%s` replaced by the factory's arguments in order (default `'%s'`). */
+  readonly template?: string;
+}
+
+/** The catalogue: key (as in `ErrorCode.Key`), code, status, message template. */
+const CATALOGUE = {
+  // ---- the protocol ----
+  /** A dispatch that breaks the protocol, or that cannot be encoded. */
+  BadDispatch: { code: 'PASARELA_BAD_DISPATCH', status: Status.BadDispatch },
+  /** An endpoint pattern that cannot be compiled. */
+  BadPattern: { code: 'PASARELA_BAD_PATTERN', status: Status.BadDispatch, template: 'bad endpoint pattern: %s' },
+  /** A request was answered with a status other than 200 (the status is the answer's). */
+  AnswerStatus: { code: 'PASARELA_ANSWER_STATUS', status: 'answered' },
+  EngineClosed: { code: 'PASARELA_ENGINE_CLOSED', status: null, template: 'engine closed' },
+  /** A pipeline stage dropped a local request (its name and reason are in the message). */
+  Dropped: { code: 'PASARELA_DROPPED', status: null, template: 'dropped by stage %s: %s' },
+  /** Forwarding refused: disabled, the hop not allowed, or a client asked to reach past its server. */
+  Forwarding: { code: 'PASARELA_FORWARDING', status: Status.GatewayDisabled },
+  /** A hop names a transport label nobody can dial. */
+  UnknownTransport: { code: 'PASARELA_UNKNOWN_TRANSPORT', status: Status.UnrecognizedTransport, template: 'unknown transport label %s' },
+
+  // ---- connections ----
+  /** An outbound connection could not be made, or is not up now. */
+  Unreachable: { code: 'PASARELA_UNREACHABLE', status: Status.UnreachableHost, template: 'cannot connect to %s: %s' },
+  /** The connection (or the pool or client it belonged to) is closed. */
+  ChannelClosed: { code: 'PASARELA_CHANNEL_CLOSED', status: Status.UnreachableHost },
+  ChannelOverflow: { code: 'PASARELA_CHANNEL_OVERFLOW', status: null },
   /** A peer stopped answering heartbeats (WebSocket ping/pong). */
-  PeerTimeout: 'PASARELA_PEER_TIMEOUT',
-  /** An outbound connection could not be made (status 502). */
-  Unreachable: 'PASARELA_UNREACHABLE',
-  FrameTooLarge: 'PASARELA_FRAME_TOO_LARGE',
-  InvalidJson: 'PASARELA_INVALID_JSON',
-  DecodeError: 'PASARELA_DECODE_ERROR',
-  Config: 'PASARELA_CONFIG',
-  Forwarding: 'PASARELA_FORWARDING',
+  PeerTimeout: { code: 'PASARELA_PEER_TIMEOUT', status: null },
+  FrameTooLarge: { code: 'PASARELA_FRAME_TOO_LARGE', status: null },
+  InvalidJson: { code: 'PASARELA_INVALID_JSON', status: null },
+  DecodeError: { code: 'PASARELA_DECODE_ERROR', status: null },
+
+  // ---- setting up ----
+  /** A config file, a driver option or an API argument is wrong. */
+  Config: { code: 'PASARELA_CONFIG', status: null },
+  /** A port to listen on is taken by another program. */
+  AddressInUse: { code: 'PASARELA_ADDRESS_IN_USE', status: null },
   /** A device profile failed validation (the message names the profile and the field). */
-  Profile: 'PASARELA_PROFILE',
-  /** A converter could not turn raw device data into a value, or a value into raw data. */
-  Convert: 'PASARELA_CONVERT',
-  /** No such device, property, action or event (status 404). */
-  DeviceNotFound: 'PASARELA_DEVICE_NOT_FOUND',
-  /** The device is offline or its link (broker, port, radio) is down (status 502). */
-  DeviceOffline: 'PASARELA_DEVICE_OFFLINE',
-  /** A PUT on a property that is not writable (status 403). */
-  ReadOnly: 'PASARELA_READ_ONLY',
-  /** A value or action input that does not fit its schema (status 400). */
-  BadValue: 'PASARELA_BAD_VALUE',
-  /** The device did not answer before the deadline (status 504). */
-  DeviceTimeout: 'PASARELA_DEVICE_TIMEOUT',
-  /** The device or driver does not support this operation (status 501). */
-  NotSupported: 'PASARELA_NOT_SUPPORTED',
-} as const;
+  Profile: { code: 'PASARELA_PROFILE', status: null },
 
-export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
+  // ---- devices ----
+  /** The device sent data its converter cannot read. */
+  Convert: { code: 'PASARELA_CONVERT', status: Status.UnreachableHost },
+  /** No such device, property, action or event. */
+  DeviceNotFound: { code: 'PASARELA_DEVICE_NOT_FOUND', status: Status.NotFound },
+  /** The device is offline or its link (broker, port, radio) is down. */
+  DeviceOffline: { code: 'PASARELA_DEVICE_OFFLINE', status: Status.UnreachableHost },
+  /** A PUT on a property that is not writable. */
+  ReadOnly: { code: 'PASARELA_READ_ONLY', status: Status.Forbidden },
+  /** A value or action input that does not fit its schema, or that the device cannot take. */
+  BadValue: { code: 'PASARELA_BAD_VALUE', status: Status.BadDispatch },
+  /** The device did not answer before the deadline. */
+  DeviceTimeout: { code: 'PASARELA_DEVICE_TIMEOUT', status: Status.Timeout },
+  /**
+   * Not supported here: by the device, the driver, or this runtime (no WebSocket, no
+   * CBOR codec). Retrying cannot help, so the client stops when a dial fails with it.
+   */
+  NotSupported: { code: 'PASARELA_NOT_SUPPORTED', status: Status.NotImplemented },
+} as const satisfies Record<string, CatalogueEntry>;
 
-/** An error with a stable code and, where it maps to one, a JSTP status. */
+type Catalogue = typeof CATALOGUE;
+type Key = keyof Catalogue;
+
+/** Every code by key: `ErrorCode.DeviceNotFound === 'PASARELA_DEVICE_NOT_FOUND'`. */
+export const ErrorCode = Object.fromEntries(Object.entries(CATALOGUE).map(([key, entry]) => [key, entry.code])) as {
+  readonly [K in Key]: Catalogue[K]['code'];
+};
+
+export type ErrorCodeValue = Catalogue[Key]['code'];
+/** The codes whose errors carry the answered status rather than a fixed one. */
+type AnsweredCode = { [K in Key]: Catalogue[K]['status'] extends 'answered' ? Catalogue[K]['code'] : never }[Key];
+/** The codes whose status the catalogue fixes (or that never carry one). */
+export type FixedErrorCode = Exclude<ErrorCodeValue, AnsweredCode>;
+
+/** Every code with its status, in catalogue order (docs and tests read it). */
+export const errorCatalogue: readonly Readonly<{ key: string; code: ErrorCodeValue; status: CatalogueStatus }>[] = Object.entries(CATALOGUE).map(
+  ([key, entry]) => ({ key, code: entry.code, status: entry.status }),
+);
+
+const statusOfCode = new Map<string, CatalogueStatus>(errorCatalogue.map((entry) => [entry.code, entry.status]));
+
+/** An error with a stable code and, where the catalogue gives it one, a JSTP status. */
 export class PasarelaError extends Error {
   readonly code: ErrorCodeValue;
   readonly status: number | undefined;
 
+  /** The status comes from the catalogue; only a code whose status is "as answered" takes one. */
+  constructor(code: AnsweredCode, message: string, options: { status: number; cause?: unknown });
+  constructor(code: FixedErrorCode, message: string, options?: { cause?: unknown });
   constructor(code: ErrorCodeValue, message: string, options?: { status?: number; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PasarelaError';
     this.code = code;
-    this.status = options?.status;
+    const status = statusOfCode.get(code);
+    this.status = status === 'answered' ? options?.status : (status ?? undefined);
   }
 }
+
+// ---- factories --------------------------------------------------------------------
+
+type Argument = string | number;
+type Placeholders<T extends string> = T extends `${string}%s${infer Rest}` ? [Argument, ...Placeholders<Rest>] : [];
+type TemplateOf<E> = E extends { template: infer T extends string } ? T : '%s';
+type WithCause<A extends unknown[]> = A | [...A, { cause?: unknown }];
+type FactoryArguments<E> = E extends { status: 'answered' }
+  ? WithCause<[status: number, ...Placeholders<TemplateOf<E>>]>
+  : WithCause<Placeholders<TemplateOf<E>>>;
+
+export type ErrorFactory<E> = ((...args: FactoryArguments<E>) => PasarelaError) & { readonly code: ErrorCodeValue; readonly status: CatalogueStatus };
+
+function fill(template: string, args: readonly unknown[]): string {
+  let next = 0;
+  return template.replace(/%s/g, () => String(args[next++]));
+}
+
+function createError(entry: CatalogueEntry): ErrorFactory<CatalogueEntry> {
+  const template = entry.template ?? '%s';
+  const factory = (...args: unknown[]): PasarelaError => {
+    const last = args.at(-1);
+    const options = typeof last === 'object' && last !== null ? (args.pop() as { cause?: unknown }) : {};
+    const status = entry.status === 'answered' ? (args.shift() as number) : undefined;
+    const code = entry.code as ErrorCodeValue;
+    const message = fill(template, args);
+    return status === undefined ? new PasarelaError(code as FixedErrorCode, message, options) : new PasarelaError(code as AnsweredCode, message, { ...options, status });
+  };
+  return Object.assign(factory, { code: entry.code as ErrorCodeValue, status: entry.status }) as ErrorFactory<CatalogueEntry>;
+}
+
+/**
+ * One factory per code, named after its key: `errors.unreachable('10.0.0.2:3000',
+ * 'timed out', { cause })`, `errors.answerStatus(403, 'answered 403')`.
+ */
+export const errors = Object.fromEntries(
+  Object.entries(CATALOGUE).map(([key, entry]) => [key[0]!.toLowerCase() + key.slice(1), createError(entry)]),
+) as unknown as { readonly [K in Key as Uncapitalize<K>]: ErrorFactory<Catalogue[K]> };

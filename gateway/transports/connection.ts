@@ -8,7 +8,7 @@ import type { Channel } from '../jstp/channel.js';
 import type { DispatchCodec } from '../jstp/codec/codec.js';
 import { serializeDispatch, type Dispatch } from '../jstp/dispatch.js';
 import type { Engine } from '../jstp/engine.js';
-import { ErrorCode, type ErrorCodeValue } from '../jstp/errors.js';
+import { ErrorCode, type FixedErrorCode } from '../jstp/errors.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
 import type { TransportStats } from './transport.js';
 
@@ -90,7 +90,7 @@ export class DispatchEncoder {
 export interface CloseInfo {
   readonly reason: string;
   /** Set when this side closed it because of a fault (overflow, oversize, timeout...). */
-  readonly code?: ErrorCodeValue;
+  readonly code?: FixedErrorCode;
   /** True when this side decided to close. */
   readonly local: boolean;
 }
@@ -284,7 +284,7 @@ export class Connection implements Channel {
   }
 
   /** Closes now because of a fault, dropping what is queued; logged with its code. */
-  abort(code: ErrorCodeValue, reason: string): void {
+  abort(code: FixedErrorCode, reason: string): void {
     if (this.finish({ reason, code, local: true })) this.wire.destroy();
   }
 
@@ -301,7 +301,7 @@ export class Connection implements Channel {
   }
 
   /** Counts and logs (sampled) a message that could not be decoded; the connection stays open. */
-  invalidInput(code: ErrorCodeValue, input: string | Uint8Array, error: unknown): void {
+  invalidInput(code: FixedErrorCode, input: string | Uint8Array, error: unknown): void {
     this.invalid++;
     this.counters.invalid++;
     if (this.invalid <= LOG_INVALID_FIRST || this.invalid % LOG_INVALID_EVERY === 0) {

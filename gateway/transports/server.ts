@@ -4,6 +4,7 @@
  * and a `close()` that runs the transport's shutdown once.
  */
 import type net from 'node:net';
+import { errors } from '../jstp/errors.js';
 import type { Logger } from '../jstp/logger.js';
 import { emptyStats, type Connection } from './connection.js';
 import type { Transport, TransportAddress, TransportStats } from './transport.js';
@@ -47,11 +48,15 @@ export abstract class ServerTransport<S> implements Transport {
 
   /**
    * Binds `server` and resolves with the bound address, rejecting with the bind error
-   * (e.g. EADDRINUSE). `onServerError` then handles the server's later errors.
+   * (a taken port: PASARELA_ADDRESS_IN_USE). `onServerError` then handles the server's
+   * later errors.
    */
   protected listenOn(server: net.Server, host: string, port: number, onServerError?: (error: Error) => void): Promise<TransportAddress> {
     return new Promise((resolve, reject) => {
-      const onError = (error: Error): void => reject(error);
+      const onError = (error: Error): void => {
+        const inUse = (error as NodeJS.ErrnoException).code === 'EADDRINUSE';
+        reject(inUse ? errors.addressInUse(`${this.label} ${host}:${port} is in use (EADDRINUSE)`, { cause: error }) : error);
+      };
       server.once('error', onError);
       server.listen(port, host, () => {
         server.off('error', onError);

@@ -6,7 +6,7 @@
  */
 import net from 'node:net';
 import type { Engine } from '../jstp/engine.js';
-import { ErrorCode, PasarelaError, Status } from '../jstp/errors.js';
+import { ErrorCode, errors } from '../jstp/errors.js';
 import { CborSequenceDecoder } from '../jstp/codec/cbor-sequence.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder } from '../jstp/codec/json.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
@@ -268,7 +268,7 @@ export function dialTcp(host: string, port: number, options: DialTcpOptions): Pr
       cleanup();
       socket.destroy();
       logger.debug({ host, port, reason }, 'tcp dial failed');
-      reject(new PasarelaError(ErrorCode.Unreachable, `cannot connect to ${host}:${port}: ${reason}`, { status: Status.UnreachableHost, cause }));
+      reject(errors.unreachable(`${host}:${port}`, reason, { cause }));
     };
     const onError = (error: Error): void => fail(error.message, error);
     const onAbort = (): void => fail('aborted', options.signal?.reason);

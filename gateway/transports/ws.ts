@@ -9,7 +9,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Engine } from '../jstp/engine.js';
-import { ErrorCode, PasarelaError, Status } from '../jstp/errors.js';
+import { ErrorCode, errors } from '../jstp/errors.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
 import type { DispatchCodec } from '../jstp/codec/codec.js';
 import { Connection, DispatchEncoder, type Encoding, type Wire } from './connection.js';
@@ -257,7 +257,7 @@ export function dialWs(url: string, options: DialWsOptions): Promise<Connection>
     // Kept until open: a failed handshake may emit more than one error.
     const onError = (error: Error): void => {
       logger.debug({ url, err: error.message }, 'ws dial failed');
-      reject(new PasarelaError(ErrorCode.Unreachable, `cannot connect to ${url}: ${error.message}`, { status: Status.UnreachableHost, cause: error }));
+      reject(errors.unreachable(url, error.message, { cause: error }));
     };
     ws.on('error', onError);
     ws.once('open', () => {

@@ -253,6 +253,24 @@ describe('pasarela (the gateway)', () => {
     const run = pasarela('--tcp', String(tcp), '--http', '0');
     expect((await run.exited).code).toBe(1);
     expect(run.stderr.join('\n')).toContain('EADDRINUSE');
+    expect(run.stdout.some((line) => parseJson(line)?.err !== undefined && JSON.stringify(parseJson(line)).includes('PASARELA_ADDRESS_IN_USE'))).toBe(true);
+  });
+
+  it('takes every backoff option under serial.reconnect, and names an old spelling', async () => {
+    const device = '  - { id: rover, driver: serial, path: /dev/pasarela-no-such-port, protocol: jstp-cbor }\n';
+    const good = join(dir, 'reconnect.yaml');
+    await writeFile(good, `serial: { reconnect: { initialMs: 20, maxMs: 200, factor: 3, jitter: 0.5, stableMs: 500 } }\ndevices:\n${device}`);
+    const { tcp } = await gateway('--config', good);
+    const client = connect(`tcp://127.0.0.1:${tcp}`, { reconnect: false });
+    clients.push(client);
+    await client.ready();
+    expect((await client.get(['devices'])).body).toMatchObject([{ id: 'rover', driver: 'serial', online: false }]);
+
+    const old = join(dir, 'reconnect-old.yaml');
+    await writeFile(old, `serial: { reconnect: { initialDelayMs: 20 } }\ndevices:\n${device}`);
+    const run = pasarela('--tcp', '0', '--http', '0', '--config', old);
+    expect((await run.exited).code).toBe(1);
+    expect(run.stderr.join('\n')).toContain('serial.reconnect.initialDelayMs: is not a backoff option: it is called initialMs now');
   });
 });
 

@@ -5,10 +5,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
-import { AnswerError, connect, type Client, type ClientState, type Incoming, type WebSocketConstructor } from '../../gateway/client.js';
+import { AnswerError, connect, type Client, type ClientState, type Incoming, type StateChange, type WebSocketConstructor } from '../../gateway/client.js';
 import * as cbor from '../../gateway/jstp/codec/cbor.js';
 import { Engine } from '../../gateway/jstp/engine.js';
-import { Status } from '../../gateway/jstp/errors.js';
+import { ErrorCode, errors, Status } from '../../gateway/jstp/errors.js';
 import { TcpTransport } from '../../gateway/transports/tcp.js';
 import { WsTransport } from '../../gateway/transports/ws.js';
 import type { Transport } from '../../gateway/transports/transport.js';
@@ -53,7 +53,7 @@ async function startServer(label: Label, port = 0): Promise<Server> {
 }
 
 function open(url: string, options: Parameters<typeof connect>[1] = {}): Client {
-  const client = connect(url, { answerTimeoutMs: 2_000, reconnect: { initialDelayMs: 20, maxDelayMs: 100 }, ...options });
+  const client = connect(url, { answerTimeoutMs: 2_000, reconnect: { initialMs: 20, maxMs: 100 }, ...options });
   cleanups.push(() => client.close());
   return client;
 }
@@ -225,6 +225,46 @@ describe('client options', () => {
     const client = open(server.url, { reconnect: false });
     await expect(client.ready()).rejects.toMatchObject({ status: Status.UnreachableHost });
     expect(client.state).toBe('closed');
+  });
+
+  // The dashboard's WHATWG WebSocket, the `ws` package and TCP: one code and status for "cannot connect".
+  for (const path of ['tcp', 'ws package', 'WHATWG WebSocket'] as const) {
+    it(`reports a refused connection as PASARELA_UNREACHABLE, status 502 (${path})`, async () => {
+      const server = await startServer(path === 'tcp' ? 'tcp' : 'ws');
+      await server.stop();
+      const changes: StateChange[] = [];
+      const client = open(server.url, {
+        reconnect: false,
+        ...(path === 'WHATWG WebSocket' ? { WebSocket: WebSocket as unknown as WebSocketConstructor } : {}),
+      });
+      client.on('state', (change) => void changes.push(change));
+      const failure = await client.ready().catch((error: unknown) => error);
+      expect(failure).toMatchObject({ code: ErrorCode.ChannelClosed, cause: { code: ErrorCode.Unreachable, status: Status.UnreachableHost } });
+      expect(changes.at(-1)).toMatchObject({ state: 'closed', error: { code: ErrorCode.Unreachable, status: Status.UnreachableHost } });
+      expect((changes.at(-1)?.error as Error).message).toMatch(/^cannot connect to /);
+    });
+  }
+
+  it('stops at once when the dialer says retrying cannot help (PASARELA_NOT_SUPPORTED), and retries otherwise', async () => {
+    let unsupportedDials = 0;
+    const unsupported = open('ws://127.0.0.1:1/', {
+      dialer: async () => {
+        unsupportedDials++;
+        throw errors.notSupported('no WebSocket implementation available');
+      },
+    });
+    await expect(unsupported.ready()).rejects.toMatchObject({ cause: { code: ErrorCode.NotSupported } });
+    expect(unsupported.state).toBe('closed');
+    let refusedDials = 0;
+    const refused = open('ws://127.0.0.1:1/', {
+      dialer: async () => {
+        refusedDials++;
+        throw errors.unreachable('ws://127.0.0.1:1/', 'refused');
+      },
+    });
+    await until(() => refusedDials >= 3, 'three dial attempts');
+    expect(refused.state).toBe('connecting');
+    expect(unsupportedDials).toBe(1);
   });
 
   it('keeps trying the first connection until a server appears', async () => {

@@ -35,7 +35,7 @@ describe('byte converters', () => {
 
   it('rejects short input as a device error (502) and out-of-range values as bad values (400)', () => {
     expect(() => uint16le().decode(bytes(1))).toThrow(expect.objectContaining({ code: ErrorCode.Convert, status: 502 }));
-    expect(() => uint8().encode!(256)).toThrow(expect.objectContaining({ code: ErrorCode.Convert, status: 400 }));
+    expect(() => uint8().encode!(256)).toThrow(expect.objectContaining({ code: ErrorCode.BadValue, status: 400 }));
     expect(() => int16le({ scale: 0.01 }).encode!(400)).toThrow(expect.objectContaining({ status: 400 }));
     expect(() => uint8().encode!(Number.NaN)).toThrow(expect.objectContaining({ status: 400 }));
   });

@@ -5,7 +5,7 @@
  */
 import { EventEmitter } from 'node:events';
 import type { DeviceHandle, Driver } from '../../drivers/driver.js';
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import { errors } from '../../gateway/jstp/errors.js';
 
 export class SimulatedLamp extends EventEmitter<{ reading: [number]; power: [boolean]; brightness: [number] }> {
   brightness = 50;
@@ -46,7 +46,7 @@ export class SimulatedLamp extends EventEmitter<{ reading: [number]; power: [boo
   }
 
   private command<T>(signal: AbortSignal, apply: () => T): Promise<T> {
-    if (!this.powered) return Promise.reject(new PasarelaError(ErrorCode.DeviceOffline, 'lamp is off', { status: Status.UnreachableHost }));
+    if (!this.powered) return Promise.reject(errors.deviceOffline('lamp is off'));
     if (!this.unresponsive) return Promise.resolve(apply());
     return new Promise((_resolve, reject) => {
       signal.addEventListener('abort', () => reject(signal.reason), { once: true });

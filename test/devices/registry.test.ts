@@ -10,7 +10,7 @@ import { DeviceRegistry } from '../../gateway/devices/registry.js';
 import { bindDeviceResources } from '../../gateway/devices/resources.js';
 import type { RegularMethod, ResourceElement } from '../../gateway/jstp/dispatch.js';
 import { Engine } from '../../gateway/jstp/engine.js';
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import { ErrorCode, errors } from '../../gateway/jstp/errors.js';
 
 let engine: Engine;
 let registry: DeviceRegistry;
@@ -116,7 +116,7 @@ describe('resources', () => {
   it('invokes actions with validated input; driver errors keep their status, others answer 500', async () => {
     const device = addThermostat({
       invokeAction: async (name, input) => {
-        if (name === 'reset') throw new PasarelaError(ErrorCode.NotSupported, 'no reset on this model', { status: Status.NotImplemented });
+        if (name === 'reset') throw errors.notSupported('no reset on this model');
         return { boosting: (input as { minutes: number }).minutes };
       },
     });

@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Channel } from '../../gateway/jstp/channel.js';
 import { createAnswer, createDispatch, serializeDispatch, type Dispatch } from '../../gateway/jstp/dispatch.js';
 import { AnswerError, Engine, type Incoming } from '../../gateway/jstp/engine.js';
-import { ErrorCode, PasarelaError, Status } from '../../gateway/jstp/errors.js';
+import { ErrorCode, errors, PasarelaError } from '../../gateway/jstp/errors.js';
 
 /** A channel that records what the engine sends it, as the wire would carry it. */
 class RecordingChannel implements Channel {
@@ -128,7 +128,7 @@ describe('local API', () => {
   it('uses the status of a PasarelaError thrown by a handler', async () => {
     const engine = newEngine();
     engine.bind({ method: 'PUT', resource: ['ro'] }, () => {
-      throw new PasarelaError(ErrorCode.BadDispatch, 'read-only', { status: 403 });
+      throw errors.readOnly('read-only');
     });
     await expect(engine.put(['ro'], 1)).rejects.toMatchObject({ status: 403 });
   });
@@ -440,7 +440,7 @@ describe('forwarding hook', () => {
   it('answers with the status of a failed forward', async () => {
     const engine = newEngine({
       forwarder: async () => {
-        throw new PasarelaError(ErrorCode.Forwarding, 'unknown label', { status: Status.UnrecognizedTransport });
+        throw errors.unknownTransport('carrier-pigeon');
       },
     });
     await expect(engine.get(['x'], undefined, { host: [['b', 1, 'carrier-pigeon']] })).rejects.toMatchObject({ status: 409 });

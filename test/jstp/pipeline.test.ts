@@ -165,7 +165,7 @@ describe('the pipeline', () => {
     engine.bind({ method: 'GET', resource: ['*'] }, () => 'open');
     await expect(engine.get(['open'])).resolves.toMatchObject({ status: 200, body: 'open' });
     await expect(engine.get(['secret'])).rejects.toMatchObject({ status: 401 });
-    await expect(engine.get(['void'])).rejects.toMatchObject({ code: ErrorCode.BadDispatch, message: expect.stringContaining('auth') });
+    await expect(engine.get(['void'])).rejects.toMatchObject({ code: ErrorCode.Dropped, message: expect.stringContaining('auth') });
     expect(engine.stats().stopped).toBe(2);
     expect(engine.stats().transactions).toBe(0);
   });

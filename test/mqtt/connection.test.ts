@@ -14,7 +14,7 @@ const cleanups = cleanupsAfterEach();
 describe('MqttConnection', () => {
   it('rejects a publish at once with 502 while no broker is reachable', async () => {
     const port = await freePort();
-    const connection = new MqttConnection({ url: `mqtt://127.0.0.1:${port}`, logger: silentLogger(), minBackoffMs: 10_000 });
+    const connection = new MqttConnection({ url: `mqtt://127.0.0.1:${port}`, logger: silentLogger(), reconnect: { initialMs: 10_000 } });
     cleanups.push(() => connection.stop());
     connection.start();
     await expect(connection.publish('a/b', 'x')).rejects.toMatchObject({ code: ErrorCode.DeviceOffline, status: 502 });
@@ -24,7 +24,7 @@ describe('MqttConnection', () => {
     const port = await freePort();
     const gateway = new ContractGateway(2_000);
     cleanups.push(() => gateway.close());
-    const driver = createMqttDriver({ homie: false, connection: { minBackoffMs: 20, maxBackoffMs: 100 } });
+    const driver = createMqttDriver({ homie: false, connection: { reconnect: { initialMs: 20, maxMs: 100 } } });
     cleanups.push(() => driver.stop());
     const devices = [{ id: 'kitchen', driver: 'mqtt', profile: 'json-sensor', topic: 'home/kitchen' }];
     // Started with no broker: start resolves, the device waits offline.

@@ -8,7 +8,7 @@ import { describeDriverContract } from '../support/driver-contract.js';
 import { BROKERS, type TestBroker } from './brokers.js';
 
 // Fast reconnects, so tests that drop links do not wait on the default backoff.
-const connection = { minBackoffMs: 20, maxBackoffMs: 200 };
+const connection = { reconnect: { initialMs: 20, maxMs: 200 } };
 let unique = 0;
 
 for (const [brokerName, startBroker] of BROKERS) {

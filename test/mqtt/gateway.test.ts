@@ -81,7 +81,7 @@ for (const [brokerName, startBroker] of BROKERS) {
         },
         'test',
       );
-      driver = createMqttDriver({ connection: { minBackoffMs: 20, maxBackoffMs: 200 } });
+      driver = createMqttDriver({ connection: { reconnect: { initialMs: 20, maxMs: 200 } } });
       gateway = await startGateway(config, { logger, drivers: deviceStarters([driver]) });
       client = connect(`tcp://127.0.0.1:${gateway.ports.tcp}`, { answerTimeoutMs: 10_000 });
       await client.ready();

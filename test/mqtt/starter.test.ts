@@ -3,11 +3,13 @@
  * sensors, and their devices in `GET ["devices"]` with values arriving as PATCH;
  * and, with `mqtt.url` configured, a real mosquitto instead of the embedded broker.
  */
+import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Client } from '../../gateway/client.js';
 import { parseConfig } from '../../gateway/config.js';
 import { mqttStarter, mqttStarters } from '../../gateway/devices/index.js';
 import { startGateway, type Gateway } from '../../gateway/gateway.js';
+import { ErrorCode } from '../../gateway/jstp/errors.js';
 import { RoomSensor } from '../../firmware-sim/sensors/room-sensor.js';
 import { startMosquitto, type TestBroker } from './brokers.js';
 
@@ -74,5 +76,21 @@ describe('mqttStarter', () => {
   it('starts nothing for a gateway without MQTT devices, broker URL or demo', () => {
     expect(mqttStarters(parseConfig({}, 'test'))).toEqual([]);
     expect(mqttStarters(parseConfig({}, 'test'), { demo: true })).toHaveLength(1);
+  });
+
+  it('on a taken broker port: the demo takes a free port, a real gateway fails with PASARELA_ADDRESS_IN_USE', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, '127.0.0.1', resolve));
+    const taken = (holder.address() as AddressInfo).port;
+    try {
+      const config = parseConfig({ listen: { tcp: 0, http: 0 }, log: { level: 'silent' }, devices: [{ id: 'office', driver: 'mqtt', profile: 'room-sensor', topic: 'office/sensor' }] }, 'test');
+      await expect(startGateway(config, { drivers: [mqttStarter({ brokerPort: taken })] })).rejects.toMatchObject({ code: ErrorCode.AddressInUse });
+      gateway = await startGateway(config, { drivers: [mqttStarter({ demo: true, brokerPort: taken, demoIntervalMs: 50 })] });
+      client = connect(`tcp://127.0.0.1:${gateway.ports.tcp}`);
+      await client.ready();
+      expect(await nextPatch(client, ['devices', 'living-room', 'properties', 'temperature'])).toEqual({ value: expect.any(Number), at: expect.any(Number) });
+    } finally {
+      await new Promise<void>((resolve) => holder.close(() => resolve()));
+    }
   });
 });

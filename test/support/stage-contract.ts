@@ -142,7 +142,7 @@ export function stageContract(name: string, options: StageContractOptions): void
         if (outcome.kind === 'fail') expect(logger.errors.some((e) => e.stage === options.make().name)).toBe(true);
         return;
       }
-      await until(() => seen.length === 1 && subscriber.sent.length === 1, 'the PATCH delivered');
+      await until(() => seen.length === 1 && subscriber.sent.length === 1, 'the PATCH delivered', 20_000);
       if (outcome.kind === 'pass') {
         expect(subscriber.texts).toEqual([text]);
         expect(JSON.parse(serializeDispatch(seen[0]!))).toEqual(JSON.parse(text));
@@ -227,7 +227,7 @@ export function stageContract(name: string, options: StageContractOptions): void
         expect(subscriber.sent).toHaveLength(0);
         return;
       }
-      await until(() => subscriber.sent.length === 200, 'every PATCH delivered');
+      await until(() => subscriber.sent.length === 200, 'every PATCH delivered', 20_000);
       expect(subscriber.sent.map((d) => (d.body as { value: number }).value)).toEqual([...Array(200).keys()]);
     });
 

@@ -35,7 +35,7 @@ function element<T extends HTMLElement>(id: string): T {
 const client = connect(gatewayUrl(window.location), {
   logger,
   // A dashboard should come back soon after the gateway does.
-  reconnect: { initialDelayMs: 250, maxDelayMs: 3_000 },
+  reconnect: { initialMs: 250, maxMs: 3_000 },
 });
 new Dashboard(client, {
   connection: element('connection'),

@@ -12,7 +12,7 @@
  * become null in arrays, NaN and infinities become null, bigint is refused. One
  * addition: a Uint8Array is written as a byte string.
  */
-import { ErrorCode, PasarelaError } from '../errors.js';
+import { errors } from '../errors.js';
 
 const MAX_SAFE = Number.MAX_SAFE_INTEGER;
 const TWO_32 = 0x1_0000_0000;
@@ -269,7 +269,7 @@ export class CborWriter {
         this.byte(value ? 0xf5 : 0xf4);
         return;
       case 'bigint':
-        throw new PasarelaError(ErrorCode.BadDispatch, 'a bigint has no JSON form');
+        throw errors.badDispatch('a bigint has no JSON form');
       case 'object':
         break;
       default: // undefined, function, symbol: JSON writes null where a value is required
@@ -281,7 +281,7 @@ export class CborWriter {
       return;
     }
     if (depth >= MAX_WRITE_DEPTH) {
-      throw new PasarelaError(ErrorCode.BadDispatch, `value nests deeper than ${MAX_WRITE_DEPTH} levels`);
+      throw errors.badDispatch(`value nests deeper than ${MAX_WRITE_DEPTH} levels`);
     }
     if (Array.isArray(value)) {
       this.head(4, value.length);

@@ -4,7 +4,7 @@
  * bytes, so the decoder drops and counts bad frames and resynchronises on the next
  * 0x00, holding at most one frame's worth of bytes.
  */
-import { ErrorCode, PasarelaError } from '../errors.js';
+import { errors } from '../errors.js';
 import { cobsDecodeInto, cobsEncodeInto, cobsMaxLength } from './cobs.js';
 import { crc32 } from './crc32.js';
 
@@ -52,7 +52,7 @@ export class FrameEncoder {
   /** One whole frame, 0x00 delimiter included. Throws FrameTooLarge over the payload limit. */
   encode(cbor: Uint8Array): Uint8Array {
     if (cbor.length > this.maxPayload) {
-      throw new PasarelaError(ErrorCode.FrameTooLarge, `frame payload of ${cbor.length} bytes is over the limit of ${this.maxPayload}`);
+      throw errors.frameTooLarge(`frame payload of ${cbor.length} bytes is over the limit of ${this.maxPayload}`);
     }
     const raw = new Uint8Array(cbor.length + OVERHEAD);
     raw[0] = FRAME_VERSION;
