@@ -360,10 +360,10 @@ export class Client {
   }
 
   private async loadCodec(): Promise<DispatchCodec> {
-    // Loaded on demand: JSON clients (and their bundles) never pay for the CBOR codec.
-    const codecModule = './jstp/codec/cbor.js';
+    // Loaded on demand: a JSON client never runs it, and a bundler that splits code
+    // puts it in a chunk of its own. The literal specifier lets bundlers see it.
     try {
-      this.codec ??= (await import(/* @vite-ignore */ codecModule)) as DispatchCodec;
+      this.codec ??= await import('./jstp/codec/cbor.js');
     } catch (error) {
       throw new PasarelaError(ErrorCode.Config, 'the CBOR codec cannot be loaded', { cause: error });
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /**
- * Builds the dashboard: bundles web/src/main.ts (with the JSTP client) and
- * web/styles.css into web/dist/ with minification and content-hashed names, writes
+ * Builds the dashboard: bundles web/src/main.ts (with the JSTP client; its CBOR codec
+ * as a chunk loaded on demand) and web/styles.css into web/dist/ with minification
+ * and content-hashed names, writes
  * index.html pointing at them, and a gzip copy of each file for the static handler.
  * A gateway may be serving web/dist meanwhile: every file is written to a temporary
  * name and renamed into place, index.html after the files it names, and files of
@@ -27,6 +28,10 @@ const result = await build({
   entryPoints: { main: 'web/src/main.ts', styles: 'web/styles.css' },
   outdir: out,
   entryNames: '[name]-[hash]',
+  // The CBOR codec, imported on demand by the client, becomes a chunk of its own
+  // that only a page opened with ?encoding=cbor loads.
+  splitting: true,
+  chunkNames: '[name]-[hash]',
   bundle: true,
   minify: true,
   sourcemap: 'linked',
@@ -70,7 +75,7 @@ for (const file of result.outputFiles) {
   const name = basename(file.path);
   const [plain, gz] = await put(name, file.contents, !name.endsWith('.map'));
   written.add(name).add(`${name}.gz`);
-  if (name === script || name === styles) sizes.push(`${name} ${(plain / 1024).toFixed(1)} KiB (gzip ${(gz / 1024).toFixed(1)} KiB)`);
+  if (name === script || name === styles || (name.endsWith('.js') && !name.startsWith('main-'))) sizes.push(`${name} ${(plain / 1024).toFixed(1)} KiB (gzip ${(gz / 1024).toFixed(1)} KiB)`);
 }
 
 const template = await readFile(join(web, 'index.html'), 'utf8');
