@@ -21,6 +21,7 @@ import { dialWebSocket, type WebSocketConstructor } from './client-websocket.js'
 
 export type { Answer, EndpointInput, Handler, Incoming, Reply } from './jstp/engine.js';
 export { AnswerError } from './jstp/engine.js';
+export { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
 export type { WebSocketConstructor } from './client-websocket.js';
 
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
