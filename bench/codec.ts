@@ -10,8 +10,9 @@ import {
   serializeDispatch,
   type Dispatch,
 } from '../gateway/jstp/dispatch.js';
-import { decodeDispatch, encodeDispatch, encodeTextKeyed } from '../gateway/jstp/codec/cbor.js';
+import { decodeDispatch, encodeDispatch } from '../gateway/jstp/codec/cbor.js';
 import { FrameEncoder } from '../gateway/jstp/codec/frames.js';
+import { encodeTextKeyed } from '../test/support/text-key-cbor.js';
 
 const AT = 1_700_000_000_000;
 const TX = '3f0c9a52-8d4e-4c1b-9e7a-2b5d6f8a1c03';

@@ -22,6 +22,7 @@ import { dialWebSocket, type WebSocketConstructor } from './client-websocket.js'
 
 export type { Answer, EndpointInput, Handler, Incoming, Reply, Stage, Verdict } from './jstp/engine.js';
 export { AnswerError } from './jstp/engine.js';
+export { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
 export type { WebSocketConstructor } from './client-websocket.js';
 export type { DispatchCodec } from './jstp/codec/codec.js';
 
@@ -338,10 +339,10 @@ export class Client {
   }
 
   private async loadCodec(): Promise<DispatchCodec> {
-    // Loaded on demand: JSON clients (and their bundles) never pay for the CBOR codec.
-    const codecModule = './jstp/codec/cbor.js';
+    // Loaded on demand: a JSON client never runs it, and a bundler that splits code
+    // puts it in a chunk of its own. The literal specifier lets bundlers see it.
     try {
-      this.codec ??= (await import(/* @vite-ignore */ codecModule)) as DispatchCodec;
+      this.codec ??= await import('./jstp/codec/cbor.js');
     } catch (error) {
       throw errors.notSupported('the CBOR codec cannot be loaded', { cause: error });
     }

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * Builds the dashboard: bundles web/src/main.ts (with the JSTP client) and
- * web/styles.css into web/dist/ with minification and content-hashed names, writes
+ * Builds the dashboard: bundles web/src/main.ts (with the JSTP client; its CBOR codec
+ * as a chunk loaded on demand) and web/styles.css into web/dist/ with minification
+ * and content-hashed names, writes
  * index.html pointing at them, and a gzip copy of each file for the static handler.
- * A gateway may be serving web/dist meanwhile: every file is written to a temporary
- * name and renamed into place, index.html after the files it names, and files of
- * the previous build are removed last.
+ * A gateway may be serving web/dist (or `npm pack` reading it) meanwhile: every file
+ * is written to a temporary name in web/.dist-staging and renamed into place,
+ * index.html after the files it names, and files of the previous build are removed last.
  *
  *   node scripts/build-web.mjs [--quiet]
  */
@@ -18,15 +19,22 @@ import { gzipSync, constants } from 'node:zlib';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const web = join(root, 'web');
 const out = join(web, 'dist');
+// Beside web/dist, not in it: what is in web/dist is served and packed.
+const staging = join(web, '.dist-staging');
 const quiet = process.argv.includes('--quiet');
 
 await mkdir(out, { recursive: true });
+await mkdir(staging, { recursive: true });
 
 const result = await build({
   absWorkingDir: root,
   entryPoints: { main: 'web/src/main.ts', styles: 'web/styles.css' },
   outdir: out,
   entryNames: '[name]-[hash]',
+  // The CBOR codec, imported on demand by the client, becomes a chunk of its own
+  // that only a page opened with ?encoding=cbor loads.
+  splitting: true,
+  chunkNames: '[name]-[hash]',
   bundle: true,
   minify: true,
   sourcemap: 'linked',
@@ -47,7 +55,7 @@ async function put(name, bytes, compress) {
   const files = [[name, bytes]];
   if (compress) files.push([`${name}.gz`, gzipSync(bytes, { level: constants.Z_BEST_COMPRESSION })]);
   for (const [file, content] of files) {
-    const temporary = join(out, `.${file}.${process.pid}.tmp`);
+    const temporary = join(staging, `${file}.${process.pid}.tmp`);
     await writeFile(temporary, content);
     await rename(temporary, join(out, file));
   }
@@ -70,7 +78,7 @@ for (const file of result.outputFiles) {
   const name = basename(file.path);
   const [plain, gz] = await put(name, file.contents, !name.endsWith('.map'));
   written.add(name).add(`${name}.gz`);
-  if (name === script || name === styles) sizes.push(`${name} ${(plain / 1024).toFixed(1)} KiB (gzip ${(gz / 1024).toFixed(1)} KiB)`);
+  if (name === script || name === styles || (name.endsWith('.js') && !name.startsWith('main-'))) sizes.push(`${name} ${(plain / 1024).toFixed(1)} KiB (gzip ${(gz / 1024).toFixed(1)} KiB)`);
 }
 
 const template = await readFile(join(web, 'index.html'), 'utf8');
@@ -81,7 +89,7 @@ written.add('index.html').add('index.html.gz');
 
 // The previous build's files, now that nothing new points at them.
 for (const name of await readdir(out)) {
-  // Dot-names are temporary files, maybe of a build running alongside.
+  // Dot-names may be temporary files of an older build script running alongside.
   if (!written.has(name) && !name.startsWith('.')) await rm(join(out, name), { recursive: true, force: true });
 }
 

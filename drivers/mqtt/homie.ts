@@ -158,7 +158,7 @@ export class HomieDiscovery {
           property.name = text4;
           break;
         case '$datatype':
-          if (!(text4 in DATATYPES)) throw new Error(`unknown Homie $datatype ${JSON.stringify(text4)}`);
+          if (!Object.hasOwn(DATATYPES, text4)) throw new Error(`unknown Homie $datatype ${JSON.stringify(text4)}`);
           property.datatype = text4;
           break;
         case '$settable':

@@ -45,7 +45,7 @@ export type MqttProfile = Profile<
 export function loadMqttProfile(name: string, data: unknown): MqttProfile {
   const profile = loadProfile(name, data, mqttExtension);
   for (const [action, spec] of Object.entries(profile.actions)) {
-    if (spec.confirm !== undefined && !(spec.confirm in profile.properties)) {
+    if (spec.confirm !== undefined && !Object.hasOwn(profile.properties, spec.confirm)) {
       throw new ProfileError(name, [`actions.${action}.confirm: no property "${spec.confirm}"`]);
     }
   }

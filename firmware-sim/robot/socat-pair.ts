@@ -61,7 +61,7 @@ export class SocatPair {
       const timer = setTimeout(() => fail(new Error(`socat did not create the PTY pair within ${this.startTimeoutMs} ms: ${output.trim()}`)), this.startTimeoutMs);
       const cleanup = () => {
         clearTimeout(timer);
-        child.stderr!.off('data', onData);
+        child.stderr.off('data', onData);
         child.off('exit', onExit);
         child.off('error', fail);
       };
@@ -79,7 +79,7 @@ export class SocatPair {
         if (output.includes('starting data transfer loop') && existsSync(this.a) && existsSync(this.b)) done();
       };
       const onExit = (code: number | null) => fail(new Error(`socat exited (${code}) before the PTY pair was up: ${output.trim()}`));
-      child.stderr!.on('data', onData);
+      child.stderr.on('data', onData);
       child.once('exit', onExit);
       child.once('error', fail);
     }).catch(async (error: unknown) => {
@@ -87,7 +87,7 @@ export class SocatPair {
       throw error;
     });
     // Keep draining stderr so socat never blocks on a full pipe.
-    child.stderr!.on('data', () => {});
+    child.stderr.on('data', () => {});
     this.logger.debug({ pid: child.pid, a: this.a, b: this.b }, 'socat PTY pair up');
   }
 

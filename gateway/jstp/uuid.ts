@@ -4,7 +4,8 @@
  * that opens a gateway at its LAN address over plain http has `getRandomValues`
  * alone. Ids need to be unique, not secret.
  */
-const cryptoObject = globalThis.crypto as Crypto & { randomUUID?: () => string };
+// The DOM typings declare randomUUID as always there; outside secure contexts it is not.
+const cryptoObject = globalThis.crypto as Omit<Crypto, 'randomUUID'> & { randomUUID?: () => string };
 
 function uuidFromRandomValues(): string {
   const bytes = cryptoObject.getRandomValues(new Uint8Array(16));
@@ -15,8 +16,7 @@ function uuidFromRandomValues(): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-export const randomUUID: () => string =
-  typeof cryptoObject.randomUUID === 'function' ? () => cryptoObject.randomUUID!() : uuidFromRandomValues;
+export const randomUUID: () => string = cryptoObject.randomUUID?.bind(cryptoObject) ?? uuidFromRandomValues;
 
 /** Exported for tests: the fallback used where `crypto.randomUUID` is missing. */
 export { uuidFromRandomValues };

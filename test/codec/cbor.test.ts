@@ -5,12 +5,12 @@ import {
   CborDecodeError,
   decodeDispatch,
   encodeDispatch,
-  encodeTextKeyed,
 } from '../../gateway/jstp/codec/cbor.js';
 import { compareTextKeys, halfBits } from '../../gateway/jstp/codec/cbor-writer.js';
 import { halfToNumber } from '../../gateway/jstp/codec/cbor-read.js';
 import { createDispatch, validateDispatch, type Dispatch } from '../../gateway/jstp/dispatch.js';
 import { ErrorCode, PasarelaError } from '../../gateway/jstp/errors.js';
+import { encodeTextKeyed } from '../support/text-key-cbor.js';
 import { anyDispatch, answerDispatch, jsonShape, regularDispatch, subscriptionDispatch } from './arbitraries.js';
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString('hex');

@@ -5,11 +5,12 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CborDecodeError, decodeDispatch, DEFAULT_CBOR_LIMITS, encodeDispatch, encodeTextKeyed } from '../../gateway/jstp/codec/cbor.js';
+import { CborDecodeError, decodeDispatch, DEFAULT_CBOR_LIMITS, encodeDispatch } from '../../gateway/jstp/codec/cbor.js';
 import { CborSequenceDecoder } from '../../gateway/jstp/codec/cbor-sequence.js';
 import { cobsMaxLength } from '../../gateway/jstp/codec/cobs.js';
 import { FrameDecoder, FrameEncoder } from '../../gateway/jstp/codec/frames.js';
 import { validateDispatch } from '../../gateway/jstp/dispatch.js';
+import { encodeTextKeyed } from '../support/text-key-cbor.js';
 import { anyDispatch } from './arbitraries.js';
 
 /** Random and mutated inputs per decoder (the issue asks for 100k). */

@@ -67,6 +67,10 @@ describe('MQTT profiles', () => {
     expect(problemsOf(() => loadMqttProfile('plug', { convention: 'tasmota', actions: { toggle: { confirm: 'nothing' } } }))).toContain(
       'actions.toggle.confirm: no property "nothing"',
     );
+    // A name every object has is no property either.
+    expect(problemsOf(() => loadMqttProfile('plug', { convention: 'tasmota', actions: { toggle: { confirm: 'constructor' } } }))).toContain(
+      'actions.toggle.confirm: no property "constructor"',
+    );
   });
 });
 

@@ -61,6 +61,8 @@ describe('HomieDiscovery', () => {
     expect(() => feed(discovery, [['homie/lamp/light/on', 'yes']])).toThrow(/boolean/);
     expect(() => feed(discovery, [['homie/lamp/$state', 'asleep']])).toThrow(/\$state/);
     expect(() => feed(discovery, [['homie/lamp/light/on/$datatype', 'bool']])).toThrow(/\$datatype/);
+    // Names every object has are no datatypes either.
+    expect(() => feed(discovery, [['homie/lamp/light/on/$datatype', 'toString']])).toThrow(/\$datatype/);
     expect(() => feed(discovery, [['homie/old/$homie', '3.0.1']])).toThrow(/version/);
   });
 

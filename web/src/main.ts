@@ -1,9 +1,10 @@
 /**
  * The dashboard's entry point: connects the JSTP client to the gateway that served
  * the page (WebSocket on the same host and port) and starts the dashboard.
- * `?gateway=ws://host:port/` points it at another gateway.
+ * `?gateway=ws://host:port/` points it at another gateway; `?encoding=cbor` makes it
+ * talk compact CBOR (binary WebSocket messages) instead of JSON.
  */
-import { connect } from '../../gateway/client.js';
+import { connect, type ClientEncoding } from '../../gateway/client.js';
 import type { Logger } from '../../gateway/jstp/logger.js';
 import { Dashboard } from './dashboard.js';
 
@@ -11,6 +12,13 @@ function gatewayUrl(location: Location): string {
   const chosen = new URLSearchParams(location.search).get('gateway');
   if (chosen) return chosen;
   return `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/`;
+}
+
+function encodingOf(location: Location): ClientEncoding {
+  const chosen = new URLSearchParams(location.search).get('encoding');
+  if (chosen === 'cbor') return 'cbor';
+  if (chosen !== null && chosen !== 'json') console.warn(`pasarela: unknown encoding ${JSON.stringify(chosen)}, using json`);
+  return 'json';
 }
 
 /** Only real problems reach the console; the connection state is on the page. */
@@ -34,6 +42,7 @@ function element<T extends HTMLElement>(id: string): T {
 
 const client = connect(gatewayUrl(window.location), {
   logger,
+  encoding: encodingOf(window.location),
   // A dashboard should come back soon after the gateway does.
   reconnect: { initialMs: 250, maxMs: 3_000 },
 });

@@ -4,8 +4,7 @@
  * deterministic encoding. Decoding accepts that form and plain text-key CBOR, and
  * returns the JSON-shaped object that `validateDispatch` takes.
  */
-import { Encoder } from 'cbor-x';
-import { toWire, type Dispatch } from '../dispatch.js';
+import type { Dispatch } from '../dispatch.js';
 import { CborDecodeError } from './cbor-error.js';
 import type { DispatchCodec } from './codec.js';
 import { base64url, CborReader, setMember } from './cbor-read.js';
@@ -137,25 +136,6 @@ function writeEndpoint(w: CborWriter, endpoint: unknown): void {
     w.head(0, 2);
     w.value(resource, 2);
   }
-}
-
-// Some options cbor-x reads are missing from its typings, hence the untyped objects.
-const textKeyOptions = {
-  useRecords: false,
-  mapsAsObjects: true,
-  tagUint8Array: false,
-  useTag259ForMaps: false,
-  variableMapSize: true,
-};
-const textKeyEncoder = new Encoder(textKeyOptions);
-
-/**
- * Plain CBOR of the JSON wire object (text keys, `token: []` included), as any CBOR
- * library would write it; for interop tests and as the benchmark's middle ground.
- * Not deterministic: keys keep insertion order and large integers become floats.
- */
-export function encodeTextKeyed(dispatch: Dispatch): Uint8Array {
-  return textKeyEncoder.encode(toWire(dispatch));
 }
 
 export interface DecodeOptions {

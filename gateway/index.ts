@@ -1,0 +1,66 @@
+/**
+ * The `pasarela` package: start a gateway from a config, run your own drivers in it,
+ * or use the JSTP engine on its own. The client is `pasarela/client` (it runs in
+ * browsers too), the driver SDK `pasarela/driver`. Importing this entry starts
+ * nothing and loads no driver.
+ */
+export {
+  packageVersion,
+  startGateway,
+  type DriverStarter,
+  type Gateway,
+  type GatewayOptions,
+  type GatewayPorts,
+  type RunningDriver,
+  type StarterContext,
+} from './gateway.js';
+export { deviceStarters, type DeviceStartersOptions } from './devices/starters.js';
+export {
+  applyOverrides,
+  ConfigError,
+  defaultConfig,
+  loadConfig,
+  parseConfig,
+  type Config,
+  type ConfigIssue,
+  type ConfigOverrides,
+  type DeviceConfig,
+  type LogLevel,
+} from './config.js';
+export {
+  AnswerError,
+  Engine,
+  Reply,
+  type Answer,
+  type EndpointInput,
+  type EngineOptions,
+  type EngineStats,
+  type Handler,
+  type Incoming,
+  type RequestOptions,
+} from './jstp/engine.js';
+export type { Channel } from './jstp/channel.js';
+export {
+  createAnswer,
+  createDispatch,
+  createSubscription,
+  METHODS,
+  PROTOCOL_VERSION,
+  REGULAR_METHODS,
+  serializeDispatch,
+  SUBSCRIPTION_METHODS,
+  validateDispatch,
+  type Dispatch,
+  type Endpoint,
+  type EndpointMethod,
+  type Hop,
+  type Method,
+  type Mode,
+  type RegularMethod,
+  type ResourceElement,
+  type SubscriptionMethod,
+  type Token,
+  type ValidationResult,
+} from './jstp/dispatch.js';
+export { ErrorCode, PasarelaError, Status, statusText, type ErrorCodeValue, type StatusCode } from './jstp/errors.js';
+export type { Logger } from './jstp/logger.js';
