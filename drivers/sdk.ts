@@ -17,7 +17,9 @@ export type {
   PropertySpec,
   ValueSchema,
 } from './driver.js';
-export { ErrorCode, PasarelaError, Status, type ErrorCodeValue, type StatusCode } from '../gateway/jstp/errors.js';
+export { ErrorCode, errors, PasarelaError, Status, type ErrorCodeValue, type StatusCode } from '../gateway/jstp/errors.js';
+export { Backoff, type BackoffOptions } from '../gateway/jstp/backoff.js';
+export { silentLogger, type Logger } from '../gateway/jstp/logger.js';
 export {
   compose,
   converterSpecSchema,

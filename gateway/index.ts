@@ -35,10 +35,20 @@ export {
   type EndpointInput,
   type EngineOptions,
   type EngineStats,
+  type AnswerVerdict,
+  type DropVerdict,
+  type Forwarder,
   type Handler,
   type Incoming,
+  type Peer,
+  type PeerEndpoint,
+  type PeerRequestOptions,
   type RequestOptions,
+  type Stage,
+  type Verdict,
 } from './jstp/engine.js';
+export { cborCodec } from './jstp/codec/cbor.js';
+export type { DispatchCodec } from './jstp/codec/codec.js';
 export type { Channel } from './jstp/channel.js';
 export {
   createAnswer,
@@ -62,5 +72,6 @@ export {
   type Token,
   type ValidationResult,
 } from './jstp/dispatch.js';
-export { ErrorCode, PasarelaError, Status, statusText, type ErrorCodeValue, type StatusCode } from './jstp/errors.js';
-export type { Logger } from './jstp/logger.js';
+export { ErrorCode, errors, PasarelaError, Status, statusText, type ErrorCodeValue, type StatusCode } from './jstp/errors.js';
+export { silentLogger, type Logger, type LogFn } from './jstp/logger.js';
+export { Backoff, type BackoffOptions } from './jstp/backoff.js';

@@ -42,8 +42,6 @@ const result = await build({
   platform: 'browser',
   // Phones a few years old: Safari 15, Chrome 100.
   target: ['es2020', 'safari15', 'chrome100', 'firefox100'],
-  // The engine's default logger is pino; the page gives it its own, so pino stays out.
-  alias: { pino: './web/src/silent-pino.ts' },
   metafile: true,
   write: false,
   logLevel: 'warning',

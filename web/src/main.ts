@@ -23,8 +23,7 @@ function encodingOf(location: Location): ClientEncoding {
 
 /** Only real problems reach the console; the connection state is on the page. */
 const quiet = (): void => undefined;
-const logger = {
-  level: 'warn',
+const logger: Logger = {
   trace: quiet,
   debug: quiet,
   info: quiet,
@@ -32,7 +31,7 @@ const logger = {
   error: (details: unknown, message?: string) => console.error('pasarela:', message ?? details, details),
   fatal: (details: unknown, message?: string) => console.error('pasarela:', message ?? details, details),
   child: () => logger,
-} as unknown as Logger;
+};
 
 function element<T extends HTMLElement>(id: string): T {
   const found = document.getElementById(id);
