@@ -4,9 +4,9 @@
  * entries that make the first two known to the MQTT driver (the lamp is discovered).
  */
 import type { Logger } from 'pino';
-import { HomieLamp } from './homie-device.js';
-import { RoomSensor } from './room-sensor.js';
-import { SmartPlug } from './smart-plug.js';
+import { HomieLamp } from '../firmware-sim/sensors/homie-device.js';
+import { RoomSensor } from '../firmware-sim/sensors/room-sensor.js';
+import { SmartPlug } from '../firmware-sim/sensors/smart-plug.js';
 
 export interface SensorDemoOptions {
   url: string;
