@@ -5,7 +5,7 @@
  * (the demo's simulated sensors) comes in through `alongside`.
  */
 import type { DeviceConfig } from '../../drivers/driver.js';
-import { createMqttDriver, type MqttDriverOptions } from '../../drivers/mqtt/driver.js';
+import { createMqttDriver, type MqttDriverOptions } from '../../drivers/mqtt/index.js';
 import type { EmbeddedBroker } from '../../drivers/mqtt/embedded-broker.js';
 import { ErrorCode, PasarelaError } from '../jstp/errors.js';
 import type { Logger } from '../jstp/logger.js';
