@@ -246,3 +246,25 @@ describe('driver plugins', () => {
     expect(events).toEqual(['cleanup', 'cleanup 2']);
   });
 });
+
+describe('docs/plugins.md', () => {
+  it('the uptime example serves GET ["uptime"] and /uptime', async () => {
+    const uptime: GatewayPlugin = {
+      name: 'uptime',
+      async start({ engine, http, logger }) {
+        const unbind = engine.bind({ method: 'GET', resource: ['uptime'] }, () => process.uptime());
+        const unroute = http.route('/uptime', (_request, response) => void response.end(`${process.uptime()}\n`));
+        logger.info('serving GET ["uptime"] and /uptime');
+        return () => {
+          unroute();
+          unbind();
+        };
+      },
+    };
+    const gateway = await start([uptime]);
+    const peer = await client(gateway);
+    expect(typeof (await peer.get(['uptime'])).body).toBe('number');
+    const response = await fetch(`http://127.0.0.1:${gateway.ports.http}/uptime`);
+    expect(Number(await response.text())).toBeGreaterThan(0);
+  });
+});
