@@ -99,7 +99,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
 
   const devicesLogger = logger.child({ component: 'devices' });
   const registry = new DeviceRegistry({ engine, logger: devicesLogger, devices: config.devices });
-  const unbindDevices = bindDeviceResources(engine, registry, devicesLogger);
+  bindDeviceResources(engine, registry, devicesLogger);
 
   engine.bind({ method: 'GET', resource: ['gateway'] }, () => ({
     name: 'pasarela',
@@ -109,8 +109,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     uptime: Math.round((Date.now() - startedAt) / 10) / 100,
   }));
 
-  const router = new HttpRouter(logger.child({ component: 'http' }));
-  const serveStatic = createStaticHandler({ logger: logger.child({ component: 'http' }) });
+  const httpLogger = logger.child({ component: 'http' });
+  const router = new HttpRouter(httpLogger);
+  const serveStatic = createStaticHandler({ logger: httpLogger });
   const tcp = new TcpTransport({
     engine,
     host: config.listen.host,
@@ -156,7 +157,6 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
           logger.error({ err: error }, 'forwarding pool failed to close');
         }
       }
-      unbindDevices();
       engine.close();
       logger.debug('gateway closed');
     })();
@@ -183,7 +183,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         throw error;
       }
     }
-    const [tcpAddress, httpAddress] = [await tcp.listen(), await ws.listen()];
+    const tcpAddress = await tcp.listen();
+    const httpAddress = await ws.listen();
     const ports: GatewayPorts = { tcp: tcpAddress.port, http: httpAddress.port };
     markReady(ports);
     return { engine, registry, ports, close };
