@@ -16,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import mqtt, { type MqttClient } from 'mqtt';
 import { connect, type Client } from '../gateway/client.js';
 import { parseConfig } from '../gateway/config.js';
-import { mqttStarter } from '../gateway/devices/mqtt-starter.js';
+import { mqttPlugin } from '../gateway/plugins/mqtt-plugin.js';
 import { startGateway, type Gateway } from '../gateway/gateway.js';
 import { Mosquitto } from '../test/support/mosquitto.js';
 
@@ -112,7 +112,7 @@ async function main(): Promise<void> {
       },
       'bench',
     );
-    gateway = await startGateway(config, { drivers: [mqttStarter({ driver: { homie: false } })] });
+    gateway = await startGateway(config, { plugins: [mqttPlugin({ driver: { homie: false } })] });
     client = connect(`tcp://127.0.0.1:${gateway.ports.tcp}`);
     await client.ready();
     let oursReceive: (seq: number) => void = () => {};

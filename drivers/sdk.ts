@@ -2,7 +2,7 @@
  * `pasarela/driver`: what a driver author needs. The Driver interface and its
  * context (drivers/driver.ts), the errors that pick a device's answer, the value
  * converters and the profile helpers. Run a driver in a gateway with
- * `deviceStarters` from `pasarela`; docs/writing-a-driver.md walks through one.
+ * `driverPlugin` from `pasarela`; docs/writing-a-driver.md walks through one.
  */
 export type {
   ActionSpec,

@@ -1,63 +1,43 @@
 /**
  * Composes a running gateway from a config: the engine, the forwarding pool, the
- * TCP transport, the HTTP (dashboard) + WebSocket transport, the gateway's own
- * resources and the drivers it is given. Everything it starts, `close()` stops.
+ * device registry and its resources, the TCP transport, the HTTP (dashboard) +
+ * WebSocket transport, and the plugins it is given (drivers among them). Everything
+ * it starts, `close()` stops.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Config, DeviceConfig } from './config.js';
+import type { Config } from './config.js';
+import { DeviceRegistry } from './devices/registry.js';
+import { bindDeviceResources } from './devices/resources.js';
 import { ForwardingPool } from './forwarding.js';
+import { HttpRouter } from './http-routes.js';
 import { createStaticHandler } from './http-static.js';
 import { cborCodec as cbor } from './jstp/codec/cbor.js';
 import { Engine } from './jstp/engine.js';
+import { errors } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
+import type { GatewayPlugin, GatewayPorts, PluginContext, PluginStop } from './plugin.js';
 import { TcpTransport } from './transports/tcp.js';
-import type { Transport } from './transports/transport.js';
 import { WsTransport } from './transports/ws.js';
 
-/** What a driver starter gets from the gateway. */
-export interface StarterContext {
-  readonly engine: Engine;
-  readonly logger: Logger;
-  readonly config: Config;
-  /** The configured devices of this driver (those whose `driver` is its name). */
-  readonly devices: readonly DeviceConfig[];
-}
-
-/** A driver that started; the gateway stops it on close. */
-export interface RunningDriver {
-  readonly name: string;
-  stop(): Promise<void>;
-}
-
-/**
- * The seam for drivers (BLE, serial, MQTT: a later issue). A starter will wrap one
- * `Driver` (drivers/driver.ts) with the device registry that turns its calls into
- * dispatches. Each starter is called once, in order, after the transports listen;
- * one that throws fails the start (and what started is closed).
- */
-export interface DriverStarter {
-  readonly name: string;
-  start(context: StarterContext): Promise<RunningDriver>;
-}
+export type { GatewayPlugin, GatewayPorts, PluginContext, PluginStop } from './plugin.js';
 
 export interface GatewayOptions {
   logger?: Logger;
-  /** Drivers to start; none yet. */
-  drivers?: readonly DriverStarter[];
-}
-
-export interface GatewayPorts {
-  readonly tcp: number;
-  readonly http: number;
+  /** Started in order before the transports listen; stopped in reverse order on close. */
+  plugins?: readonly GatewayPlugin[];
+  /** The folder of the config file (plugins resolve relative paths against it). */
+  configDir?: string;
 }
 
 export interface Gateway {
   readonly engine: Engine;
+  /** The one device registry: every driver's devices. */
+  readonly registry: DeviceRegistry;
   /** The bound ports (the real ones when 0 was configured). */
   readonly ports: GatewayPorts;
-  /** Stops drivers, transports, forwarding and the engine; idempotent, never rejects. */
+  /** Stops plugins, transports, forwarding and the engine; idempotent, never rejects. */
   close(): Promise<void>;
 }
 
@@ -85,46 +65,88 @@ export function packageVersion(): string {
   }
 }
 
+interface StartedPlugin {
+  readonly name: string;
+  readonly stop: PluginStop | undefined;
+}
+
 export async function startGateway(config: Config, options: GatewayOptions = {}): Promise<Gateway> {
   const logger = options.logger ?? silentLogger();
+  const plugins = options.plugins ?? [];
+  const names = new Set<string>();
+  for (const plugin of plugins) {
+    if (names.has(plugin.name)) throw errors.config(`two plugins are named "${plugin.name}"`);
+    names.add(plugin.name);
+  }
   const startedAt = Date.now();
-  const drivers: RunningDriver[] = [];
-  const transports: Transport[] = [];
+  const started: StartedPlugin[] = [];
 
   const engine = new Engine({
     mode: config.jstp.mode,
     answerTimeoutMs: config.jstp.answerTimeoutMs,
     logger: logger.child({ component: 'jstp' }),
   });
-  // Given the engine, the pool installs itself as its forwarder; without one the
-  // engine answers 506 to any dispatch with a `host`.
-  const pool = config.jstp.forwarding.enabled
+  // Without a pool the engine answers 506 to any dispatch with a `host`.
+  const forwarding = config.jstp.forwarding.enabled
     ? new ForwardingPool({ engine, ...config.jstp.forwarding, cbor, logger: logger.child({ component: 'forwarding' }) }).install()
     : undefined;
+
+  const devicesLogger = logger.child({ component: 'devices' });
+  const registry = new DeviceRegistry({ engine, logger: devicesLogger, devices: config.devices });
+  bindDeviceResources(engine, registry, devicesLogger);
 
   engine.bind({ method: 'GET', resource: ['gateway'] }, () => ({
     name: 'pasarela',
     version: packageVersion(),
-    drivers: drivers.map((driver) => driver.name),
+    drivers: registry.drivers(),
     // Seconds, like process.uptime().
     uptime: Math.round((Date.now() - startedAt) / 10) / 100,
   }));
 
+  const httpLogger = logger.child({ component: 'http' });
+  const router = new HttpRouter(httpLogger);
+  const serveStatic = createStaticHandler({ logger: httpLogger });
+  const tcp = new TcpTransport({
+    engine,
+    host: config.listen.host,
+    port: config.listen.tcp,
+    cbor,
+    closeTimeoutMs: TRANSPORT_CLOSE_MS,
+    logger: logger.child({ component: 'tcp' }),
+  });
+  // One port: plugins' routes and the dashboard over plain HTTP, JSTP over WebSocket upgrades on any path.
+  const ws = new WsTransport({
+    engine,
+    onRequest: (request, response) => {
+      if (!router.handle(request, response)) serveStatic(request, response);
+    },
+    host: config.listen.host,
+    port: config.listen.http,
+    cbor,
+    closeTimeoutMs: TRANSPORT_CLOSE_MS,
+    logger: logger.child({ component: 'ws' }),
+  });
+
+  let markReady: (ports: GatewayPorts) => void = () => undefined;
+  const ready = new Promise<GatewayPorts>((resolve) => {
+    markReady = resolve;
+  });
+
   let closing: Promise<void> | undefined;
   const close = (): Promise<void> => {
     closing ??= (async () => {
-      // Drivers first, so they stop producing dispatches while the transports still run.
-      for (const driver of [...drivers].reverse()) {
+      // Plugins first, so drivers stop producing dispatches while the transports still run.
+      for (const plugin of started.splice(0).reverse()) {
         try {
-          await driver.stop();
+          await plugin.stop?.();
         } catch (error) {
-          logger.error({ err: error, driver: driver.name }, 'driver failed to stop');
+          logger.error({ err: error, plugin: plugin.name }, 'plugin failed to stop');
         }
       }
-      await Promise.all(transports.map((transport) => transport.close()));
-      if (pool) {
+      await Promise.all([tcp.close(), ws.close()]);
+      if (forwarding) {
         try {
-          await pool.close();
+          await forwarding.close();
         } catch (error) {
           logger.error({ err: error }, 'forwarding pool failed to close');
         }
@@ -136,37 +158,30 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   };
 
   try {
-    const tcp = new TcpTransport({
-      engine,
-      host: config.listen.host,
-      port: config.listen.tcp,
-      cbor,
-      closeTimeoutMs: TRANSPORT_CLOSE_MS,
-      logger: logger.child({ component: 'tcp' }),
-    });
-    transports.push(tcp);
-    const tcpAddress = await tcp.listen();
-
-    // One port: the dashboard over plain HTTP, JSTP over WebSocket upgrades on any path.
-    const ws = new WsTransport({
-      engine,
-      onRequest: createStaticHandler({ logger: logger.child({ component: 'http' }) }),
-      host: config.listen.host,
-      port: config.listen.http,
-      cbor,
-      closeTimeoutMs: TRANSPORT_CLOSE_MS,
-      logger: logger.child({ component: 'ws' }),
-    });
-    transports.push(ws);
-    const httpAddress = await ws.listen();
-
-    for (const starter of options.drivers ?? []) {
-      const devices = config.devices.filter((device) => device.driver === starter.name);
-      const driverLogger = logger.child({ driver: starter.name });
-      drivers.push(await starter.start({ engine, logger: driverLogger, config, devices }));
+    for (const plugin of plugins) {
+      const context: PluginContext = {
+        engine,
+        registry,
+        transports: { tcp, ws },
+        forwarding,
+        logger: logger.child({ plugin: plugin.name }),
+        config,
+        configDir: options.configDir,
+        http: router,
+        ready,
+      };
+      try {
+        started.push({ name: plugin.name, stop: (await plugin.start(context)) ?? undefined });
+      } catch (error) {
+        logger.error({ err: error, plugin: plugin.name }, 'plugin failed to start');
+        throw error;
+      }
     }
-
-    return { engine, ports: { tcp: tcpAddress.port, http: httpAddress.port }, close };
+    const tcpAddress = await tcp.listen();
+    const httpAddress = await ws.listen();
+    const ports: GatewayPorts = { tcp: tcpAddress.port, http: httpAddress.port };
+    markReady(ports);
+    return { engine, registry, ports, close };
   } catch (error) {
     await close();
     throw error;

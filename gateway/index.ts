@@ -4,17 +4,10 @@
  * browsers too), the driver SDK `pasarela/driver`. Importing this entry starts
  * nothing and loads no driver.
  */
-export {
-  packageVersion,
-  startGateway,
-  type DriverStarter,
-  type Gateway,
-  type GatewayOptions,
-  type GatewayPorts,
-  type RunningDriver,
-  type StarterContext,
-} from './gateway.js';
-export { deviceStarters, type DeviceStartersOptions } from './devices/starters.js';
+export { packageVersion, startGateway, type Gateway, type GatewayOptions } from './gateway.js';
+export type { GatewayPlugin, GatewayPorts, HttpHandler, HttpRoutes, PluginContext, PluginStop } from './plugin.js';
+export { driverPlugin, preparedDriverPlugin } from './plugins/driver-plugin.js';
+export { DeviceRegistry } from './devices/registry.js';
 export {
   applyOverrides,
   ConfigError,

@@ -5,4 +5,3 @@ export { tasmota } from './tasmota.js';
 export { HomieDiscovery } from './homie.js';
 export { loadMqttProfile, type MqttProfile } from './profile-schema.js';
 export { builtinProfiles } from './profiles/index.js';
-export { startEmbeddedBroker, type EmbeddedBroker, type EmbeddedBrokerOptions } from './embedded-broker.js';

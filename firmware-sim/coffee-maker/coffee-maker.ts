@@ -40,9 +40,6 @@ export interface SimulatedCoffeeMaker {
 
 export const DEFAULT_COFFEE_ADDRESS = 'c0:ff:ee:00:00:01';
 
-/** The demo's config entry for it: found by its advertised name, served with the coffee-maker profile. */
-export const COFFEE_DEMO_DEVICE = { id: 'coffee', driver: 'ble', profile: 'coffee-maker', name: 'Cafetera' } as const;
-
 export function createSimulatedCoffeeMaker(options: SimulatedCoffeeMakerOptions = {}): SimulatedCoffeeMaker {
   const address = options.address ?? DEFAULT_COFFEE_ADDRESS;
   const ownRadio = options.radio === undefined;

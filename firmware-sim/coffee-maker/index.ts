@@ -1,5 +1,5 @@
 /** The simulated Bluetooth coffee maker and the radio it is reached through. */
-export { createSimulatedCoffeeMaker, COFFEE_DEMO_DEVICE, DEFAULT_COFFEE_ADDRESS, type SimulatedCoffeeMaker, type SimulatedCoffeeMakerOptions } from './coffee-maker.js';
+export { createSimulatedCoffeeMaker, DEFAULT_COFFEE_ADDRESS, type SimulatedCoffeeMaker, type SimulatedCoffeeMakerOptions } from './coffee-maker.js';
 export { CoffeeMachine, BREW_STATES, CUP_SIZES, STRENGTHS, MACHINE_ERRORS } from './machine.js';
 export type { BrewState, CupSize, Strength, MachineError, MachineField, MachineSnapshot, CoffeeMachineOptions } from './machine.js';
 export { CoffeeUuids, MAINTENANCE_REFILL } from './gatt.js';

@@ -5,5 +5,4 @@ export { Noise, type NoiseOptions } from './noise.js';
 export { VirtualSerialPorts } from './virtual-port.js';
 export { RobotOnPort, type RobotPortOptions } from './robot-port.js';
 export { SocatPair, socatAvailable, type SocatPairOptions } from './socat-pair.js';
-export { startRobotDemo, type RobotDemo, type RobotDemoOptions } from './demo.js';
 export type { LinkProtocolName } from './protocol.js';

@@ -3,4 +3,3 @@ export { HomieLamp, type HomieLampOptions } from './homie-device.js';
 export { MqttSimulator, type SimulatorOptions } from './mqtt-simulator.js';
 export { RoomSensor, type RoomSensorOptions } from './room-sensor.js';
 export { SmartPlug, type SmartPlugOptions } from './smart-plug.js';
-export { startSensorDemo, type SensorDemo, type SensorDemoOptions } from './demo.js';

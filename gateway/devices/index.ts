@@ -1,7 +1,5 @@
 /** The device registry: drivers' devices as JSTP resources. */
 export { DeviceRegistry, type DeviceDetails, type DeviceSummary, type PropertyValue, type RegistryOptions } from './registry.js';
 export { bindDeviceResources } from './resources.js';
-export { deviceStarters, registryOf, type DeviceStartersOptions, type DriverStarterLike, type RunningDriverLike, type StarterContextLike } from './starters.js';
 export { checkValue } from './schema-check.js';
 export { derivedId, slug } from './ids.js';
-export { mqttStarter, mqttStarters, type MqttStarterOptions } from './mqtt-starter.js';

@@ -82,6 +82,8 @@ export class DeviceRegistry {
   private readonly renames = new Map<string, string>();
   /** Ids a device once had, so it gets the same one back after being removed and re-added. */
   private readonly assigned = new Map<string, string>();
+  /** Drivers holding a context, in the order they got it. */
+  private readonly driverNames = new Set<string>();
 
   constructor(options: RegistryOptions) {
     this.engine = options.engine;
@@ -94,6 +96,7 @@ export class DeviceRegistry {
 
   /** The context a driver's `start` receives. */
   context(driver: string, devices: readonly DeviceConfig[] = [], options: Readonly<Record<string, unknown>> = {}, logger?: Logger): DriverContext {
+    this.driverNames.add(driver);
     return {
       logger: logger ?? this.logger.child({ driver }),
       devices,
@@ -104,9 +107,15 @@ export class DeviceRegistry {
 
   /** Removes every device of a driver (it stopped). */
   removeDriver(driver: string): void {
+    this.driverNames.delete(driver);
     for (const device of [...this.byId.values()]) {
       if (device.driver === driver) this.removeDevice(device);
     }
+  }
+
+  /** The drivers that were given a context and not removed: `drivers` of `GET ["gateway"]`. */
+  drivers(): string[] {
+    return [...this.driverNames];
   }
 
   list(): DeviceSummary[] {

@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Client, type Incoming } from '../../gateway/client.js';
 import { parseConfig } from '../../gateway/config.js';
-import { deviceStarters } from '../../gateway/devices/index.js';
+import { driverPlugin } from '../../gateway/plugins/driver-plugin.js';
 import { startGateway, type Gateway } from '../../gateway/gateway.js';
 import { createBleDriver } from '../../drivers/ble/index.js';
 import { createSimulatedCoffeeMaker, type SimulatedCoffeeMaker } from '../../firmware-sim/coffee-maker/index.js';
@@ -48,7 +48,7 @@ describe('brew from a JSTP client', () => {
   it('ANSWER 200, then state PATCHes heating -> brewing -> ready, and the ready event', async () => {
     coffee = createSimulatedCoffeeMaker({ speed: 20 });
     const config = parseConfig({ listen: { host: '127.0.0.1', tcp: 0, http: 0 }, log: { level: 'silent' }, devices: [COFFEE] }, 'test');
-    gateway = await startGateway(config, { drivers: deviceStarters([createBleDriver({ bindings: coffee.radio, ...FAST })]) });
+    gateway = await startGateway(config, { plugins: [driverPlugin(createBleDriver({ bindings: coffee.radio, ...FAST }))] });
     client = connect(`tcp://127.0.0.1:${gateway.ports.tcp}`, { answerTimeoutMs: 10_000 });
     await client.ready();
 

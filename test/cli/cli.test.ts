@@ -2,133 +2,17 @@
  * The real `pasarela` command, spawned from the TypeScript source (no stale dist/):
  * startup, signals, config errors, flags, `call` and `watch`.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Client } from '../../gateway/client.js';
+import { deadPort, parseJson, pasarelaRuns, ROOT } from '../support/pasarela.js';
 
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const CLI = join(ROOT, 'gateway', 'cli.ts');
-
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-/** A spawned `pasarela`, with its output collected line by line. */
-class Run {
-  readonly child: ChildProcess;
-  readonly stdout: string[] = [];
-  readonly stderr: string[] = [];
-  readonly exited: Promise<Exit>;
-  private waiters: (() => void)[] = [];
-
-  constructor(args: string[]) {
-    this.child = spawn(process.execPath, ['--import', 'tsx', CLI, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FORCE_COLOR: '0' },
-    });
-    this.collect(this.child.stdout!, this.stdout);
-    this.collect(this.child.stderr!, this.stderr);
-    this.exited = new Promise((resolve) => this.child.once('exit', (code, signal) => resolve({ code, signal })));
-  }
-
-  /** Resolves with the first stdout/stderr line that satisfies `test`. */
-  async line(stream: 'stdout' | 'stderr', test: (line: string) => boolean, timeoutMs = 15_000): Promise<string> {
-    const lines = stream === 'stdout' ? this.stdout : this.stderr;
-    const deadline = Date.now() + timeoutMs;
-    let exited = false;
-    void this.exited.then(() => {
-      exited = true;
-      this.wake();
-    });
-    for (;;) {
-      const found = lines.find(test);
-      if (found !== undefined) return found;
-      if (exited) throw new Error(`exited before the line came\nstdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr.join('\n')}`);
-      const left = deadline - Date.now();
-      if (left <= 0) throw new Error(`no such line in time\nstdout:\n${this.stdout.join('\n')}\nstderr:\n${this.stderr.join('\n')}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-
-  /** The JSON log line whose msg is `msg`. */
-  async log(msg: string): Promise<Record<string, unknown>> {
-    const line = await this.line('stdout', (text) => parseJson(text)?.msg === msg);
-    return parseJson(line)!;
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGKILL'): void {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-  }
-
-  private collect(stream: NodeJS.ReadableStream, into: string[]): void {
-    let rest = '';
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      const parts = (rest + chunk).split('\n');
-      rest = parts.pop()!;
-      into.push(...parts);
-      this.wake();
-    });
-    stream.on('end', () => {
-      if (rest !== '') into.push(rest);
-      this.wake();
-    });
-  }
-
-  private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const waiter of waiters) waiter();
-  }
-}
-
-function parseJson(text: string): Record<string, unknown> | undefined {
-  try {
-    const value = JSON.parse(text) as unknown;
-    return value !== null && typeof value === 'object' ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const runs: Run[] = [];
+const { pasarela, gateway } = pasarelaRuns();
 const clients: Client[] = [];
-
-function pasarela(...args: string[]): Run {
-  const run = new Run(args);
-  runs.push(run);
-  return run;
-}
-
-/** Starts a gateway on free ports and waits for its `ready` line. */
-async function gateway(...args: string[]): Promise<{ run: Run; tcp: number; http: number }> {
-  const run = pasarela('--tcp', '0', '--http', '0', ...args);
-  const ready = await run.log('ready');
-  return { run, tcp: ready.tcp as number, http: ready.http as number };
-}
-
-/** A port nothing listens on (bound, then released). */
-async function deadPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 let dir: string;
 let version: string;
@@ -140,7 +24,6 @@ beforeAll(async () => {
 
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((client) => client.close()));
-  for (const run of runs.splice(0)) run.kill();
 });
 
 afterAll(async () => {

@@ -9,7 +9,7 @@ import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { connect, type Client, type Incoming } from '../../gateway/client.js';
 import { parseConfig } from '../../gateway/config.js';
-import { deviceStarters } from '../../gateway/devices/index.js';
+import { driverPlugin } from '../../gateway/plugins/driver-plugin.js';
 import { startGateway, type Gateway } from '../../gateway/gateway.js';
 import { createMqttDriver, type MqttDriver } from '../../drivers/mqtt/driver.js';
 import { HomieLamp } from '../../firmware-sim/sensors/homie-device.js';
@@ -82,7 +82,7 @@ for (const [brokerName, startBroker] of BROKERS) {
         'test',
       );
       driver = createMqttDriver({ connection: { reconnect: { initialMs: 20, maxMs: 200 } } });
-      gateway = await startGateway(config, { logger, drivers: deviceStarters([driver]) });
+      gateway = await startGateway(config, { logger, plugins: [driverPlugin(driver)] });
       client = connect(`tcp://127.0.0.1:${gateway.ports.tcp}`, { answerTimeoutMs: 10_000 });
       await client.ready();
     });

@@ -155,7 +155,7 @@ describe('the packed package, installed offline', () => {
   it('imports each entry from Node: an engine answers a local GET, a driver runs in a gateway, the client reaches it', async () => {
     const { stdout } = await run(process.execPath, ['consumer.mjs'], { cwd: app });
     const seen = JSON.parse(stdout) as Record<string, any>;
-    expect(seen.exports.pasarela).toEqual(expect.arrayContaining(['startGateway', 'Engine', 'Status', 'PasarelaError', 'ErrorCode', 'loadConfig', 'parseConfig', 'validateDispatch', 'deviceStarters']));
+    expect(seen.exports.pasarela).toEqual(expect.arrayContaining(['startGateway', 'Engine', 'Status', 'PasarelaError', 'ErrorCode', 'loadConfig', 'parseConfig', 'validateDispatch', 'driverPlugin']));
     expect(seen.exports.client).toEqual(expect.arrayContaining(['connect', 'Client', 'AnswerError', 'Status']));
     expect(seen.exports.driver).toEqual(expect.arrayContaining(['PasarelaError', 'Status', 'ErrorCode', 'createConverter', 'int16le', 'loadProfile', 'describeProfile', 'profileSchema']));
     expect(seen.localGet).toEqual({ status: 200, body: 'hello pi' });

@@ -5,7 +5,7 @@
 import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
 import { createSerialDriver } from '../../drivers/serial/index.js';
-import { startRobotDemo, type RobotDemo } from '../../firmware-sim/robot/demo.js';
+import { startRobotDemo, type RobotDemo } from '../../demo/robot-demo.js';
 import { ContractGateway } from '../support/driver-contract.js';
 
 let demo: RobotDemo | undefined;

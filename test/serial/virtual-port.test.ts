@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createSerialDriver } from '../../drivers/serial/index.js';
 import type { Driver } from '../../drivers/driver.js';
-import { startRobotDemo, type RobotDemo } from '../../firmware-sim/robot/demo.js';
+import { startRobotDemo, type RobotDemo } from '../../demo/robot-demo.js';
 import { SimulatedRobot } from '../../firmware-sim/robot/robot.js';
 import { VirtualSerialPorts } from '../../firmware-sim/robot/virtual-port.js';
 import { ContractGateway } from '../support/driver-contract.js';

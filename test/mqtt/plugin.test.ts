@@ -1,5 +1,5 @@
 /**
- * The MQTT starter as `pasarela --demo` uses it: the embedded broker, the simulated
+ * The MQTT plugin as `pasarela --demo` uses it: the embedded broker, the simulated
  * sensors, and their devices in `GET ["devices"]` with values arriving as PATCH;
  * and, with `mqtt.url` configured, a real mosquitto instead of the embedded broker.
  */
@@ -7,9 +7,10 @@ import { createServer, type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connect, type Client } from '../../gateway/client.js';
 import { parseConfig } from '../../gateway/config.js';
-import { mqttStarter, mqttStarters } from '../../gateway/devices/index.js';
 import { startGateway, type Gateway } from '../../gateway/gateway.js';
 import { ErrorCode } from '../../gateway/jstp/errors.js';
+import { mqttPlugin, mqttPlugins } from '../../gateway/plugins/mqtt-plugin.js';
+import { mqttDemoPlugin } from '../../demo/plugins.js';
 import { RoomSensor } from '../../firmware-sim/sensors/room-sensor.js';
 import { startMosquitto, type TestBroker } from './brokers.js';
 
@@ -35,10 +36,10 @@ function nextPatch(target: Client, resource: string[]): Promise<unknown> {
   });
 }
 
-describe('mqttStarter', () => {
+describe('the MQTT plugin', () => {
   it('demo: embedded broker and simulators; their devices are listed and their values arrive as PATCH', async () => {
     const config = parseConfig({ listen: { tcp: 0, http: 0 }, log: { level: 'silent' } }, 'test');
-    gateway = await startGateway(config, { drivers: [mqttStarter({ demo: true, brokerPort: 0, demoIntervalMs: 50 })] });
+    gateway = await startGateway(config, { plugins: [mqttDemoPlugin({ brokerPort: 0, sensorIntervalMs: 50 })] });
     client = connect(`tcp://127.0.0.1:${gateway.ports.tcp}`);
     await client.ready();
     const temperature = nextPatch(client, ['devices', 'living-room', 'properties', 'temperature']);
@@ -65,17 +66,19 @@ describe('mqttStarter', () => {
       },
       'test',
     );
-    const starters = mqttStarters(config);
-    expect(starters).toHaveLength(1);
-    gateway = await startGateway(config, { drivers: starters });
+    const plugins = mqttPlugins(config);
+    expect(plugins).toHaveLength(1);
+    gateway = await startGateway(config, { plugins });
     client = connect(`tcp://127.0.0.1:${gateway.ports.tcp}`);
     await client.ready();
     expect(await nextPatch(client, ['devices', 'office', 'properties', 'humidity'])).toEqual({ value: expect.any(Number), at: expect.any(Number) });
   });
 
-  it('starts nothing for a gateway without MQTT devices, broker URL or demo', () => {
-    expect(mqttStarters(parseConfig({}, 'test'))).toEqual([]);
-    expect(mqttStarters(parseConfig({}, 'test'), { demo: true })).toHaveLength(1);
+  it('is wanted only with MQTT devices or a broker URL', () => {
+    expect(mqttPlugins(parseConfig({}, 'test'))).toEqual([]);
+    expect(mqttPlugins(parseConfig({ devices: [{ id: 'lamp', driver: 'ble' }] }, 'test'))).toEqual([]);
+    expect(mqttPlugins(parseConfig({ mqtt: { url: 'mqtt://127.0.0.1:1883' } }, 'test'))).toHaveLength(1);
+    expect(mqttPlugins(parseConfig({ devices: [{ id: 'kitchen', driver: 'mqtt', topic: 'k', profile: 'room-sensor' }] }, 'test'))).toHaveLength(1);
   });
 
   it('on a taken broker port: the demo takes a free port, a real gateway fails with PASARELA_ADDRESS_IN_USE', async () => {
@@ -84,8 +87,8 @@ describe('mqttStarter', () => {
     const taken = (holder.address() as AddressInfo).port;
     try {
       const config = parseConfig({ listen: { tcp: 0, http: 0 }, log: { level: 'silent' }, devices: [{ id: 'office', driver: 'mqtt', profile: 'room-sensor', topic: 'office/sensor' }] }, 'test');
-      await expect(startGateway(config, { drivers: [mqttStarter({ brokerPort: taken })] })).rejects.toMatchObject({ code: ErrorCode.AddressInUse });
-      gateway = await startGateway(config, { drivers: [mqttStarter({ demo: true, brokerPort: taken, demoIntervalMs: 50 })] });
+      await expect(startGateway(config, { plugins: [mqttPlugin({ brokerPort: taken })] })).rejects.toMatchObject({ code: ErrorCode.AddressInUse });
+      gateway = await startGateway(config, { plugins: [mqttDemoPlugin({ brokerPort: taken, sensorIntervalMs: 50 })] });
       client = connect(`tcp://127.0.0.1:${gateway.ports.tcp}`);
       await client.ready();
       expect(await nextPatch(client, ['devices', 'living-room', 'properties', 'temperature'])).toEqual({ value: expect.any(Number), at: expect.any(Number) });

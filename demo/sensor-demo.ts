@@ -3,10 +3,10 @@
  * (Tasmota) and a Homie lamp, all on one broker. `configEntries` are the config
  * entries that make the first two known to the MQTT driver (the lamp is discovered).
  */
-import { type Logger } from '../../gateway/jstp/logger.js';
-import { HomieLamp } from './homie-device.js';
-import { RoomSensor } from './room-sensor.js';
-import { SmartPlug } from './smart-plug.js';
+import type { Logger } from '../gateway/jstp/logger.js';
+import { HomieLamp } from '../firmware-sim/sensors/homie-device.js';
+import { RoomSensor } from '../firmware-sim/sensors/room-sensor.js';
+import { SmartPlug } from '../firmware-sim/sensors/smart-plug.js';
 
 export interface SensorDemoOptions {
   url: string;

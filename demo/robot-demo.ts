@@ -7,13 +7,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { BindingInterface } from '@serialport/bindings-cpp';
-import { type Logger } from '../../gateway/jstp/logger.js';
+import { type Logger } from '../gateway/jstp/logger.js';
 import { SerialPort } from 'serialport';
-import type { LinkProtocolName } from './protocol.js';
-import { SimulatedRobot } from './robot.js';
-import { RobotOnPort } from './robot-port.js';
-import { SocatPair, socatAvailable } from './socat-pair.js';
-import { VirtualSerialPorts } from './virtual-port.js';
+import type { LinkProtocolName } from '../firmware-sim/robot/protocol.js';
+import { SimulatedRobot } from '../firmware-sim/robot/robot.js';
+import { RobotOnPort } from '../firmware-sim/robot/robot-port.js';
+import { SocatPair, socatAvailable } from '../firmware-sim/robot/socat-pair.js';
+import { VirtualSerialPorts } from '../firmware-sim/robot/virtual-port.js';
 
 export interface RobotDemoOptions {
   logger: Logger;

@@ -1,0 +1,127 @@
+/**
+ * `pasarela [options]`: runs a gateway until SIGINT/SIGTERM. The drivers start as
+ * plugins when the config asks for them; with `--demo`, the demo's plugins (loaded
+ * only then, from demo/) run the simulated devices instead.
+ */
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { applyOverrides, ConfigError, defaultConfig, loadConfig, LOG_LEVELS, type Config, type ConfigOverrides, type LogLevel } from '../config.js';
+import { packageVersion, startGateway, type Gateway, type GatewayPlugin } from '../gateway.js';
+import { blePlugins } from '../plugins/ble-plugin.js';
+import { mqttPlugins } from '../plugins/mqtt-plugin.js';
+import { serialPlugins } from '../plugins/serial-plugin.js';
+import { createLogger, err, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushed, UsageError } from './common.js';
+
+/** How long SIGINT/SIGTERM wait for a clean close before exiting anyway. */
+const CLOSE_DEADLINE_MS = 2_000;
+
+function parsePort(flag: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value) || Number(value) > 65535) {
+    throw new UsageError(`--${flag}: expected a port number 0-65535, got "${value}"`);
+  }
+  return Number(value);
+}
+
+function parseLogLevel(value: string | undefined): LogLevel | undefined {
+  if (value === undefined) return undefined;
+  if (!(LOG_LEVELS as readonly string[]).includes(value)) {
+    throw new UsageError(`--log-level: expected one of ${LOG_LEVELS.join(', ')}, got "${value}"`);
+  }
+  return value as LogLevel;
+}
+
+/** The plugins the config asks for, or the demo's. */
+async function pluginsFor(config: Config, demo: boolean): Promise<GatewayPlugin[]> {
+  if (demo) {
+    const { demoPlugins } = await import('../../demo/plugins.js');
+    return demoPlugins();
+  }
+  return [...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config)];
+}
+
+export async function serve(argv: string[]): Promise<number | undefined> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      demo: { type: 'boolean' },
+      host: { type: 'string' },
+      tcp: { type: 'string' },
+      http: { type: 'string' },
+      forwarding: { type: 'boolean' },
+      'log-level': { type: 'string' },
+    },
+  });
+  if (positionals.length > 0) throw new UsageError(`unknown command "${positionals[0]}"`);
+
+  const overrides: ConfigOverrides = {
+    listen: { host: values.host, tcp: parsePort('tcp', values.tcp), http: parsePort('http', values.http) },
+    log: { level: parseLogLevel(values['log-level']) },
+  };
+  if (values.forwarding) overrides.jstp = { forwarding: { enabled: true } };
+
+  let config: Config;
+  try {
+    config = values.config === undefined ? applyOverrides(defaultConfig(), overrides) : await loadConfig(values.config, overrides);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      err(`pasarela: ${error.message}`);
+      return EXIT_USAGE;
+    }
+    throw error;
+  }
+
+  const logger = createLogger(config.log.level, 1);
+  let starting: Promise<Gateway> | undefined;
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (closing) {
+      logger.warn({ signal }, 'second signal: exiting without waiting');
+      process.exit(EXIT_FAILURE);
+    }
+    closing = true;
+    logger.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      logger.error({ deadlineMs: CLOSE_DEADLINE_MS }, 'closing took too long: exiting anyway');
+      process.exit(EXIT_FAILURE);
+    }, CLOSE_DEADLINE_MS);
+    // A start that failed is reported (and exits 1) where it is awaited below.
+    void (starting ?? Promise.reject(new Error('not started')))
+      .then((gateway) => gateway.close(), () => undefined)
+      .then(
+        async () => {
+          clearTimeout(deadline);
+          logger.info('closed');
+          await flushed();
+          process.exit(EXIT_OK);
+        },
+        (error: unknown) => {
+          clearTimeout(deadline);
+          logger.error({ err: error }, 'closing failed');
+          process.exit(EXIT_FAILURE);
+        },
+      );
+  };
+  // Installed before anything listens: a signal during startup, or right after the
+  // `ready` line, still closes cleanly instead of killing the process.
+  process.on('SIGINT', shutdown);
+  process.on('SIGTERM', shutdown);
+
+  let gateway: Gateway;
+  try {
+    const plugins = await pluginsFor(config, values.demo === true);
+    const configDir = values.config === undefined ? undefined : dirname(resolve(values.config));
+    starting = startGateway(config, { logger, plugins, ...(configDir === undefined ? {} : { configDir }) });
+    gateway = await starting;
+  } catch (error) {
+    logger.fatal({ err: error }, 'gateway failed to start');
+    err(`pasarela: ${error instanceof Error ? error.message : String(error)}`);
+    return EXIT_FAILURE;
+  }
+  if (closing) return undefined; // a signal came while starting: shutdown() exits
+  logger.info({ host: config.listen.host, tcp: gateway.ports.tcp, http: gateway.ports.http, version: packageVersion() }, 'ready');
+  // Keeps running until a signal: the gateway's servers hold the event loop open.
+  return undefined;
+}

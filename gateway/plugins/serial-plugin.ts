@@ -1,0 +1,13 @@
+/** The serial driver as a gateway plugin: the configured ports through the OS binding. */
+import { createSerialDriver, type SerialDriverOptions } from '../../drivers/serial/index.js';
+import type { GatewayPlugin } from '../plugin.js';
+import { configNames, driverPlugin } from './driver-plugin.js';
+
+export function serialPlugin(options: SerialDriverOptions = {}): GatewayPlugin {
+  return driverPlugin(createSerialDriver(options));
+}
+
+/** The serial plugin when a config entry names the `serial` driver; otherwise none. */
+export function serialPlugins(config: { readonly devices: readonly { driver: string }[] }, options: SerialDriverOptions = {}): GatewayPlugin[] {
+  return configNames('serial', config) ? [serialPlugin(options)] : [];
+}
