@@ -88,6 +88,17 @@ function requestText(transactionId: string): string {
   return JSON.stringify({ protocol: ['JSTP', '0.6'], method: 'GET', token: [transactionId], resource: ['gateway'], timestamp: 5 });
 }
 
+/**
+ * Binds `subscriber` and waits until the stage has decided on the BIND: channels are
+ * not ordered against each other, so a PATCH from another channel could otherwise
+ * overtake an async stage's BIND.
+ */
+async function subscribe(engine: Engine, subscriber: Channel, method: string): Promise<void> {
+  const { subscriptions, stopped } = engine.stats();
+  engine.receive(JSON.parse(bindText(method, ['devices', '...'])), subscriber);
+  await until(() => engine.stats().subscriptions > subscriptions || engine.stats().stopped > stopped, 'the stage to pass or stop the BIND', 20_000);
+}
+
 function receive(engine: Engine, text: string, from: Channel): void {
   engine.receive(JSON.parse(text), from, text);
 }
@@ -130,8 +141,7 @@ export function stageContract(name: string, options: StageContractOptions): void
       engine.bind({ method: 'PATCH', resource: ['devices', '...'] }, (incoming) => {
         seen.push(incoming.dispatch);
       });
-      // A BIND passes the stage too: send it with no stage in the way of the check.
-      engine.receive(JSON.parse(bindText('PATCH', ['devices', '...'])), subscriber);
+      await subscribe(engine, subscriber, 'PATCH');
       const text = patchText(1);
       expect(() => receive(engine, text, publisher)).not.toThrow();
       await settle();
@@ -190,7 +200,7 @@ export function stageContract(name: string, options: StageContractOptions): void
 
     it('outbound: what goes to a subscriber follows the verdict, and a refused request is answered', async () => {
       const { engine, subscriber, publisher } = rig('outbound');
-      engine.receive(JSON.parse(bindText('*', ['devices', '...'])), subscriber);
+      await subscribe(engine, subscriber, '*');
       receive(engine, patchText(7), publisher);
       await settle();
       if (passes) {
@@ -220,7 +230,7 @@ export function stageContract(name: string, options: StageContractOptions): void
 
     it('keeps the order of one channel over many dispatches', async () => {
       const { engine, subscriber, publisher } = rig('inbound');
-      engine.receive(JSON.parse(bindText('PATCH', ['devices', '...'])), subscriber);
+      await subscribe(engine, subscriber, 'PATCH');
       for (let n = 0; n < 200; n++) receive(engine, patchText(n), publisher);
       if (!passes) {
         await settle();
