@@ -119,13 +119,27 @@ export class Pipeline<C> {
   run(direction: Direction, dispatch: Dispatch, channel: Channel | undefined, text: string | undefined, context: C): void {
     const lanes = direction === 'inbound' ? this.inboundLanes : this.outboundLanes;
     const stages = direction === 'inbound' ? this.inboundStages : this.outboundStages;
-    const job: Job<C> = { direction, stages, channel, context, dispatch, text, index: 0 };
     const lane = lanes.size === 0 ? undefined : lanes.get(channel ?? LOCAL);
     if (lane) {
-      lane.push(job);
+      lane.push({ direction, stages, channel, context, dispatch, text, index: 0 });
       return;
     }
-    if (this.advance(job)) lanes.set(channel ?? LOCAL, []);
+    // The hot path: stages that return the very dispatch they were given cost a call
+    // each, and no job is made for the dispatch.
+    for (let index = 0; index < stages.length; index++) {
+      const stage = stages[index]!;
+      let verdict: Verdict | PromiseLike<Verdict>;
+      try {
+        verdict = direction === 'inbound' ? stage.inbound!(dispatch, channel) : stage.outbound!(dispatch, channel!);
+      } catch (error) {
+        this.failed({ direction, stages, channel, context, dispatch, text, index }, stage, error);
+        return;
+      }
+      if (verdict === dispatch) continue;
+      if (this.settle({ direction, stages, channel, context, dispatch, text, index }, stage, verdict)) lanes.set(channel ?? LOCAL, []);
+      return;
+    }
+    this.sink.passed(direction, dispatch, channel, text, context);
   }
 
   /** Runs a job's stages from `job.index`; true when it parked on a promise. */
@@ -141,20 +155,27 @@ export class Pipeline<C> {
         return false;
       }
       if (verdict === job.dispatch) continue;
-      if (isThenable(verdict)) {
-        verdict.then(
-          (settled) => this.resume(job, stage, settled),
-          (error: unknown) => {
-            this.failed(job, stage, error);
-            this.next(job);
-          },
-        );
-        return true;
-      }
-      if (!this.apply(job, stage, verdict)) return false;
+      return this.settle(job, stage, verdict);
     }
     this.sink.passed(direction, job.dispatch, channel, job.text, job.context);
     return false;
+  }
+
+  /** Takes the verdict of the stage at `job.index` and goes on; true when it parked. */
+  private settle(job: Job<C>, stage: Stage, verdict: Verdict | PromiseLike<Verdict>): boolean {
+    if (isThenable(verdict)) {
+      verdict.then(
+        (settled) => this.resume(job, stage, settled),
+        (error: unknown) => {
+          this.failed(job, stage, error);
+          this.next(job);
+        },
+      );
+      return true;
+    }
+    if (!this.apply(job, stage, verdict)) return false;
+    job.index++;
+    return this.advance(job);
   }
 
   /** Takes a verdict; false when it stopped the dispatch. */
