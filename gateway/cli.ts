@@ -5,7 +5,12 @@
  * allowed to write to stdout/stderr directly.
  */
 import { call } from './cli/call.js';
+import { cert } from './cli/cert.js';
 import { err, EXIT_OK, EXIT_USAGE, flushed, out, UsageError } from './cli/common.js';
+import { delegate } from './cli/delegate.js';
+import { grant } from './cli/grant.js';
+import { identity } from './cli/identity.js';
+import { pair } from './cli/pair.js';
 import { serve } from './cli/serve.js';
 import { watch } from './cli/watch.js';
 import { LOG_LEVELS } from './config.js';
@@ -13,8 +18,13 @@ import { packageVersion } from './gateway.js';
 
 const USAGE = `Usage:
   pasarela [--config FILE] [--demo] [--host H] [--tcp N] [--http N] [--forwarding] [--log-level L]
-  pasarela call METHOD a/b/c [--body JSON] [--emit] [--url tcp://127.0.0.1:33333]
-  pasarela watch METHOD a/*/c [--url tcp://127.0.0.1:33333]
+  pasarela call METHOD a/b/c [--body JSON] [--emit] [--url tcp://127.0.0.1:33333] [SECURITY]
+  pasarela watch METHOD a/*/c [--url tcp://127.0.0.1:33333] [SECURITY]
+  pasarela identity new --out FILE | identity show FILE
+  pasarela grant ID --can PRESET [--devices a,b] [--expires 7d] --identity OWNER_FILE --out GRANT_FILE
+  pasarela delegate GRANT_FILE --to ID --can PRESET [--devices a,b] [--expires 7d] --identity HOLDER_FILE --out FILE
+  pasarela pair CODE --can PRESET [--devices a,b] [--expires 7d] --identity OWNER_FILE [--url URL]
+  pasarela cert new [--cert pasarela.crt] [--key pasarela-tls.key] [--name HOST]... [--days 825]
 
 Run a gateway:
   --config FILE     YAML (.yaml, .yml) or JSON (.json) config; flags override it
@@ -25,12 +35,27 @@ Run a gateway:
   --forwarding      enable forwarding (dispatches with a host header)
   --log-level L     ${LOG_LEVELS.join(', ')} (default info)
 
-Talk to a gateway (--url: tcp://, ws:// or wss://):
+Talk to a gateway (--url: tcp://, tls://, ws:// or wss://):
   call METHOD PATH  send one dispatch, print every answer: status, status text, body
                     (exit 0 if a 2xx came, 1 otherwise); with --emit, send it
                     without a transaction (nobody answers) and exit 0 once sent
   watch METHOD PAT  bind PAT (elements *, ..., :name) and print each matching dispatch
                     until Ctrl-C; METHOD may be *
+
+SECURITY (docs/spec/security.md):
+  --identity FILE   sign with this identity (made by \`identity new\`, mode 0600)
+  --grant FILE      present this grant (made by \`grant\` or \`delegate\`)
+  --signed-by ID    refuse answers and dispatches not signed by this identity
+  --ca FILE         tls:// and wss://: trust this CA or self-signed certificate
+  --pin sha256/...  tls:// and wss://: trust the server whose key has this pin
+
+Identities and grants:
+  identity new      make an identity; prints its id (pas1..., bech32m of its key)
+  identity show     print its id, kid and public keys
+  grant ID          an owner grants a preset: admin, operate, read, serve
+  delegate FILE     the holder of a grant passes on a narrower one
+  pair CODE         grant the dashboard page that shows CODE
+  cert new          a self-signed certificate for listen.tls; prints its pin
 
   -h, --help        this help
   -v, --version     the version
@@ -48,6 +73,11 @@ async function main(argv: string[]): Promise<number | undefined> {
   }
   if (first === 'call') return call(rest);
   if (first === 'watch') return watch(rest);
+  if (first === 'identity') return identity(rest);
+  if (first === 'grant') return grant(rest);
+  if (first === 'delegate') return delegate(rest);
+  if (first === 'pair') return pair(rest);
+  if (first === 'cert') return cert(rest);
   return serve(argv);
 }
 

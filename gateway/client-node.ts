@@ -31,11 +31,11 @@ export async function dialNode(request: DialRequest, handlers: LinkHandlers): Pr
     ...(request.cbor ? { cbor: request.cbor } : {}),
   };
   const url = request.url;
-  if (url.protocol === 'tcp:') {
+  if (url.protocol === 'tcp:' || url.protocol === 'tls:') {
     const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-    connection = await dialTcp(host, Number(url.port), common);
+    connection = await dialTcp(host, Number(url.port), url.protocol === 'tls:' ? { ...common, tls: request.tls ?? {} } : common);
   } else if (url.protocol === 'ws:' || url.protocol === 'wss:') {
-    connection = await dialWs(url.href, common);
+    connection = await dialWs(url.href, request.tls ? { ...common, tls: request.tls } : common);
   } else {
     throw errors.notSupported(`unsupported URL scheme ${url.protocol}`);
   }

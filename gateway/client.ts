@@ -15,7 +15,7 @@ import { Backoff, type BackoffOptions } from './jstp/backoff.js';
 import type { Channel } from './jstp/channel.js';
 import type { DispatchCodec } from './jstp/codec/codec.js';
 import type { Mode, RegularMethod, ResourceElement } from './jstp/dispatch.js';
-import { Engine, type EndpointInput, type Handler, type Peer, type Reply, type RequestOptions, type Stage } from './jstp/engine.js';
+import { Engine, type Answer, type EndpointInput, type Handler, type Peer, type Reply, type RequestOptions, type Stage } from './jstp/engine.js';
 import { ErrorCode, errors, PasarelaError, Status } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
 import { dialWebSocket, type WebSocketConstructor } from './client-websocket.js';
@@ -48,6 +48,14 @@ export interface ClientOptions {
   WebSocket?: WebSocketConstructor;
   /** Replaces the built-in dialers (custom transports, tests). */
   dialer?: ClientDialer;
+  /** For tls:// and wss:// in Node: trust a CA (`ca`, PEM) or pin the server's key (`pin`, sha256/BASE64). */
+  tls?: ClientTlsTrust;
+}
+
+/** What a Node client trusts over TLS; with neither, the system's CAs. */
+export interface ClientTlsTrust {
+  readonly ca?: string;
+  readonly pin?: string;
 }
 
 /** Per request: extra hops after the server (it forwards them), referer, extra headers. */
@@ -60,8 +68,16 @@ export interface StateChange {
   error?: Error;
 }
 
+/** A BIND or RELEASE the server answered without a 2xx (a 403 from a gateway with security, say). */
+export interface SubscriptionRefusal {
+  method: 'BIND' | 'RELEASE';
+  endpoint: EndpointInput;
+  answers: Answer[];
+}
+
 export interface ClientEvents {
   state: (change: StateChange) => void;
+  refused: (refusal: SubscriptionRefusal) => void;
 }
 
 // ---- dialing ----------------------------------------------------------------------
@@ -88,6 +104,7 @@ export interface DialRequest {
   connectTimeoutMs: number;
   logger: Logger;
   WebSocket?: WebSocketConstructor;
+  tls?: ClientTlsTrust;
 }
 
 /**
@@ -138,8 +155,9 @@ export class Client {
   private readonly connectTimeoutMs: number;
   private readonly dialer: ClientDialer;
   private readonly WebSocketImpl: WebSocketConstructor | undefined;
+  private readonly tls: ClientTlsTrust | undefined;
   private readonly remote = new Map<string, RemoteSubscription>();
-  private readonly listeners: { [K in keyof ClientEvents]: Set<ClientEvents[K]> } = { state: new Set() };
+  private readonly listeners: { [K in keyof ClientEvents]: Set<ClientEvents[K]> } = { state: new Set(), refused: new Set() };
   private readyWaiters: Deferred[] = [];
   private current: ClientState = 'connecting';
   private link: ClientLink | undefined;
@@ -151,11 +169,11 @@ export class Client {
   constructor(url: string | URL, options: ClientOptions = {}) {
     this.url = typeof url === 'string' ? new URL(url) : url;
     const scheme = this.url.protocol;
-    if (scheme !== 'tcp:' && scheme !== 'ws:' && scheme !== 'wss:') {
-      throw errors.config(`unsupported URL scheme ${scheme} (tcp:, ws: or wss:)`);
+    if (scheme !== 'tcp:' && scheme !== 'tls:' && scheme !== 'ws:' && scheme !== 'wss:') {
+      throw errors.config(`unsupported URL scheme ${scheme} (tcp:, tls:, ws: or wss:)`);
     }
-    if (scheme === 'tcp:' && (!this.url.hostname || !this.url.port)) {
-      throw errors.config('a tcp:// URL needs a host and a port');
+    if ((scheme === 'tcp:' || scheme === 'tls:') && (!this.url.hostname || !this.url.port)) {
+      throw errors.config(`a ${scheme}// URL needs a host and a port`);
     }
     this.logger = options.logger ?? silentLogger();
     this.encoding = options.encoding ?? 'json';
@@ -163,6 +181,7 @@ export class Client {
     this.backoff = options.reconnect === false ? false : new Backoff(options.reconnect, { where: 'reconnect' });
     this.dialer = options.dialer ?? defaultDialer;
     this.WebSocketImpl = options.WebSocket;
+    this.tls = options.tls;
     const answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
     this.engine = new Engine({ mode: options.mode ?? 'strict', answerTimeoutMs, logger: this.logger });
     void this.dial();
@@ -308,6 +327,7 @@ export class Client {
           connectTimeoutMs: this.connectTimeoutMs,
           logger: this.logger,
           ...(this.WebSocketImpl ? { WebSocket: this.WebSocketImpl } : {}),
+          ...(this.tls ? { tls: this.tls } : {}),
         },
         handlers,
       );
@@ -424,8 +444,16 @@ export class Client {
         if (answers.some((answer) => answer.status >= 200 && answer.status < 300)) return;
         const fields = { url: this.url.href, method, endpoint, statuses: answers.map((answer) => answer.status) };
         // node-jstp never confirms a BIND: silence (504) is not a refusal.
-        if (fields.statuses.some((status) => status !== Status.Timeout)) this.logger.warn(fields, 'the server refused a BIND or RELEASE');
-        else this.logger.debug(fields, 'the server did not confirm a BIND or RELEASE');
+        if (fields.statuses.some((status) => status !== Status.Timeout)) {
+          this.logger.warn(fields, 'the server refused a BIND or RELEASE');
+          for (const listener of [...this.listeners.refused]) {
+            try {
+              listener({ method, endpoint, answers });
+            } catch (error) {
+              this.logger.error({ err: error }, 'refused listener failed');
+            }
+          }
+        } else this.logger.debug(fields, 'the server did not confirm a BIND or RELEASE');
       },
       // The client closed meanwhile.
       () => undefined,

@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseAllowEntry } from './forwarding.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
+import { securitySectionSchema, tlsSectionSchema } from './security/config-schema.js';
 
 function isAllowEntry(entry: string): boolean {
   try {
@@ -28,6 +29,7 @@ const listenSchema = z.strictObject({
   host: z.string().min(1).default('127.0.0.1'),
   tcp: port.default(33333),
   http: port.default(8080),
+  tls: tlsSectionSchema.optional(),
 });
 
 const forwardingSchema = z.strictObject({
@@ -67,6 +69,7 @@ const rootSchema = z.strictObject({
   ble: z.looseObject({}).optional(),
   serial: z.looseObject({}).optional(),
   devices: z.array(deviceSchema).default([]),
+  security: securitySectionSchema.optional(),
 });
 
 export const configSchema = rootSchema.superRefine((config, ctx) => {
@@ -265,6 +268,8 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     'jstp.forwarding': forwardingSchema,
     log: logSchema,
     mqtt: mqttSchema,
+    security: securitySectionSchema,
+    'listen.tls': tlsSectionSchema,
   };
   const schema = sections[path.map(String).join('.')];
   return schema ? Object.keys(schema.shape) : undefined;

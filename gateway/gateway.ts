@@ -18,6 +18,7 @@ import { Engine } from './jstp/engine.js';
 import { errors } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
 import type { GatewayPlugin, GatewayPorts, PluginContext, PluginStop } from './plugin.js';
+import { loadServerTls } from './security/tls.js';
 import { TcpTransport } from './transports/tcp.js';
 import { WsTransport } from './transports/ws.js';
 
@@ -103,6 +104,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     uptime: Math.round((Date.now() - startedAt) / 10) / 100,
   }));
 
+  // listen.tls: TLS on the TCP port, HTTPS and wss on the HTTP port.
+  const tls = config.listen.tls ? { tls: loadServerTls(config.listen.tls, options.configDir) } : {};
   const httpLogger = logger.child({ component: 'http' });
   const router = new HttpRouter(httpLogger);
   const serveStatic = createStaticHandler({ logger: httpLogger });
@@ -113,6 +116,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     cbor,
     closeTimeoutMs: TRANSPORT_CLOSE_MS,
     logger: logger.child({ component: 'tcp' }),
+    ...tls,
   });
   // One port: plugins' routes and the dashboard over plain HTTP, JSTP over WebSocket upgrades on any path.
   const ws = new WsTransport({
@@ -125,6 +129,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     cbor,
     closeTimeoutMs: TRANSPORT_CLOSE_MS,
     logger: logger.child({ component: 'ws' }),
+    ...tls,
   });
 
   let markReady: (ports: GatewayPorts) => void = () => undefined;

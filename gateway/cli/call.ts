@@ -2,7 +2,8 @@
 import { parseArgs } from 'node:util';
 import { REGULAR_METHODS, type RegularMethod } from '../jstp/dispatch.js';
 import { statusText } from '../jstp/errors.js';
-import { connectFailure, DEFAULT_URL, err, EXIT_FAILURE, EXIT_OK, noExtra, openClient, out, parseMethod, parsePath, UsageError } from './common.js';
+import { connectFailure, DEFAULT_URL, err, EXIT_FAILURE, EXIT_OK, noExtra, openClient, out, parseMethod, parsePath, tlsTrust, TRUST_FLAGS, UsageError } from './common.js';
+import { clientSecurity, SIGNING_FLAGS } from './credentials.js';
 
 function parseBody(text: string | undefined): unknown {
   if (text === undefined) return undefined;
@@ -17,7 +18,7 @@ export async function call(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { body: { type: 'string' }, url: { type: 'string' }, emit: { type: 'boolean' } },
+    options: { body: { type: 'string' }, url: { type: 'string' }, emit: { type: 'boolean' }, ...SIGNING_FLAGS, ...TRUST_FLAGS },
   });
   const [methodArg, pathArg, ...extra] = positionals;
   noExtra(extra);
@@ -26,7 +27,9 @@ export async function call(argv: string[]): Promise<number> {
   const body = parseBody(values.body);
   const url = values.url ?? DEFAULT_URL;
 
-  const client = openClient(url);
+  const stage = clientSecurity(values);
+  const tls = tlsTrust(values);
+  const client = openClient(url, { ...(tls ? { tls } : {}), ...(stage ? { stage } : {}) });
   try {
     try {
       await client.ready();

@@ -3,9 +3,10 @@
  * the only code allowed to), the logger, exit codes, usage errors and the argument
  * and client helpers of `call` and `watch`.
  */
+import { readFileSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import { connect, type Client } from '../client.js';
+import { connect, type Client, type ClientTlsTrust, type Stage } from '../client.js';
 import type { LogLevel } from '../config.js';
 
 /** Exit codes: 0 ok, 1 failure (no 2xx, cannot connect, cannot listen), 2 bad usage or config. */
@@ -101,11 +102,34 @@ export function connectFailure(url: string, error: unknown): string {
   return `cannot connect to ${url}: ${reason}`;
 }
 
-export function openClient(url: string): Client {
+/** `--ca FILE` and `--pin sha256/...`: what a tls:// or wss:// client trusts. */
+export function tlsTrust(values: { ca?: string; pin?: string }): ClientTlsTrust | undefined {
+  if (values.ca === undefined && values.pin === undefined) return undefined;
+  if (values.pin !== undefined && !/^sha256\/[A-Za-z0-9+/]{43}=$/.test(values.pin)) {
+    throw new UsageError(`--pin: expected sha256/ and the base64 of 32 bytes (as \`pasarela cert new\` prints it), got "${values.pin}"`);
+  }
+  let ca: string | undefined;
+  if (values.ca !== undefined) {
+    try {
+      ca = readFileSync(values.ca, 'utf8');
+    } catch (error) {
+      throw new UsageError(`--ca: cannot read ${values.ca} (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+    }
+  }
+  return { ...(ca === undefined ? {} : { ca }), ...(values.pin === undefined ? {} : { pin: values.pin }) };
+}
+
+/** The flags every command that talks to a gateway takes, beside --url. */
+export const TRUST_FLAGS = { ca: { type: 'string' }, pin: { type: 'string' } } as const;
+
+export function openClient(url: string, options: { tls?: ClientTlsTrust; stage?: Stage } = {}): Client {
+  let client: Client;
   try {
     // No reconnecting: a command line tool reports a dead gateway instead of waiting.
-    return connect(url, { reconnect: false, logger: createLogger('warn', 2) });
+    client = connect(url, { reconnect: false, logger: createLogger('warn', 2), ...(options.tls ? { tls: options.tls } : {}) });
   } catch (error) {
     throw new UsageError(`--url: ${error instanceof Error ? error.message : String(error)}`);
   }
+  if (options.stage) client.use(options.stage);
+  return client;
 }

@@ -10,6 +10,7 @@ import { packageVersion, startGateway, type Gateway, type GatewayPlugin } from '
 import { blePlugins } from '../plugins/ble-plugin.js';
 import { mqttPlugins } from '../plugins/mqtt-plugin.js';
 import { serialPlugins } from '../plugins/serial-plugin.js';
+import { securityPlugins } from '../security/plugin.js';
 import { createLogger, err, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushed, UsageError } from './common.js';
 
 /** How long SIGINT/SIGTERM wait for a clean close before exiting anyway. */
@@ -31,13 +32,13 @@ function parseLogLevel(value: string | undefined): LogLevel | undefined {
   return value as LogLevel;
 }
 
-/** The plugins the config asks for, or the demo's. */
+/** The plugins the config asks for, or the demo's; security first, so its stage sees every dispatch first. */
 async function pluginsFor(config: Config, demo: boolean): Promise<GatewayPlugin[]> {
   if (demo) {
     const { demoPlugins } = await import('../../demo/plugins.js');
-    return demoPlugins();
+    return [...securityPlugins(config), ...demoPlugins()];
   }
-  return [...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config)];
+  return [...securityPlugins(config), ...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config)];
 }
 
 export async function serve(argv: string[]): Promise<number | undefined> {

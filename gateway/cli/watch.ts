@@ -5,8 +5,9 @@
 import { parseArgs } from 'node:util';
 import type { EndpointInput } from '../client.js';
 import { REGULAR_METHODS } from '../jstp/dispatch.js';
-import { Status } from '../jstp/errors.js';
-import { connectFailure, DEFAULT_URL, err, EXIT_FAILURE, EXIT_OK, noExtra, onStdoutGone, openClient, out, parseMethod, parsePath, UsageError } from './common.js';
+import { Status, statusText } from '../jstp/errors.js';
+import { connectFailure, DEFAULT_URL, err, EXIT_FAILURE, EXIT_OK, noExtra, onStdoutGone, openClient, out, parseMethod, parsePath, tlsTrust, TRUST_FLAGS, UsageError } from './common.js';
+import { clientSecurity, SIGNING_FLAGS } from './credentials.js';
 
 const WATCHABLE = ['*', ...REGULAR_METHODS, 'BIND', 'RELEASE'];
 
@@ -14,7 +15,7 @@ export async function watch(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { url: { type: 'string' } },
+    options: { url: { type: 'string' }, ...SIGNING_FLAGS, ...TRUST_FLAGS },
   });
   const [methodArg, patternArg, ...extra] = positionals;
   noExtra(extra);
@@ -22,7 +23,9 @@ export async function watch(argv: string[]): Promise<number> {
   const pattern = parsePath('PATTERN', patternArg);
   const url = values.url ?? DEFAULT_URL;
 
-  const client = openClient(url);
+  const stage = clientSecurity(values);
+  const tls = tlsTrust(values);
+  const client = openClient(url, { ...(tls ? { tls } : {}), ...(stage ? { stage } : {}) });
   try {
     await client.ready();
   } catch (error) {
@@ -60,6 +63,13 @@ export async function watch(argv: string[]): Promise<number> {
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
     onStdoutGone(stop);
+    // A gateway with security may refuse the BIND (401, 403): nothing would ever come.
+    client.on('refused', ({ answers }) => {
+      if (stopping) return;
+      stopping = true;
+      for (const answer of answers) err(`pasarela watch: BIND refused: ${answer.status} ${statusText[answer.status] ?? ''}${answer.body === undefined ? '' : ` ${JSON.stringify(answer.body)}`}`);
+      void client.close().then(() => resolve(EXIT_FAILURE));
+    });
     client.on('state', (change) => {
       if (change.state !== 'closed' || stopping) return;
       process.off('SIGINT', stop);

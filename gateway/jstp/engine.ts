@@ -364,27 +364,29 @@ export class Engine {
 
   private stopped(direction: Direction, dispatch: Dispatch, channel: Channel | undefined, context: StageContext, outcome: Stopped): void {
     this.stoppedCount++;
-    const { stage, status, reason } = outcome;
+    const { stage, status, reason, code } = outcome;
+    // The answer's body: the reason, and the stage's error code when it gave one.
+    const body = code === undefined ? { reason } : { reason, code };
     this.logger.debug({ stage, direction, channel: channel?.id, method: dispatch.method, status, reason }, 'dispatch stopped by a stage');
     if (this.closed) return;
     if (direction === 'outbound') {
       const trigger = context as PendingTrigger | undefined;
       if (!trigger) return;
       // An answer verdict answers the requester now; a drop leaves the others to answer.
-      if (status !== undefined) this.completeTrigger(trigger, status, { reason });
+      if (status !== undefined) this.completeTrigger(trigger, status, body);
       else this.finishTrigger(trigger);
       return;
     }
     const transaction = context as Transaction | undefined;
     if (transaction) {
       // A local request.
-      if (status !== undefined) this.engineAnswer(transaction, status, reason);
+      if (status !== undefined) this.engineAnswer(transaction, status, body);
       else this.failLocal(transaction, errors.dropped(stage, reason));
       return;
     }
     const transactionId = dispatch.token?.[0];
     if (status !== undefined && channel && transactionId !== undefined && dispatch.method !== 'ANSWER') {
-      this.sendError(channel, transactionId, status, reason, dispatch.token?.[1], speaksNoMoreAnswers(dispatch.protocol));
+      this.sendError(channel, transactionId, status, body, dispatch.token?.[1], speaksNoMoreAnswers(dispatch.protocol));
     }
   }
 
@@ -803,12 +805,12 @@ export class Engine {
     channel: Channel,
     transactionId: string,
     status: number,
-    reason: string,
+    reason: string | { reason: string; code?: string },
     triggeringId: string | undefined,
     closeWith101: boolean,
   ): void {
     const trig = triggeringId ?? randomUUID();
-    this.send(channel, createAnswer(status, transactionId, trig, { reason }), undefined, undefined);
+    this.send(channel, createAnswer(status, transactionId, trig, typeof reason === 'string' ? { reason } : reason), undefined, undefined);
     if (closeWith101) this.send(channel, createAnswer(Status.NoMoreAnswers, transactionId, trig), undefined, undefined);
   }
 

@@ -94,6 +94,26 @@ const CATALOGUE = {
   InvalidJson: { code: 'PASARELA_INVALID_JSON', status: null },
   DecodeError: { code: 'PASARELA_DECODE_ERROR', status: null },
 
+  // ---- security (docs/spec/security.md) ----
+  /** A signature is required here and the dispatch has none. */
+  Unsigned: { code: 'PASARELA_UNSIGNED', status: Status.Unauthorized },
+  /** The `sig` header is malformed, or the signature does not verify (a tampered dispatch). */
+  BadSignature: { code: 'PASARELA_BAD_SIGNATURE', status: Status.Unauthorized },
+  /** The signer's sequence number was seen before, or is too old: a replay. */
+  Replay: { code: 'PASARELA_REPLAY', status: Status.Unauthorized },
+  /** A signer's first dispatch is more than 5 minutes off the verifier's clock. */
+  Clock: { code: 'PASARELA_CLOCK', status: Status.Unauthorized },
+  /** Signed, but no grant was presented for the signer (and unsigned dispatches may not do it). */
+  NoGrant: { code: 'PASARELA_NO_GRANT', status: Status.Forbidden },
+  /** Signed and granted, but the grant does not cover this dispatch. */
+  NotGranted: { code: 'PASARELA_NOT_GRANTED', status: Status.Forbidden },
+  /** The signer's grant is not valid yet, or not any more. */
+  GrantExpired: { code: 'PASARELA_GRANT_EXPIRED', status: Status.Forbidden },
+  /** A presented grant chain is malformed, forged, not rooted at an owner, or widens its parent. */
+  BadGrant: { code: 'PASARELA_BAD_GRANT', status: Status.Forbidden },
+  /** An identity or grant file cannot be used (missing, unreadable, readable by others, malformed). */
+  Identity: { code: 'PASARELA_IDENTITY', status: null },
+
   // ---- setting up ----
   /** A config file, a driver option or an API argument is wrong. */
   Config: { code: 'PASARELA_CONFIG', status: null },

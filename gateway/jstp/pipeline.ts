@@ -21,6 +21,8 @@ export interface DropVerdict {
 export interface AnswerVerdict {
   readonly answer: number;
   readonly reason?: string;
+  /** A stable error code (PASARELA_...) for the answer's body, beside the reason. */
+  readonly code?: string;
 }
 
 /** The dispatch (the same object, or a changed copy), a drop, or an answer. */
@@ -51,6 +53,8 @@ export interface Stopped {
   readonly reason: string;
   /** Set for an answer verdict. */
   readonly status?: number;
+  /** An answer verdict's error code, when it gave one. */
+  readonly code?: string;
 }
 
 /** Where the pipeline hands a dispatch once its stages are done with it. */
@@ -189,8 +193,9 @@ export class Pipeline<C> {
         return true;
       }
       if (typeof (verdict as AnswerVerdict).answer === 'number') {
-        const { answer, reason } = verdict as AnswerVerdict;
-        this.sink.stopped(job.direction, job.dispatch, job.channel, job.context, { stage: stage.name, status: answer, reason: reason ?? `refused by ${stage.name}` });
+        const { answer, reason, code } = verdict as AnswerVerdict;
+        const outcome: Stopped = { stage: stage.name, status: answer, reason: reason ?? `refused by ${stage.name}` };
+        this.sink.stopped(job.direction, job.dispatch, job.channel, job.context, code === undefined ? outcome : { ...outcome, code });
         return false;
       }
       if (typeof (verdict as DropVerdict).drop === 'string') {

@@ -5,12 +5,14 @@
  * CBOR map header (0xA0-0xBF) for a CBOR sequence, answered in kind.
  */
 import net from 'node:net';
+import tls from 'node:tls';
 import type { Engine } from '../jstp/engine.js';
 import { ErrorCode, errors } from '../jstp/errors.js';
 import { CborSequenceDecoder } from '../jstp/codec/cbor-sequence.js';
 import { DEFAULT_MAX_LINE_BYTES, LineDecoder } from '../jstp/codec/json.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
 import type { DispatchCodec } from '../jstp/codec/codec.js';
+import { clientTlsOptions, verifyPeer, type ClientTls, type ServerTls } from '../security/tls.js';
 import { Connection, DispatchEncoder, type Encoding, type Wire } from './connection.js';
 import { ServerTransport } from './server.js';
 import type { TransportAddress, TransportStats } from './transport.js';
@@ -36,6 +38,8 @@ export interface TcpTransportOptions extends TcpConnectionOptions {
   port?: number;
   /** How long `close()` lets peers flush before destroying their sockets (default 2 s). */
   closeTimeoutMs?: number;
+  /** Serve TLS with this certificate and key (label `tls`). */
+  tls?: ServerTls;
 }
 
 export interface DialTcpOptions extends TcpConnectionOptions {
@@ -44,6 +48,8 @@ export interface DialTcpOptions extends TcpConnectionOptions {
   /** What this side writes; the peer answers in kind (default json). */
   encoding?: Encoding;
   signal?: AbortSignal;
+  /** Connect with TLS, trusting this (the system's CAs when empty). */
+  tls?: ClientTls;
 }
 
 /** Queued output is written at the end of the current task, or sooner past this size. */
@@ -194,7 +200,7 @@ export function attachTcpSocket(
 }
 
 export class TcpTransport extends ServerTransport<net.Socket> {
-  readonly label = 'tcp';
+  readonly label: string;
   private readonly options: TcpTransportOptions;
   private readonly server: net.Server;
   private readonly encoder: DispatchEncoder;
@@ -203,7 +209,12 @@ export class TcpTransport extends ServerTransport<net.Socket> {
     super(options.logger ?? silentLogger());
     this.options = options;
     this.encoder = new DispatchEncoder(options.cbor);
-    this.server = net.createServer((socket) => this.accept(socket));
+    this.label = options.tls ? 'tls' : 'tcp';
+    this.server = options.tls
+      ? tls.createServer({ cert: options.tls.cert, key: options.tls.key }, (socket) => this.accept(socket))
+      : net.createServer((socket) => this.accept(socket));
+    // A client that fails the handshake is not a peer; say why at debug level.
+    this.server.on('tlsClientError', (error: Error) => this.logger.debug({ err: error.message }, 'tls handshake failed'));
   }
 
   listen(): Promise<TransportAddress> {
@@ -260,7 +271,8 @@ export function createTcpTransport(options: TcpTransportOptions): TcpTransport {
 export function dialTcp(host: string, port: number, options: DialTcpOptions): Promise<Connection> {
   const logger = options.logger ?? silentLogger();
   return new Promise((resolve, reject) => {
-    const socket = net.connect({ host, port });
+    const trust = options.tls;
+    const socket = trust ? tls.connect({ host, port, ...clientTlsOptions(trust, host) }) : net.connect({ host, port });
     let settled = false;
     const fail = (reason: string, cause?: unknown): void => {
       if (settled) return;
@@ -284,8 +296,13 @@ export function dialTcp(host: string, port: number, options: DialTcpOptions): Pr
     }
     options.signal?.addEventListener('abort', onAbort, { once: true });
     socket.once('error', onError);
-    socket.once('connect', () => {
+    socket.once(trust ? 'secureConnect' : 'connect', () => {
       if (settled) return;
+      const refused = trust ? verifyPeer((socket as tls.TLSSocket).getPeerX509Certificate(), trust) : undefined;
+      if (refused) {
+        fail(refused);
+        return;
+      }
       settled = true;
       cleanup();
       const connection = attachTcpSocket(socket, options);

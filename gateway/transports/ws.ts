@@ -6,12 +6,15 @@
  * path, `/` included, because node-jstp connects to the root.
  */
 import http from 'node:http';
+import https from 'node:https';
+import type tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import type { Engine } from '../jstp/engine.js';
 import { ErrorCode, errors } from '../jstp/errors.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
 import type { DispatchCodec } from '../jstp/codec/codec.js';
+import { clientTlsOptions, verifyPeer, type ClientTls, type ServerTls } from '../security/tls.js';
 import { Connection, DispatchEncoder, type Encoding, type Wire } from './connection.js';
 import { ServerTransport } from './server.js';
 import type { TransportAddress, TransportStats } from './transport.js';
@@ -47,6 +50,8 @@ export interface WsTransportOptions extends WsConnectionOptions {
   port?: number;
   /** How long `close()` waits for peers to answer the close before terminating (default 2 s). */
   closeTimeoutMs?: number;
+  /** Serve HTTPS and wss with this certificate and key (on a server created here). */
+  tls?: ServerTls;
 }
 
 export interface DialWsOptions extends WsConnectionOptions {
@@ -54,6 +59,8 @@ export interface DialWsOptions extends WsConnectionOptions {
   connectTimeoutMs?: number;
   /** What this side writes; the peer answers in kind (default json). */
   encoding?: Encoding;
+  /** For wss://: what to trust (the system's CAs when empty). */
+  tls?: ClientTls;
 }
 
 function rawToBuffer(data: RawData): Buffer {
@@ -155,7 +162,7 @@ function notFound(_request: http.IncomingMessage, response: http.ServerResponse)
 }
 
 export class WsTransport extends ServerTransport<WebSocket> {
-  readonly label = 'ws';
+  readonly label: string;
   /** The HTTP server the WebSocket endpoint shares its port with. */
   readonly server: http.Server;
   private readonly options: WsTransportOptions;
@@ -179,7 +186,9 @@ export class WsTransport extends ServerTransport<WebSocket> {
     this.requestHandler = options.onRequest;
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD });
     this.owned = options.server === undefined;
-    this.server = options.server ?? http.createServer((request, response) => (this.requestHandler ?? notFound)(request, response));
+    this.label = options.tls && this.owned ? 'wss' : 'ws';
+    const handle = (request: http.IncomingMessage, response: http.ServerResponse): void => (this.requestHandler ?? notFound)(request, response);
+    this.server = options.server ?? (options.tls ? https.createServer({ cert: options.tls.cert, key: options.tls.key }, handle) : http.createServer(handle));
     this.server.on('upgrade', this.onUpgrade);
   }
 
@@ -192,7 +201,7 @@ export class WsTransport extends ServerTransport<WebSocket> {
     const host = this.options.host ?? '127.0.0.1';
     if (this.server.listening) {
       const address = this.server.address() as AddressInfo;
-      this.bound = { label: 'ws', host: address.address, port: address.port };
+      this.bound = { label: this.label, host: address.address, port: address.port };
       return Promise.resolve(this.bound);
     }
     return this.listenOn(this.server, host, this.options.port ?? 0);
@@ -250,16 +259,29 @@ export function createWsTransport(options: WsTransportOptions): WsTransport {
 export function dialWs(url: string, options: DialWsOptions): Promise<Connection> {
   const logger = options.logger ?? silentLogger();
   return new Promise((resolve, reject) => {
+    const secure = url.startsWith('wss:');
     const ws = new WebSocket(url, {
       maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
       handshakeTimeout: options.connectTimeoutMs ?? 10_000,
+      ...(secure ? clientTlsOptions(options.tls, new URL(url).hostname.replace(/^\[(.*)\]$/, '$1')) : {}),
     });
+    let refused: string | undefined;
+    if (secure && options.tls?.pin !== undefined) {
+      // Checked on the TLS socket, before the WebSocket opens.
+      ws.once('upgrade', (response: http.IncomingMessage) => {
+        refused = verifyPeer((response.socket as tls.TLSSocket).getPeerX509Certificate(), options.tls);
+        if (refused) ws.terminate();
+      });
+    }
     // Kept until open: a failed handshake may emit more than one error.
     const onError = (error: Error): void => {
       logger.debug({ url, err: error.message }, 'ws dial failed');
-      reject(errors.unreachable(url, error.message, { cause: error }));
+      reject(errors.unreachable(url, refused ?? error.message, { cause: error }));
     };
     ws.on('error', onError);
+    ws.once('close', () => {
+      if (refused) reject(errors.unreachable(url, refused));
+    });
     ws.once('open', () => {
       ws.off('error', onError);
       const connection = attachWebSocket(ws, `ws ${url}`, options);

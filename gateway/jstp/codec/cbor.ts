@@ -10,6 +10,7 @@ import type { DispatchCodec } from './codec.js';
 import { base64url, CborReader, setMember } from './cbor-read.js';
 import { CborScanner, DEFAULT_CBOR_LIMITS, NEED_MORE, type CborLimits } from './cbor-scan.js';
 import { CborWriter, isJsonValue, sortTextKeys } from './cbor-writer.js';
+import { securityHeaderItem, securityHeaderKeyed, securityHeaderNamed, securityHeaderText, SECURITY_HEADERS } from './security-headers.js';
 
 export { CborDecodeError, type CborDecodeReason } from './cbor-error.js';
 export { DEFAULT_CBOR_LIMITS, type CborLimits } from './cbor-scan.js';
@@ -52,12 +53,15 @@ class DispatchEncoder {
   private readonly w = new CborWriter();
   private readonly values: unknown[] = new Array<unknown>(HEADER_KEYS.length);
   private readonly others: string[] = [];
+  /** Security headers written as their CBOR items under negative keys, by SECURITY_HEADERS index. */
+  private readonly security: (Uint8Array | undefined)[] = new Array<Uint8Array | undefined>(SECURITY_HEADERS.length);
 
   encode(d: Dispatch): Uint8Array {
-    const { w, values, others } = this;
+    const { w, values, others, security } = this;
     w.begin();
     let present = 0; // header keys present, as a bit set
     let otherCount = 0;
+    let securityCount = 0;
     try {
       let count = 0;
       for (const key of Object.keys(d)) {
@@ -65,6 +69,13 @@ class DispatchEncoder {
         if (!isJsonValue(value)) continue;
         const index = HEADER_INDEX.get(key);
         if (index === undefined) {
+          const header = securityHeaderNamed(key);
+          const item = header && securityHeaderItem(value);
+          if (item) {
+            security[-1 - header.key] = item;
+            securityCount++;
+            continue;
+          }
           others[otherCount++] = key;
         } else if (!(index === 4 && Array.isArray(value) && value.length === 0)) {
           values[index] = value;
@@ -73,7 +84,7 @@ class DispatchEncoder {
         }
       }
       if (otherCount > 1) sortTextKeys(others, otherCount);
-      w.head(5, count + otherCount);
+      w.head(5, count + securityCount + otherCount);
       for (let i = 0; i < values.length; i++) {
         if (!(present & (1 << i))) continue;
         const value = values[i];
@@ -82,6 +93,13 @@ class DispatchEncoder {
         else if (i === 4) writeToken(w, value);
         else if (i === 7) writeEndpoint(w, value);
         else w.value(value, 1);
+      }
+      // Negative keys sort after the unsigned ones and before text (RFC 8949 §4.2.1).
+      for (let i = 0; securityCount > 0 && i < security.length; i++) {
+        const item = security[i];
+        if (!item) continue;
+        w.head(1, i);
+        for (let b = 0; b < item.length; b++) w.byte(item[b]!);
       }
       for (let i = 0; i < otherCount; i++) {
         w.text(others[i]!);
@@ -95,6 +113,7 @@ class DispatchEncoder {
       // Hold no references to the caller's values.
       for (let i = 0; i < values.length; i++) if (present & (1 << i)) values[i] = undefined;
       for (let i = 0; i < otherCount; i++) others[i] = '';
+      if (securityCount > 0) security.fill(undefined);
     }
   }
 }
@@ -223,8 +242,17 @@ function readDispatch(r: CborReader): Record<string, unknown> {
         continue;
       }
       index = known;
+    } else if (major === 1 && securityHeaderKeyed(-1 - argument)) {
+      // A security header: its JSON form is the base64url of the item's own bytes.
+      const name = securityHeaderKeyed(-1 - argument)!.name;
+      if (Object.hasOwn(out, name)) throw duplicate(name, keyStart);
+      if (r.bytes[r.pos]! >> 5 !== 4) throw new CborDecodeError('bad-key', `header ${name} (key ${-1 - argument}) must be an array`, { offset: keyStart });
+      const itemStart = r.pos;
+      r.value();
+      out[name] = securityHeaderText(r.bytes.subarray(itemStart, r.pos));
+      continue;
     } else {
-      const reason = major === 1 ? 'negative keys are reserved for the security layer' : `unknown header key ${argument}`;
+      const reason = major === 1 ? `negative key ${-1 - argument} is reserved for the security layer` : `unknown header key ${argument}`;
       throw new CborDecodeError('bad-key', reason, { offset: keyStart });
     }
     // Also catches an integer key and the same header as text.
