@@ -63,7 +63,7 @@ export type Bech32Result = { ok: true; prefix: string; bytes: Uint8Array } | { o
 
 /** Reads bech32m text: all lower or all upper case, checksum checked. */
 export function bech32mDecode(text: string): Bech32Result {
-  if (text.length > 200) return { ok: false, reason: 'too long' };
+  if (text.length > 90) return { ok: false, reason: 'is longer than 90 characters' };
   if (text !== text.toLowerCase() && text !== text.toUpperCase()) return { ok: false, reason: 'mixes upper and lower case' };
   const lower = text.toLowerCase();
   const separator = lower.lastIndexOf('1');

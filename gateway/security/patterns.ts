@@ -95,28 +95,28 @@ export function includes(outer: readonly string[], inner: readonly string[]): bo
   };
   const accepting = 1 << q.length;
 
-  // States: (position in inner, set of positions in outer).
+  // States: (position in inner, set of positions in outer, whether an element was read:
+  // a resource has at least one element, so the empty word is no counterexample).
   const seen = new Set<string>();
-  const stack: [number, number][] = [];
-  const push = (i: number, set: number): void => {
-    const key = `${i},${set}`;
+  const stack: [number, number, boolean][] = [];
+  const push = (i: number, set: number, read: boolean): void => {
+    const key = `${i},${set},${read ? 1 : 0}`;
     if (seen.has(key)) return;
     seen.add(key);
-    stack.push([i, set]);
+    stack.push([i, set, read]);
   };
-  push(0, closeOuter(1));
+  push(0, closeOuter(1), false);
   while (stack.length > 0) {
     if (seen.size > MAX_STATES) return false;
-    const [i, set] = stack.pop()!;
+    const [i, set, read] = stack.pop()!;
     // Inner accepts here and outer does not: a resource inner matches and outer does not.
-    if (i === p.length && !(set & accepting)) return false;
+    if (read && i === p.length && !(set & accepting)) return false;
     const token = p[i];
     if (!token) continue;
-    if (token.kind === MANY) push(i + 1, set);
+    if (token.kind === MANY) push(i + 1, set, read);
     for (const symbol of alphabet) {
       if (token.kind === LITERAL && token.text !== symbol) continue;
-      const next = stepOuter(set, symbol);
-      push(token.kind === MANY ? i : i + 1, next);
+      push(token.kind === MANY ? i : i + 1, stepOuter(set, symbol), true);
     }
   }
   return true;
