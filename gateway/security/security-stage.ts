@@ -329,8 +329,10 @@ export class SecurityStage implements Stage {
       if (peer.requests.has(String(dispatch.resource![1]))) return true;
       return this.anyDelivers(rights, 'ANSWER', dispatch.resource!, false, false);
     }
-    // One transaction id: a forward or a request this engine makes of the peer, not a delivery.
-    if (dispatch.token?.length === 1) return true;
+    // A regular dispatch with one transaction id is a forward or a request this engine
+    // makes of the peer, not a delivery (a delivered request has two). A BIND or RELEASE
+    // seen by an observer keeps its sender's token, so it is always checked.
+    if (dispatch.token?.length === 1 && !dispatch.endpoint) return true;
     const serving = dispatch.token?.length === 2;
     if (dispatch.endpoint) return this.anyDelivers(rights, dispatch.method, dispatch.endpoint.resource, serving, true);
     return this.anyDelivers(rights, dispatch.method, dispatch.resource!, serving, false);

@@ -143,6 +143,18 @@ describe('deliveries', () => {
     expect(rig.stage.stats().filtered).toBe(1);
   });
 
+  it("another subscriber's BIND reaches only an observer allowed to see BINDs", async () => {
+    const rig = securedEngine();
+    await bound(rig, 'alice', 'read', undefined, ['*', ['...']]);
+    await bound(rig, 'bob', 'admin', undefined, ['*', ['...']]);
+    send(rig, 'carol', signed(signerFor(owner), bindDispatch('PATCH', ['devices', 'x'])));
+    await settle();
+    const binds = (name: string) => rig.channel(name).sent.filter((d) => d.method === 'BIND').length;
+    expect(binds('alice')).toBe(0);
+    // Bob saw Alice's BIND? No: it came before his. He sees Carol's.
+    expect(binds('bob')).toBe(1);
+  });
+
   it('a BIND nothing could ever reach is refused; one that reaches a part is taken', async () => {
     const rig = securedEngine();
     const signer = signerFor(alice);
