@@ -96,8 +96,9 @@ export class ClientSecurityStage implements Stage {
     const [status, transactionId] = dispatch.resource as [number, string];
     const code = (dispatch.body as { code?: unknown } | undefined)?.code;
     if (status === Status.Unauthorized && code === ErrorCode.Replay) {
-      // The far end restarted with a ceiling above our numbers: jump past it.
-      this.options.signer?.counter.skipBlock();
+      // The far end restarted with a ceiling above our numbers, or another sender with
+      // this identity is ahead: a fresh range starts above both.
+      this.options.signer?.counter.jump();
     } else if (status === Status.Forbidden && code === ErrorCode.NoGrant) {
       this.presentAgain = true;
     }

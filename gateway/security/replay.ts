@@ -1,6 +1,7 @@
 /**
  * Replay protection at a verifier (docs/spec/security.md, "Replay"): per signer a
- * window of the last 64 sequence numbers (RFC 8613 §7.4's sliding window), and a
+ * window of the last 64 sequence numbers (RFC 8613 §7.4's sliding window) in each
+ * of its recent ranges (one range per sender using the identity), and a
  * ceiling persisted in blocks as OSCORE Appendix B.1.1 does for its counter, so a
  * restart after kill -9 accepts nothing it may have accepted before, without one
  * write per dispatch. A signer seen for the first time must be within ±5 minutes of
@@ -10,6 +11,15 @@
 export const WINDOW_SIZE = 64;
 /** How far the persisted ceiling runs ahead of the highest accepted number. */
 export const REPLAY_BLOCK = 256;
+/**
+ * Signers reserve their numbers in ranges of this size (sequence.ts), one range per
+ * sender, so two senders with one identity (two tabs, two commands) never share a
+ * range. A verifier keeps a window per range: a sender's numbers rise within its
+ * range, whatever the other senders do.
+ */
+export const RANGE_SIZE = 4096;
+/** Ranges of one signer tracked at once; a number in an older range is too old. */
+export const MAX_RANGES = 8;
 export const FIRST_CONTACT_SKEW_MS = 5 * 60 * 1000;
 
 const ALL = (1n << BigInt(WINDOW_SIZE)) - 1n;
@@ -72,8 +82,50 @@ export function memoryReplayStore(initial: ReadonlyMap<string, number> = new Map
   return store;
 }
 
+/** One signer: a window per recent range, and a floor below which nothing is accepted. */
+class SignerWindows {
+  private readonly ranges = new Map<number, ReplayWindow>();
+  /** Ranges below this were dropped for newer ones: their numbers are too old. */
+  private oldestRange = 0;
+
+  /** `floor`: every number up to it is refused (what a restart restores); -1 for none. */
+  constructor(private floor = -1) {}
+
+  /** The highest number accepted (or restored), for messages. */
+  get top(): number {
+    let top = this.floor;
+    for (const window of this.ranges.values()) top = Math.max(top, window.top);
+    return top;
+  }
+
+  fresh(sequence: number): boolean {
+    if (sequence <= this.floor) return false;
+    const range = Math.floor(sequence / RANGE_SIZE);
+    if (range < this.oldestRange) return false;
+    const window = this.ranges.get(range);
+    if (window) return window.fresh(sequence);
+    // A new range: taken, unless the set is full and it is older than every range kept.
+    return this.ranges.size < MAX_RANGES || range > Math.min(...this.ranges.keys());
+  }
+
+  accept(sequence: number): void {
+    const range = Math.floor(sequence / RANGE_SIZE);
+    let window = this.ranges.get(range);
+    if (!window) {
+      window = new ReplayWindow();
+      this.ranges.set(range, window);
+      if (this.ranges.size > MAX_RANGES) {
+        const oldest = Math.min(...this.ranges.keys());
+        this.ranges.delete(oldest);
+        this.oldestRange = Math.max(this.oldestRange, oldest + 1);
+      }
+    }
+    window.accept(sequence);
+  }
+}
+
 interface SignerState {
-  readonly window: ReplayWindow;
+  readonly windows: SignerWindows;
   /** Durable: nothing above it was accepted. */
   persisted: number;
 }
@@ -88,7 +140,7 @@ export class ReplayGuard {
 
   constructor(private readonly store: ReplayStore, private readonly now: () => number = Date.now, private readonly block = REPLAY_BLOCK) {
     this.ceilings = new Map(store.loadCeilings());
-    for (const [signer, ceiling] of this.ceilings) this.signers.set(signer, { window: ReplayWindow.restored(ceiling), persisted: ceiling });
+    for (const [signer, ceiling] of this.ceilings) this.signers.set(signer, { windows: new SignerWindows(ceiling), persisted: ceiling });
   }
 
   /** Ceiling writes asked of the store so far (one per block, not per dispatch). */
@@ -110,7 +162,7 @@ export class ReplayGuard {
       }
       return { ok: true, firstContact: true };
     }
-    if (!state.window.fresh(sequence)) return { ok: false, code: 'replay', reason: `sequence ${sequence} was seen before or is too old (highest ${state.window.top})` };
+    if (!state.windows.fresh(sequence)) return { ok: false, code: 'replay', reason: `sequence ${sequence} was seen before or is too old (highest ${state.windows.top})` };
     return { ok: true, firstContact: false };
   }
 
@@ -122,10 +174,10 @@ export class ReplayGuard {
   accept(signer: string, sequence: number): Promise<void> | undefined {
     let state = this.signers.get(signer);
     if (!state) {
-      state = { window: new ReplayWindow(), persisted: -1 };
+      state = { windows: new SignerWindows(), persisted: -1 };
       this.signers.set(signer, state);
     }
-    state.window.accept(sequence);
+    state.windows.accept(sequence);
     const ceiling = this.ceilings.get(signer) ?? -1;
     if (sequence <= ceiling - this.block / 2) return undefined;
     const wanted = sequence + this.block;

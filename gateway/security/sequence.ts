@@ -7,9 +7,10 @@
  * Browser-safe.
  */
 import { MAX_SEQUENCE } from './dispatch-signature.js';
-import { REPLAY_BLOCK } from './replay.js';
+import { RANGE_SIZE, REPLAY_BLOCK } from './replay.js';
 
-export const SEQUENCE_BLOCK = 4096;
+/** A sender reserves whole ranges, so each range has one sender (see RANGE_SIZE). */
+export const SEQUENCE_BLOCK = RANGE_SIZE;
 
 export interface SequenceStore {
   /**
@@ -35,7 +36,7 @@ export class SequenceCounter {
   private nextNumber = 0;
   private end = 0;
 
-  constructor(private readonly store: SequenceStore, private readonly block = SEQUENCE_BLOCK) {}
+  constructor(private readonly store: SequenceStore) {}
 
   /** The next number to sign with. */
   next(): number {
@@ -52,10 +53,19 @@ export class SequenceCounter {
     else this.nextNumber += REPLAY_BLOCK + 1;
   }
 
+  /**
+   * A verifier refused a number as a replay: another sender with this identity, or a
+   * restart, is ahead. A fresh range starts above every number reserved so far.
+   */
+  jump(): void {
+    this.refill();
+  }
+
   private refill(): void {
-    const first = this.store.reserve(this.block);
+    const first = this.store.reserve(SEQUENCE_BLOCK);
+    if (first % SEQUENCE_BLOCK !== 0) throw new RangeError(`sequence ranges start at multiples of ${SEQUENCE_BLOCK}, got ${first}`);
     // The skip a restarted verifier needs comes with every fresh range.
     this.nextNumber = first + REPLAY_BLOCK + 1;
-    this.end = first + this.block;
+    this.end = first + SEQUENCE_BLOCK;
   }
 }

@@ -22,7 +22,7 @@ let bob: { id: string; file: string };
 
 beforeAll(async () => {
   ({ dir, remove } = await tempDir());
-  [owner, gatewayKey, alice, bob] = await Promise.all(['owner', 'gateway', 'alice', 'bob'].map((name) => newIdentity(runs, dir, name)));
+  [owner, gatewayKey, alice, bob] = (await Promise.all(['owner', 'gateway', 'alice', 'bob'].map((name) => newIdentity(runs, dir, name)))) as [typeof owner, typeof owner, typeof owner, typeof owner];
 }, 60_000);
 
 afterAll(async () => {

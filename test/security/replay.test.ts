@@ -126,8 +126,36 @@ describe("a signer's sequence numbers", () => {
     const path = join(dir, 'someone.key');
     const a = fileSequenceStore(path);
     const b = fileSequenceStore(path);
-    const ranges = [a.reserve(100), b.reserve(100), a.reserve(50)];
-    expect(ranges).toEqual([0, 100, 200]);
-    expect(new SequenceCounter(fileSequenceStore(path)).next()).toBe(250 + REPLAY_BLOCK + 1);
+    const ranges = [a.reserve(SEQUENCE_BLOCK), b.reserve(SEQUENCE_BLOCK), a.reserve(SEQUENCE_BLOCK)];
+    expect(ranges).toEqual([0, SEQUENCE_BLOCK, 2 * SEQUENCE_BLOCK]);
+    expect(new SequenceCounter(fileSequenceStore(path)).next()).toBe(3 * SEQUENCE_BLOCK + REPLAY_BLOCK + 1);
+  });
+
+  it('two senders with one identity (two tabs, two commands) are both accepted, each in its own range', () => {
+    const store = memorySequenceStore();
+    const tabA = new SequenceCounter(store);
+    const tabB = new SequenceCounter(store);
+    const guard = new ReplayGuard(memoryReplayStore(), () => 0);
+    const seen: number[] = [];
+    for (let i = 0; i < 200; i++) {
+      for (const tab of i % 3 === 0 ? [tabB, tabA] : [tabA, tabB]) {
+        const n = tab.next();
+        expect(guard.check('one identity', n, 0).ok, String(n)).toBe(true);
+        void guard.accept('one identity', n);
+        seen.push(n);
+      }
+    }
+    // Each number once; a replay of any is refused.
+    expect(new Set(seen).size).toBe(seen.length);
+    for (const n of seen.slice(-20)) expect(guard.check('one identity', n, 0)).toMatchObject({ ok: false, code: 'replay' });
+  });
+
+  it('a number in a range older than the 8 kept is refused as too old', () => {
+    const guard = new ReplayGuard(memoryReplayStore(), () => 0);
+    for (let range = 0; range < 10; range++) void guard.accept('k', range * SEQUENCE_BLOCK + 300);
+    expect(guard.check('k', 0 * SEQUENCE_BLOCK + 301, 0).ok).toBe(false);
+    expect(guard.check('k', 1 * SEQUENCE_BLOCK + 301, 0).ok).toBe(false);
+    expect(guard.check('k', 2 * SEQUENCE_BLOCK + 301, 0).ok).toBe(true);
+    expect(guard.check('k', 2 * SEQUENCE_BLOCK + 300, 0).ok).toBe(false);
   });
 });

@@ -182,7 +182,7 @@ describe('deliveries', () => {
     const requestSig = readSignature(delivered.sig);
     if (!requestSig.ok) throw new Error('the request was not signed');
     const answer: Dispatch = { protocol: ['JSTP', '0.5'], method: 'ANSWER', resource: [200, delivered.token![0], delivered.token![1]!], timestamp: Date.now(), body: 'on' };
-    const bobs = signerFor(bob, 10_000);
+    const bobs = signerFor(bob, 12_288);
     send(rig, 'bob', bobs.sign(answer, undefined).dispatch);
     await settle();
     send(rig, 'bob', bobs.sign({ ...answer, body: 'on, bound' }, requestSig.signature.protectedBytes).dispatch);
