@@ -276,7 +276,8 @@ export function dialWs(url: string, options: DialWsOptions): Promise<Connection>
     // Kept until open: a failed handshake may emit more than one error.
     const onError = (error: Error): void => {
       logger.debug({ url, err: error.message }, 'ws dial failed');
-      reject(errors.unreachable(url, refused ?? error.message, { cause: error }));
+      // A refused pin is the reason, not the close it causes.
+      reject(refused ? errors.unreachable(url, refused) : errors.unreachable(url, error.message, { cause: error }));
     };
     ws.on('error', onError);
     ws.once('close', () => {
