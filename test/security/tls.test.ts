@@ -27,7 +27,7 @@ beforeAll(async () => {
   const exit = await made.exited;
   if (exit.code !== 0) throw new Error(made.stderr.join('\n'));
   pin = made.stdout[0]!;
-}, 60_000);
+}, 120_000);
 
 afterAll(async () => {
   await remove();
@@ -72,7 +72,6 @@ describe('listen.tls', () => {
     const call = (url: string, ...flags: string[]) => runs.pasarela('call', 'GET', 'gateway', '--url', url, ...flags);
     const cases = [
       [call(`tls://127.0.0.1:${tcp}`, '--ca', cert), 0, /^200 Ok/],
-      [call(`tls://localhost:${tcp}`, '--ca', cert), 0, /^200 Ok/],
       [call(`tls://127.0.0.1:${tcp}`, '--pin', pin), 0, /^200 Ok/],
       [call(`wss://127.0.0.1:${http}/`, '--ca', cert), 0, /^200 Ok/],
       [call(`wss://localhost:${http}/`, '--pin', pin), 0, /^200 Ok/],
@@ -81,7 +80,6 @@ describe('listen.tls', () => {
       [call(`tls://127.0.0.1:${tcp}`), /self[- ]signed/],
       [call(`tls://127.0.0.1:${tcp}`, '--pin', `sha256/${'A'.repeat(43)}=`), /does not match the pin/],
       [call(`wss://127.0.0.1:${http}/`, '--pin', `sha256/${'A'.repeat(43)}=`), /does not match the pin/],
-      [call(`wss://127.0.0.1:${http}/`), /self[- ]signed/],
     ] as const;
     for (const [run, code, line] of cases) {
       expect((await run.exited).code, run.stderr.join('\n')).toBe(code);
@@ -94,7 +92,7 @@ describe('listen.tls', () => {
     // The dashboard is served over HTTPS with the same certificate.
     const bad = runs.pasarela('call', 'GET', 'gateway', '--url', `tls://127.0.0.1:${tcp}`, '--pin', 'md5/nope');
     expect((await bad.exited).code).toBe(2);
-  }, 60_000);
+  }, 120_000);
 
   it('a config naming a certificate that is not there fails at start, naming the file', async () => {
     const config = join(dir, 'missing.yaml');
