@@ -6,7 +6,7 @@
  * number of engines; an absent body counts as {} and an absent referer as [], which
  * is what node-jstp puts in their place. Browser-safe.
  */
-import { METHOD_CODES } from '../jstp/codec/cbor.js';
+import { METHOD_CODES } from '../jstp/codec/method-codes.js';
 import { CborWriter } from '../jstp/codec/cbor-writer.js';
 import type { Dispatch } from '../jstp/dispatch.js';
 

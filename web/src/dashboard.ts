@@ -62,6 +62,7 @@ export class Dashboard {
   /** Bumped by each refresh, so a slow one that a newer one overtook changes nothing. */
   private generation = 0;
   private readonly api: DeviceApi;
+  private readOnly: string | undefined;
 
   constructor(client: Client, ui: DashboardElements) {
     this.client = client;
@@ -81,6 +82,13 @@ export class Dashboard {
     this.client.bind({ method: 'POST', resource: ['devices', ':id', 'events', ':name'] }, (incoming) => this.onEvent(incoming));
     this.client.on('state', ({ state }) => this.onState(state));
     this.onState(this.client.state);
+  }
+
+  /** Disables every control, with the reason (the page is not paired); undefined enables them. */
+  setReadOnly(reason: string | undefined): void {
+    this.readOnly = reason;
+    document.body.dataset.readonly = String(reason !== undefined);
+    for (const view of this.devices.values()) view.setReadOnly(reason);
   }
 
   // ---- connection ----------------------------------------------------------------
@@ -139,6 +147,7 @@ export class Dashboard {
       view = new DeviceView(details, this.api);
       this.devices.set(id, view);
       view.setLinkOpen(this.client.state === 'open');
+      view.setReadOnly(this.readOnly);
       this.place(view);
     }
     for (const [name, value] of Object.entries(values ?? {})) if (isPropertyValue(value)) view.setValue(name, value);

@@ -65,6 +65,8 @@ export class DeviceView {
   private readonly badge: HTMLElement;
   private readonly body: HTMLElement;
   private linkOpen = false;
+  /** Why the controls may not be used (the page is not paired), or undefined. */
+  private readOnly: string | undefined;
   private reading: Promise<void> | undefined;
   /** Forms waiting for an answer keep their buttons disabled. */
   private readonly busy = new Set<HTMLFormElement>();
@@ -125,6 +127,13 @@ export class DeviceView {
   /** Controls only work while the page is connected. */
   setLinkOpen(open: boolean): void {
     this.linkOpen = open;
+    this.refreshDisabled();
+  }
+
+  /** Controls stay disabled, with `reason` as their title, until this is undefined again. */
+  setReadOnly(reason: string | undefined): void {
+    this.readOnly = reason;
+    this.element.dataset.readonly = String(reason !== undefined);
     this.refreshDisabled();
   }
 
@@ -317,13 +326,15 @@ export class DeviceView {
   }
 
   private refreshDisabled(): void {
-    const usable = this.linkOpen && this.details.online;
+    const usable = this.linkOpen && this.details.online && this.readOnly === undefined;
     const controls = this.element.querySelectorAll<HTMLButtonElement | HTMLInputElement | HTMLSelectElement | HTMLTextAreaElement>('button, input, select, textarea');
     for (const control of Array.from(controls)) {
       const form = control.form;
       // Only buttons and switches wait for a pending answer: typing may go on.
       const waiting = form !== null && this.busy.has(form) && (control instanceof HTMLButtonElement || control.getAttribute('role') === 'switch');
       control.disabled = !usable || waiting;
+      if (this.readOnly !== undefined) control.title = this.readOnly;
+      else control.removeAttribute('title');
     }
   }
 

@@ -1,12 +1,19 @@
 /**
- * The dashboard's entry point: connects the JSTP client to the gateway that served
- * the page (WebSocket on the same host and port) and starts the dashboard.
+ * The dashboard's entry point: loads the page's own key (IndexedDB), connects the
+ * JSTP client to the gateway that served the page (WebSocket on the same host and
+ * port), signing with that key, and starts the dashboard and its pairing panel.
  * `?gateway=ws://host:port/` points it at another gateway; `?encoding=cbor` makes it
  * talk compact CBOR (binary WebSocket messages) instead of JSON.
  */
 import { connect, type ClientEncoding } from '../../gateway/client.js';
 import type { Logger } from '../../gateway/jstp/logger.js';
+import { ClientSecurityStage } from '../../gateway/security/client-stage.js';
+import { nobleSuite } from '../../gateway/security/noble-suite.js';
+import { SequenceCounter } from '../../gateway/security/sequence.js';
+import { DispatchSigner } from '../../gateway/security/signer.js';
 import { Dashboard } from './dashboard.js';
+import { loadPageKeys } from './key-store.js';
+import { Pairing } from './pairing.js';
 
 function gatewayUrl(location: Location): string {
   const chosen = new URLSearchParams(location.search).get('gateway');
@@ -39,16 +46,34 @@ function element<T extends HTMLElement>(id: string): T {
   return found as T;
 }
 
-const client = connect(gatewayUrl(window.location), {
-  logger,
-  encoding: encodingOf(window.location),
-  // A dashboard should come back soon after the gateway does.
-  reconnect: { initialMs: 250, maxMs: 3_000 },
-});
-new Dashboard(client, {
-  connection: element('connection'),
-  connectionText: element('connection-text'),
-  drivers: element('drivers'),
-  notice: element('notice'),
-  log: element<HTMLOListElement>('event-log'),
-}).start();
+async function boot(): Promise<void> {
+  // WebCrypto is not there on a page served over http from a LAN address (not a
+  // secure context): @noble/curves signs in every case.
+  const keys = await loadPageKeys(nobleSuite);
+  const url = gatewayUrl(window.location);
+  const client = connect(url, {
+    logger,
+    encoding: encodingOf(window.location),
+    // A dashboard should come back soon after the gateway does.
+    reconnect: { initialMs: 250, maxMs: 3_000 },
+  });
+  client.use(
+    new ClientSecurityStage({
+      suite: nobleSuite,
+      signer: new DispatchSigner(keys.identity, new SequenceCounter(keys.sequence)),
+      ...(keys.grant === undefined ? {} : { grant: keys.grant }),
+      logger,
+    }),
+  );
+  const dashboard = new Dashboard(client, {
+    connection: element('connection'),
+    connectionText: element('connection-text'),
+    drivers: element('drivers'),
+    notice: element('notice'),
+    log: element<HTMLOListElement>('event-log'),
+  });
+  new Pairing(client, dashboard, keys, element('pairing'), url).start();
+  dashboard.start();
+}
+
+void boot();

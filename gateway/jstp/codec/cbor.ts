@@ -10,6 +10,7 @@ import type { DispatchCodec } from './codec.js';
 import { base64url, CborReader, setMember } from './cbor-read.js';
 import { CborScanner, DEFAULT_CBOR_LIMITS, NEED_MORE, type CborLimits } from './cbor-scan.js';
 import { CborWriter, isJsonValue, sortTextKeys } from './cbor-writer.js';
+import { METHOD_CODES } from './method-codes.js';
 import { securityHeaderItem, securityHeaderKeyed, securityHeaderNamed, securityHeaderText, SECURITY_HEADERS } from './security-headers.js';
 
 export { CborDecodeError, type CborDecodeReason } from './cbor-error.js';
@@ -18,9 +19,7 @@ export { DEFAULT_CBOR_LIMITS, type CborLimits } from './cbor-scan.js';
 /** Header name -> integer key (index). */
 export const HEADER_KEYS = ['protocol', 'method', 'resource', 'timestamp', 'token', 'host', 'body', 'endpoint', 'referer'] as const;
 
-export const METHOD_CODES: Readonly<Record<string, number>> = {
-  GET: 1, POST: 2, PUT: 3, DELETE: 4, PATCH: 6, BIND: 8, RELEASE: 9, ANSWER: 10,
-};
+export { METHOD_CODES } from './method-codes.js';
 
 const METHOD_NAMES: readonly (string | undefined)[] = (() => {
   const names: (string | undefined)[] = [];
