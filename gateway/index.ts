@@ -1,7 +1,8 @@
 /**
  * The `pasarela` package: start a gateway from a config, run your own drivers in it,
  * or use the JSTP engine on its own. The client is `pasarela/client` (it runs in
- * browsers too), the driver SDK `pasarela/driver`. Importing this entry starts
+ * browsers too), the driver SDK `pasarela/driver`, identities and grants
+ * `pasarela/security`. Importing this entry starts
  * nothing and loads no driver.
  */
 export { packageVersion, startGateway, type Gateway, type GatewayOptions } from './gateway.js';
@@ -68,3 +69,8 @@ export {
 export { ErrorCode, errors, PasarelaError, Status, statusText, type ErrorCodeValue, type StatusCode } from './jstp/errors.js';
 export { silentLogger, type Logger, type LogFn } from './jstp/logger.js';
 export { Backoff, type BackoffOptions } from './jstp/backoff.js';
+// Security (docs/spec/security.md): the plugin, Node's crypto, and the files; the rest is `pasarela/security`.
+export { securityPlugin, securityPlugins } from './security/plugin.js';
+export { nodeSuite } from './security/node-suite.js';
+export { fileSequenceStore, readGrantFile, readIdentityFile, writeGrantFile, writeIdentityFile } from './security/files.js';
+export { SecurityStage, type SecurityStageOptions } from './security/security-stage.js';

@@ -158,6 +158,9 @@ describe('the packed package, installed offline', () => {
     expect(seen.exports.pasarela).toEqual(expect.arrayContaining(['startGateway', 'Engine', 'Status', 'PasarelaError', 'ErrorCode', 'loadConfig', 'parseConfig', 'validateDispatch', 'driverPlugin']));
     expect(seen.exports.client).toEqual(expect.arrayContaining(['connect', 'Client', 'AnswerError', 'Status']));
     expect(seen.exports.driver).toEqual(expect.arrayContaining(['PasarelaError', 'Status', 'ErrorCode', 'createConverter', 'int16le', 'loadProfile', 'describeProfile', 'profileSchema']));
+    expect(seen.exports.security).toEqual(expect.arrayContaining(['createIdentity', 'ClientSecurityStage', 'nobleSuite', 'issueGrant', 'verifyChain', 'signDispatch']));
+    expect(seen.exports.pasarela).toEqual(expect.arrayContaining(['securityPlugin', 'nodeSuite', 'readIdentityFile']));
+    expect(seen.signature).toBe(true);
     expect(seen.localGet).toEqual({ status: 200, body: 'hello pi' });
     expect(seen.localMissing).toEqual({ status: 404, isPasarelaError: true });
     expect(seen.sameErrorClass).toBe(true);
