@@ -60,7 +60,8 @@ export class ClientSecurityStage implements Stage {
 
   outbound(dispatch: Dispatch, to: Channel): Verdict {
     const signer = this.options.signer;
-    if (!signer || dispatch.protocol !== defaultProtocol() || dispatch[SIG_HEADER] !== undefined) return dispatch;
+    // Nothing to sign for a connection that is down (the client's stand-in while it redials).
+    if (!signer || to.isClosed === true || dispatch.protocol !== defaultProtocol() || dispatch[SIG_HEADER] !== undefined) return dispatch;
     let present = this.presentAgain || (dispatch.host !== undefined && dispatch.host.length > 0);
     if (!this.connections.has(to)) {
       this.connections.add(to);
