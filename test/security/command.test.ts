@@ -76,14 +76,15 @@ describe('pasarela grant and delegate', () => {
       [['--can', 'read', '--devices', 'coffee,plug'], /devices\/plug/],
       [['--can', 'read', '--devices', 'coffee', '--expires', '30d'], /cannot outlive/],
     ];
-    for (const [flags, message] of refusals) {
-      const wide = pasarela('delegate', file, '--to', bob.id, ...flags, '--identity', alice.file, '--out', join(dir, 'never.grant'));
-      expect((await wide.exited).code, flags.join(' ')).toBe(2);
-      expect(wide.stderr.join('\n')).toMatch(message);
-    }
+    const wide = refusals.map(([flags]) => pasarela('delegate', file, '--to', bob.id, ...flags, '--identity', alice.file, '--out', join(dir, 'never.grant')));
     // Only the holder can delegate.
     const stranger = pasarela('delegate', file, '--to', bob.id, '--can', 'read', '--identity', bob.file, '--out', join(dir, 'never.grant'));
-    expect((await stranger.exited).code).toBe(2);
+    await Promise.all([...wide, stranger].map((run) => run.exited));
+    refusals.forEach(([flags, message], i) => {
+      expect(wide[i]!.child.exitCode, flags.join(' ')).toBe(2);
+      expect(wide[i]!.stderr.join('\n')).toMatch(message);
+    });
+    expect(stranger.child.exitCode).toBe(2);
     expect(stranger.stderr.join('\n')).toContain(`was given to ${alice.id}`);
   });
 
@@ -95,11 +96,12 @@ describe('pasarela grant and delegate', () => {
       [['grant', alice.id, '--can', 'read', '--expires', 'soon', '--identity', owner.file, '--out', 'x'], /duration/],
       [['grant', alice.id, '--can', 'read', '--identity', join(dir, 'missing.key'), '--out', 'x'], /ENOENT/],
     ];
-    for (const [args, message] of cases) {
-      const run = pasarela(...args);
-      expect((await run.exited).code, args.join(' ')).toBe(2);
-      expect(run.stderr.join('\n')).toMatch(message);
-    }
+    const spawned = cases.map(([args]) => pasarela(...args));
+    const exits = await Promise.all(spawned.map((run) => run.exited));
+    cases.forEach(([args, message], i) => {
+      expect(exits[i]!.code, args.join(' ')).toBe(2);
+      expect(spawned[i]!.stderr.join('\n')).toMatch(message);
+    });
   });
 });
 
@@ -136,19 +138,17 @@ describe('a gateway with a security section', () => {
     await chmod(loose, 0o640);
     const config = join(dir, 'loose.yaml');
     await writeFile(config, `listen: { host: 127.0.0.1, tcp: 0, http: 0 }\nsecurity:\n  identity: ./loose-gateway.key\n  owners: [${owner.id}]\n`);
-    const run = pasarela('--config', config);
-    expect((await run.exited).code).toBe(1);
-    expect(run.stderr.join('\n')).toContain(`chmod 600 ${loose}`);
-
     const bad = join(dir, 'bad-owner.yaml');
     await writeFile(bad, `listen: { tcp: 0, http: 0 }\nsecurity:\n  identity: ./gateway.key\n  owners:\n    - pas1notanid\n`);
-    const refused = pasarela('--config', bad);
-    expect((await refused.exited).code).toBe(2);
-    expect(refused.stderr.join('\n')).toContain(`${bad}:5: security.owners[0]: expected an identity id`);
     const unknown = join(dir, 'unknown-key.yaml');
     await writeFile(unknown, `security:\n  identity: ./gateway.key\n  owner: [${owner.id}]\n`);
-    const typo = pasarela('--config', unknown);
-    expect((await typo.exited).code).toBe(2);
+    const [run, refused, typo] = [pasarela('--config', config), pasarela('--config', bad), pasarela('--config', unknown)];
+    const [runExit, refusedExit, typoExit] = await Promise.all([run.exited, refused.exited, typo.exited]);
+    expect(runExit!.code).toBe(1);
+    expect(run.stderr.join('\n')).toContain(`chmod 600 ${loose}`);
+    expect(refusedExit!.code).toBe(2);
+    expect(refused.stderr.join('\n')).toContain(`${bad}:5: security.owners[0]: expected an identity id`);
+    expect(typoExit!.code).toBe(2);
     expect(typo.stderr.join('\n')).toContain('security.owner: expected one of the keys identity, owners, anonymous, replayState');
   });
 });
