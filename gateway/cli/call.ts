@@ -2,8 +2,8 @@
 import { parseArgs } from 'node:util';
 import { REGULAR_METHODS, type RegularMethod } from '../jstp/dispatch.js';
 import { statusText } from '../jstp/errors.js';
-import { connectFailure, DEFAULT_URL, err, EXIT_FAILURE, EXIT_OK, noExtra, openClient, out, parseMethod, parsePath, tlsTrust, TRUST_FLAGS, UsageError } from './common.js';
-import { clientSecurity, SIGNING_FLAGS } from './credentials.js';
+import { DEFAULT_URL, err, EXIT_FAILURE, EXIT_OK, noExtra, out, parseMethod, parsePath, TRUST_FLAGS, UsageError } from './common.js';
+import { connectForCommand, SIGNING_FLAGS } from './credentials.js';
 
 function parseBody(text: string | undefined): unknown {
   if (text === undefined) return undefined;
@@ -27,16 +27,9 @@ export async function call(argv: string[]): Promise<number> {
   const body = parseBody(values.body);
   const url = values.url ?? DEFAULT_URL;
 
-  const stage = clientSecurity(values);
-  const tls = tlsTrust(values);
-  const client = openClient(url, { ...(tls ? { tls } : {}), ...(stage ? { stage } : {}) });
+  const client = await connectForCommand('call', url, values);
+  if (typeof client === 'number') return client;
   try {
-    try {
-      await client.ready();
-    } catch (error) {
-      err(`pasarela call: ${connectFailure(url, error)}`);
-      return EXIT_FAILURE;
-    }
     if (values.emit) {
       // Fire and forget (how devices report changes); close() flushes it to the socket.
       client.emit(method, resource, body);

@@ -9,7 +9,8 @@ import { parseIdentityId, publicIdentityFromId, type Identity } from '../securit
 import { nodeSuite } from '../security/node-suite.js';
 import { SequenceCounter } from '../security/sequence.js';
 import { DispatchSigner } from '../security/signer.js';
-import { UsageError } from './common.js';
+import type { Client } from '../client.js';
+import { connectFailure, err, EXIT_FAILURE, openClient, tlsTrust, UsageError } from './common.js';
 
 /** Turns a file problem (PASARELA_IDENTITY) into a usage error that names it. */
 function usage<T>(flag: string, read: () => T): T {
@@ -80,6 +81,24 @@ export function clientSecurity(values: SigningOptions): ClientSecurityStage | un
   const trusted = values['signed-by'] === undefined ? undefined : [publicIdentityFromId(nodeSuite, parseId('--signed-by', values['signed-by']))];
   const signer = identity && values.identity !== undefined ? new DispatchSigner(identity, new SequenceCounter(usage('--identity', () => fileSequenceStore(values.identity!)))) : undefined;
   return new ClientSecurityStage({ suite: nodeSuite, ...(signer ? { signer } : {}), ...(grant ? { grant } : {}), ...(trusted ? { trusted } : {}) });
+}
+
+/**
+ * The client of a command that talks to a gateway, with its `--identity`, `--grant`,
+ * `--signed-by`, `--ca` and `--pin`, connected: or the exit code after saying why not.
+ */
+export async function connectForCommand(command: string, url: string, values: SigningOptions & { ca?: string; pin?: string }): Promise<Client | number> {
+  const stage = clientSecurity(values);
+  const tls = tlsTrust(values);
+  const client = openClient(url, { ...(tls ? { tls } : {}), ...(stage ? { stage } : {}) });
+  try {
+    await client.ready();
+    return client;
+  } catch (error) {
+    await client.close();
+    err(`pasarela ${command}: ${connectFailure(url, error)}`);
+    return EXIT_FAILURE;
+  }
 }
 
 /** The parseArgs options of the signing flags. */

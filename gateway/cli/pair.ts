@@ -9,8 +9,8 @@ import { CapabilitySet, capabilityText } from '../security/capabilities.js';
 import { decodeChain, encodeChain, issueGrant } from '../security/grant.js';
 import { nodeSuite } from '../security/node-suite.js';
 import { statusText } from '../jstp/errors.js';
-import { connectFailure, DEFAULT_URL, err, EXIT_FAILURE, EXIT_OK, noExtra, openClient, out, tlsTrust, TRUST_FLAGS, UsageError } from './common.js';
-import { clientSecurity, loadGrant, loadIdentity, parseCapabilities, parseExpires, SIGNING_FLAGS } from './credentials.js';
+import { DEFAULT_URL, err, EXIT_FAILURE, EXIT_OK, noExtra, out, TRUST_FLAGS, UsageError } from './common.js';
+import { connectForCommand, loadGrant, loadIdentity, parseCapabilities, parseExpires, SIGNING_FLAGS } from './credentials.js';
 
 export async function pair(argv: string[]): Promise<number> {
   const { values, positionals } = parseArgs({
@@ -31,16 +31,9 @@ export async function pair(argv: string[]): Promise<number> {
     if (widened) throw new UsageError(`--can ${preset}: "${capabilityText(widened)}" is not within ${values.grant}`);
   }
   const url = values.url ?? DEFAULT_URL;
-  const stage = clientSecurity(values);
-  const tls = tlsTrust(values);
-  const client = openClient(url, { ...(tls ? { tls } : {}), ...(stage ? { stage } : {}) });
+  const client = await connectForCommand('pair', url, values);
+  if (typeof client === 'number') return client;
   try {
-    try {
-      await client.ready();
-    } catch (error) {
-      err(`pasarela pair: ${connectFailure(url, error)}`);
-      return EXIT_FAILURE;
-    }
     const fail = (what: string, answer: { status: number; body?: unknown }): number => {
       err(`pasarela pair: ${what}: ${answer.status} ${statusText[answer.status] ?? ''}${answer.body === undefined ? '' : ` ${JSON.stringify(answer.body)}`}`);
       return EXIT_FAILURE;

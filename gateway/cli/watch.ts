@@ -6,8 +6,8 @@ import { parseArgs } from 'node:util';
 import type { EndpointInput } from '../client.js';
 import { REGULAR_METHODS } from '../jstp/dispatch.js';
 import { Status, statusText } from '../jstp/errors.js';
-import { connectFailure, DEFAULT_URL, err, EXIT_FAILURE, EXIT_OK, noExtra, onStdoutGone, openClient, out, parseMethod, parsePath, tlsTrust, TRUST_FLAGS, UsageError } from './common.js';
-import { clientSecurity, SIGNING_FLAGS } from './credentials.js';
+import { DEFAULT_URL, err, EXIT_FAILURE, EXIT_OK, noExtra, onStdoutGone, out, parseMethod, parsePath, TRUST_FLAGS, UsageError } from './common.js';
+import { connectForCommand, SIGNING_FLAGS } from './credentials.js';
 
 const WATCHABLE = ['*', ...REGULAR_METHODS, 'BIND', 'RELEASE'];
 
@@ -23,16 +23,8 @@ export async function watch(argv: string[]): Promise<number> {
   const pattern = parsePath('PATTERN', patternArg);
   const url = values.url ?? DEFAULT_URL;
 
-  const stage = clientSecurity(values);
-  const tls = tlsTrust(values);
-  const client = openClient(url, { ...(tls ? { tls } : {}), ...(stage ? { stage } : {}) });
-  try {
-    await client.ready();
-  } catch (error) {
-    await client.close();
-    err(`pasarela watch: ${connectFailure(url, error)}`);
-    return EXIT_FAILURE;
-  }
+  const client = await connectForCommand('watch', url, values);
+  if (typeof client === 'number') return client;
 
   try {
     client.bind({ method, resource: pattern }, (incoming) => {

@@ -12,21 +12,11 @@ import { FrameDecoder, FrameEncoder } from '../../gateway/jstp/codec/frames.js';
 import { validateDispatch } from '../../gateway/jstp/dispatch.js';
 import { encodeTextKeyed } from '../support/text-key-cbor.js';
 import { anyDispatch } from './arbitraries.js';
+import { prng } from '../support/prng.js';
 
 /** Random and mutated inputs per decoder (the issue asks for 100k). */
 const FUZZ_CASES = 100_000;
 
-/** mulberry32: small, seeded, good enough to pick mutations. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Bytes that start troublesome heads: huge lengths, indefinite lengths, tags, floats, breaks.
 const INTERESTING = [0x00, 0x17, 0x18, 0x1b, 0x1f, 0x3b, 0x5b, 0x5f, 0x7b, 0x7f, 0x9b, 0x9f, 0xbb, 0xbf, 0xc2, 0xc3, 0xd8, 0xdb, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xff];

@@ -14,21 +14,11 @@ import { base64url, fromBase64url, toHex } from '../../gateway/security/bytes.js
 import { presetCapabilities } from '../../gateway/security/capabilities.js';
 import { partialIv, readSignature } from '../../gateway/security/dispatch-signature.js';
 import { signedPayload } from '../../gateway/security/signed-content.js';
+import { prng } from '../support/prng.js';
 import { alice, bindDispatch, bob, chainText, grantTo, mallory, request, securedEngine, signed, signerFor } from './helpers.js';
 
 const TARGET = 10_000;
 
-/** A small deterministic PRNG (mulberry32): the same mutants on every run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function fingerprint(dispatch: Dispatch): string | undefined {
   try {
@@ -68,7 +58,7 @@ describe('10,000 mutations of signed dispatches', () => {
     ];
     const other = signed(bobSigner, request('POST', ['devices', 'rover', 'actions', 'move'], { distance: 2 }));
     const known = new Set(originals.map(fingerprint));
-    const next = random(20260807);
+    const next = prng(20260807);
     const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)]!;
 
     const reSign = (d: Dispatch, change: (parts: { protectedBytes: Uint8Array; signature: Uint8Array }) => { protectedBytes: Uint8Array; signature: Uint8Array }): Dispatch => {

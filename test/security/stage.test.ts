@@ -6,14 +6,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Dispatch } from '../../gateway/jstp/dispatch.js';
-import type { Logger } from '../../gateway/jstp/logger.js';
 import { capability, presetCapabilities } from '../../gateway/security/capabilities.js';
 import { readSignature, verifyDispatch } from '../../gateway/security/dispatch-signature.js';
 import { nodeSuite } from '../../gateway/security/node-suite.js';
 import { createPolicy } from '../../gateway/security/policy.js';
 import { memoryReplayStore, ReplayGuard } from '../../gateway/security/replay.js';
 import { SecurityStage } from '../../gateway/security/security-stage.js';
-import { stageContract } from '../support/stage-contract.js';
+import { recordingLogger, stageContract } from '../support/stage-contract.js';
 import { alice, answersTo, bindDispatch, bob, chainText, gatewayIdentity, grantTo, mallory, owner, request, securedEngine, send, settle, signed, signerFor } from './helpers.js';
 
 stageContract('security (anonymous: full, no identity)', {
@@ -235,18 +234,8 @@ describe('what the gateway signs', () => {
 
 describe('refusals', () => {
   it('are counted by code and by signer, and logged without the body', async () => {
-    const lines: Record<string, unknown>[] = [];
-    const logger: Logger = {
-      fatal() {},
-      error() {},
-      warn(fields: object | string) {
-        if (typeof fields === 'object') lines.push(fields as Record<string, unknown>);
-      },
-      info() {},
-      debug() {},
-      trace() {},
-      child: () => logger,
-    };
+    const logger = recordingLogger();
+    const lines = logger.warnings;
     const rig = securedEngine({ logger });
     const stage = rig.stage;
     const secret = 'the-body-is-never-logged';

@@ -38,16 +38,20 @@ export class RecordingChannel implements Channel {
   }
 }
 
-/** A logger that keeps the error lines. */
-export function recordingLogger(): Logger & { errors: Array<Record<string, unknown>> } {
+/** A logger that keeps the error and warning lines. */
+export function recordingLogger(): Logger & { errors: Array<Record<string, unknown>>; warnings: Array<Record<string, unknown>> } {
   const errors: Array<Record<string, unknown>> = [];
+  const warnings: Array<Record<string, unknown>> = [];
   const logger = {
     errors,
+    warnings,
     fatal() {},
     error(fields: object | string) {
       if (typeof fields === 'object') errors.push(fields as Record<string, unknown>);
     },
-    warn() {},
+    warn(fields: object | string) {
+      if (typeof fields === 'object') warnings.push(fields as Record<string, unknown>);
+    },
     info() {},
     debug() {},
     trace() {},
