@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeChain } from '../../gateway/security/grant.js';
 import { parseJson, pasarelaRuns } from '../support/pasarela.js';
-import { newGrant, newIdentity, securedConfig, tempDir } from './command-helpers.js';
+import { newGrant, newIdentity, securedConfig, signedClient, tempDir } from './command-helpers.js';
 
 const runs = pasarelaRuns();
 const { pasarela, gateway } = runs;
@@ -125,6 +125,25 @@ describe('a gateway with a security section', () => {
     expect(other.stdout[0]).toMatch(/^401 Unauthorized .*not signed by a trusted identity/);
     expect(w!.code).toBe(1);
     expect(write.stdout[0]).toMatch(/^403 Forbidden .*PASARELA_NOT_GRANTED/);
+
+    // watch with a grant receives what it covers, signed by whoever emitted it.
+    const stats = signedClient(url, { identity: owner.file });
+    await stats.ready();
+    // Grant chains verified: the watch presents Alice's with its BIND, the owner none.
+    const chains = async (): Promise<number> => ((await stats.get(['gateway', 'security']).all())[0]!.body as { chains: number }).chains;
+    const before = await chains();
+    const watching = pasarela('watch', 'PATCH', 'devices/...', '--url', url, '--identity', alice.file, '--grant', readGrant);
+    // The BIND is taken once the gateway has verified it (the emit comes on another connection).
+    for (let tries = 0; (await chains()) < before + 1; tries++) {
+      if (tries > 300) throw new Error('the watch never bound');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    await stats.close();
+    const emit = pasarela('call', 'PATCH', 'devices/coffee/properties/water', '--emit', '--body', '{"value":1}', '--url', url, '--identity', owner.file);
+    expect((await emit.exited).code).toBe(0);
+    await watching.line('stdout', (line) => line === 'PATCH devices/coffee/properties/water {"value":1}');
+    watching.kill('SIGINT');
+    expect((await watching.exited).code).toBe(0);
 
     // watch: a BIND the grant does not cover is refused at once, with why.
     const watch = pasarela('watch', 'PUT', 'devices/...', '--url', url, '--identity', alice.file, '--grant', readGrant);
