@@ -181,10 +181,12 @@ describe('the authorization matrix through the command and the wire', () => {
     await Promise.all(subscribers.map((s) => s.ready()));
     const owner = client('owner');
     await owner.ready();
-    // The BINDs are in once the owner's own BIND is answered (they went first, on other connections).
+    // The four subscribers presented their grants with their BINDs. A BIND waits for its
+    // signer's replay ceiling to be written, and the owner's GET for a later write: once
+    // that GET sees four chains verified and is answered, the BINDs are in.
     for (let tries = 0; ; tries++) {
       const [stats] = await owner.get(['gateway', 'security']).all();
-      if ((stats?.body as { verified: number }).verified >= 4) break;
+      if ((stats?.body as { chains: number }).chains >= 4) break;
       if (tries > 100) throw new Error('the BINDs were not taken');
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
