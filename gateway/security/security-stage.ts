@@ -152,6 +152,9 @@ export class SecurityStage implements Stage {
     if (!from) return dispatch;
     const peer = this.peer(from);
     if (dispatch.method === 'ANSWER') return this.answerIn(dispatch, peer);
+    // Its own request: whatever this stage decides, the answer goes back to it.
+    const transactionId = dispatch.token?.[0];
+    if (transactionId !== undefined) remember(peer.requests, transactionId, EMPTY);
 
     if (dispatch[GRANT_HEADER] !== undefined) {
       const refused = this.present(peer, dispatch[GRANT_HEADER], dispatch, from);
@@ -276,10 +279,8 @@ export class SecurityStage implements Stage {
 
   private record(dispatch: Dispatch, peer: PeerState, principal: Principal, allowed: readonly Rights[]): void {
     const transactionId = dispatch.token?.[0];
-    if (transactionId !== undefined) {
-      const signature = principal.kind === 'owner' || principal.kind === 'holder' ? principal.signature.protectedBytes : EMPTY;
-      remember(peer.requests, transactionId, signature);
-    }
+    // A signed request: its answers are bound to its signature (external_aad).
+    if (transactionId !== undefined && (principal.kind === 'owner' || principal.kind === 'holder')) remember(peer.requests, transactionId, principal.signature.protectedBytes);
     if (dispatch.method === 'BIND') {
       const rights = peer.deliveryRights ?? (peer.deliveryRights = []);
       for (const r of allowed) if (!rights.some((known) => known.capabilities === r.capabilities)) rights.push(r);

@@ -142,6 +142,14 @@ describe('deliveries', () => {
     expect(rig.stage.stats().filtered).toBe(1);
   });
 
+  it('a subscriber still hears the refusal of its own request at once', async () => {
+    const rig = securedEngine();
+    await bound(rig, 'alice', 'read', undefined, ['PATCH', ['devices', '...']]);
+    const signer = signerFor(alice, 40_960);
+    expect(await status(rig, 'alice', signed(signer, request('PUT', ['devices', 'coffee', 'properties', 'keepWarm'], true)))).toEqual({ status: 403, code: 'PASARELA_NOT_GRANTED' });
+    expect(await status(rig, 'alice', request('DELETE', ['devices', 'coffee']))).toEqual({ status: 401, code: 'PASARELA_UNSIGNED' });
+  });
+
   it("another subscriber's BIND reaches only an observer allowed to see BINDs", async () => {
     const rig = securedEngine();
     await bound(rig, 'alice', 'read', undefined, ['*', ['...']]);
