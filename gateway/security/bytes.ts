@@ -3,9 +3,18 @@
  * imports): base64url (RFC 4648 §5, no padding), hex, concatenation and a
  * comparison whose time does not depend on where two byte strings differ.
  */
-import { base64url } from '../jstp/codec/cbor-read.js';
+import { base64url as portableBase64url } from '../jstp/codec/cbor-read.js';
 
-export { base64url };
+interface BufferLike {
+  from(buffer: ArrayBufferLike, offset: number, length: number): { toString(encoding: 'base64url' | 'hex'): string };
+}
+/** Node's Buffer when there is one: its encoders are native. Browsers use the portable ones. */
+const NodeBuffer = (globalThis as { Buffer?: BufferLike }).Buffer;
+
+/** base64url without padding (RFC 4648 §5). */
+export function base64url(bytes: Uint8Array): string {
+  return NodeBuffer ? NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('base64url') : portableBase64url(bytes);
+}
 
 const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 const B64_VALUE: Int8Array = (() => {
@@ -55,6 +64,7 @@ function sextet(text: string, index: number): number {
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 export function toHex(bytes: Uint8Array): string {
+  if (NodeBuffer) return NodeBuffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
   let out = '';
   for (const byte of bytes) out += HEX[byte]!;
   return out;

@@ -6,10 +6,8 @@
  * signed-content.ts) and a 64-byte Ed25519 signature. Anything else is refused:
  * one signature, one encoding. Browser-safe.
  */
-import { securityHeaderItem } from '../jstp/codec/security-headers.js';
 import type { Dispatch } from '../jstp/dispatch.js';
-import { base64url, toHex } from './bytes.js';
-import { Alg, decodeSign1, Header, CoseError } from './cose.js';
+import { base64url, fromBase64url, toHex } from './bytes.js';
 import { KID_BYTES, type Identity } from './identity.js';
 import { toBeSigned } from './signed-content.js';
 import type { VerifyFunction } from './suite.js';
@@ -91,29 +89,42 @@ export interface DispatchSignature {
 
 export type SignatureReading = { ok: true; signature: DispatchSignature } | { ok: false; reason: string };
 
-/** Reads a `sig` header; every deviation from the profile is a reason to refuse. */
+/**
+ * Reads a `sig` header; every deviation from the profile is a reason to refuse. The
+ * profile allows one layout only (deterministic CBOR of exactly these fields), so it
+ * is checked byte by byte rather than decoded:
+ * 84 | 40+n <a3 01 27 04 48 kid(8) 06 40+p piv(p)> | a0 | f6 | 58 40 signature(64).
+ */
 export function readSignature(value: unknown): SignatureReading {
   if (typeof value !== 'string') return { ok: false, reason: 'the sig header is not text' };
   if (value.length > MAX_SIG_TEXT) return { ok: false, reason: 'the sig header is too long' };
-  const bytes = securityHeaderItem(value);
-  if (!bytes) return { ok: false, reason: 'the sig header is not base64url of a CBOR array' };
-  try {
-    const sign1 = decodeSign1(bytes, { tag: 'forbidden' });
-    const header = sign1.protectedHeader;
-    if (header.size !== 3 || header.get(Header.Alg) !== Alg.EdDSA) return { ok: false, reason: 'the protected header must hold exactly alg EdDSA, kid and Partial IV' };
-    const kid = header.get(Header.Kid);
-    const piv = header.get(Header.PartialIv);
-    if (!(kid instanceof Uint8Array) || kid.length !== KID_BYTES) return { ok: false, reason: `the kid must be ${KID_BYTES} bytes` };
-    if (!(piv instanceof Uint8Array) || piv.length < 1 || piv.length > 5 || (piv.length > 1 && piv[0] === 0)) return { ok: false, reason: 'the Partial IV must be 1 to 5 bytes without leading zeros' };
-    if (sign1.unprotectedHeader.size !== 0) return { ok: false, reason: 'the unprotected header must be empty' };
-    if (sign1.payload !== null) return { ok: false, reason: 'the payload must be detached (nil)' };
-    if (sign1.signature.length !== 64) return { ok: false, reason: 'an Ed25519 signature is 64 bytes' };
-    let sequence = 0;
-    for (const byte of piv) sequence = sequence * 256 + byte;
-    return { ok: true, signature: { kid, kidHex: toHex(kid), sequence, protectedBytes: sign1.protectedBytes, signature: sign1.signature } };
-  } catch (error) {
-    return { ok: false, reason: error instanceof CoseError ? error.message : 'the sig header is not a COSE_Sign1' };
+  const bytes = fromBase64url(value);
+  if (!bytes) return { ok: false, reason: 'the sig header is not base64url' };
+  if (bytes.length < 2 || bytes[0] !== 0x84) return { ok: false, reason: 'the sig header is not a COSE_Sign1 (an untagged array of 4)' };
+  const protectedLength = bytes[1]! - 0x40;
+  if (protectedLength < 16 || protectedLength > 20) return { ok: false, reason: 'the protected header must hold exactly alg EdDSA, kid and Partial IV' };
+  const p = 2;
+  const pivLength = protectedLength - 15;
+  if (
+    bytes[p] !== 0xa3 || bytes[p + 1] !== 0x01 || bytes[p + 2] !== 0x27 || bytes[p + 3] !== 0x04 || bytes[p + 4] !== 0x40 + KID_BYTES ||
+    bytes[p + 5 + KID_BYTES] !== 0x06 || bytes[p + 6 + KID_BYTES] !== 0x40 + pivLength
+  ) {
+    return { ok: false, reason: 'the protected header must hold exactly alg EdDSA, an 8-byte kid and a Partial IV, in that order' };
   }
+  const piv = p + 7 + KID_BYTES;
+  if (pivLength > 1 && bytes[piv] === 0) return { ok: false, reason: 'the Partial IV must be 1 to 5 bytes without leading zeros' };
+  const rest = p + protectedLength;
+  if (bytes.length !== rest + 4 + 64) return { ok: false, reason: 'the sig header has the wrong length for a COSE_Sign1 with a 64-byte signature' };
+  if (bytes[rest] !== 0xa0) return { ok: false, reason: 'the unprotected header must be empty' };
+  if (bytes[rest + 1] !== 0xf6) return { ok: false, reason: 'the payload must be detached (nil)' };
+  if (bytes[rest + 2] !== 0x58 || bytes[rest + 3] !== 0x40) return { ok: false, reason: 'an Ed25519 signature is 64 bytes' };
+  let sequence = 0;
+  for (let i = 0; i < pivLength; i++) sequence = sequence * 256 + bytes[piv + i]!;
+  const kid = bytes.subarray(p + 5, p + 5 + KID_BYTES);
+  return {
+    ok: true,
+    signature: { kid, kidHex: toHex(kid), sequence, protectedBytes: bytes.subarray(p, rest), signature: bytes.subarray(rest + 4) },
+  };
 }
 
 /** True when the signature is `verify`'s key's over this dispatch (and `externalAad`). */
