@@ -305,6 +305,7 @@ export class Engine {
       }
     }
     if (released > 0) this.logger.debug({ channel: channel.id, released }, 'channel subscriptions released');
+    this.pipeline.detached(channel);
   }
 
   stats(): EngineStats {

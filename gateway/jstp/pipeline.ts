@@ -41,6 +41,11 @@ export interface Stage {
   inbound?(dispatch: Dispatch, from: Channel | undefined): Verdict | PromiseLike<Verdict>;
   /** A dispatch about to be sent to a channel. Outbound stages run in reverse order. */
   outbound?(dispatch: Dispatch, to: Channel): Verdict | PromiseLike<Verdict>;
+  /**
+   * The channel closed and the engine released what it had bound: a stage that keeps
+   * state per channel (a verified grant, a remote subscription) forgets it here.
+   */
+  detached?(channel: Channel): void;
 }
 
 export type Direction = 'inbound' | 'outbound';
@@ -87,6 +92,7 @@ function isDispatch(verdict: Verdict): verdict is Dispatch {
 export class Pipeline<C> {
   private inboundStages: readonly Stage[] = [];
   private outboundStages: readonly Stage[] = [];
+  private allStages: readonly Stage[] = [];
   private readonly inboundLanes = new Map<Channel | typeof LOCAL, Lane<C>>();
   private readonly outboundLanes = new Map<Channel | typeof LOCAL, Lane<C>>();
 
@@ -97,9 +103,11 @@ export class Pipeline<C> {
     if (stage.inbound) this.inboundStages = [...this.inboundStages, stage];
     // Outbound runs in the reverse order, like middleware unwinding.
     if (stage.outbound) this.outboundStages = [stage, ...this.outboundStages];
+    this.allStages = [...this.allStages, stage];
     return () => {
       this.inboundStages = this.inboundStages.filter((s) => s !== stage);
       this.outboundStages = this.outboundStages.filter((s) => s !== stage);
+      this.allStages = this.allStages.filter((s) => s !== stage);
     };
   }
 
@@ -113,7 +121,19 @@ export class Pipeline<C> {
   }
 
   get stageNames(): string[] {
-    return [...new Set([...this.inboundStages, ...this.outboundStages].map((stage) => stage.name))];
+    return this.allStages.map((stage) => stage.name);
+  }
+
+  /** Tells every stage that a channel is gone; a stage that throws is logged. */
+  detached(channel: Channel): void {
+    for (const stage of this.allStages) {
+      if (!stage.detached) continue;
+      try {
+        stage.detached(channel);
+      } catch (error) {
+        this.logger.error({ stage: stage.name, channel: channel.id, err: error }, 'pipeline stage failed on a detached channel');
+      }
+    }
   }
 
   run(direction: Direction, dispatch: Dispatch, channel: Channel | undefined, text: string | undefined, context: C): void {

@@ -124,6 +124,23 @@ describe('the pipeline', () => {
     expect(trace).toEqual(['in first', 'in second', 'out second', 'out first']);
   });
 
+  it('tells stages when a channel detaches, after its subscriptions are released', () => {
+    const engine = newEngine();
+    const told: Array<[string, number]> = [];
+    engine.use({ name: 'per-channel', detached: (channel) => told.push([channel.id, engine.stats().subscriptions]) });
+    engine.use({
+      name: 'broken',
+      detached: () => {
+        throw new Error('boom');
+      },
+    });
+    const peer = new RecordingChannel('peer');
+    engine.receive(bind('PATCH', ['x']), peer);
+    expect(engine.stats().subscriptions).toBe(1);
+    expect(() => engine.detach(peer)).not.toThrow();
+    expect(told).toEqual([['peer', 0]]);
+  });
+
   it('stops applying a stage once it is removed', () => {
     const engine = newEngine();
     const remove = engine.use({ name: 'blocker', inbound: () => ({ drop: 'blocked' }) });
