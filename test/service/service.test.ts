@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_CONFIG_PATH, DEFAULT_USER, renderUnit } from '../../gateway/service/systemd-unit.js';
 import { pasarelaRuns, ROOT, type Run } from '../support/pasarela.js';
 
 const { pasarela } = pasarelaRuns();
@@ -120,6 +121,17 @@ describe('pasarela service install --print', () => {
     expect(item(loose, 'User=/DynamicUser=').set).toBe(false);
     expect(item(loose, 'NoNewPrivileges=').set).toBe(false);
     expect(item(loose, 'CapabilityBoundingSet=~CAP_SYS_ADMIN').set).toBe(false);
+  });
+
+  it('is the unit the README shows for a global install on Raspberry Pi OS', async () => {
+    const readme = await readFile(join(ROOT, 'README.md'), 'utf8');
+    const shown = /```ini\n(# Written by `pasarela service install`[\s\S]*?)```/.exec(readme)?.[1];
+    const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    const cli = '/usr/lib/node_modules/pasarela/dist/gateway/cli.js';
+    expect(shown).toBe(renderUnit({ node: '/usr/bin/node', cli, config: DEFAULT_CONFIG_PATH, user: DEFAULT_USER, version }));
+    // And the command prints the same, but for where this Node.js and checkout are.
+    const printed = await printedUnit();
+    expect(printed.replace(`ExecStart=${process.execPath} ${join(ROOT, 'dist', 'gateway', 'cli.js')}`, `ExecStart=/usr/bin/node ${cli}`)).toBe(shown);
   });
 
   it('refuses a user name systemd would not take', async () => {
