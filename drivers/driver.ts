@@ -66,6 +66,8 @@ export interface DeviceDescription {
   title?: string;
   /** The profile or model name, e.g. `coffee-maker`, `homie`. */
   model?: string;
+  /** Who made the device, when the profile or the device says so. */
+  manufacturer?: string;
   properties?: Readonly<Record<string, PropertySpec>>;
   actions?: Readonly<Record<string, ActionSpec>>;
   events?: Readonly<Record<string, EventSpec>>;

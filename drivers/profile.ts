@@ -89,6 +89,7 @@ export type Profile<
   readonly name: string;
   readonly title?: string;
   readonly model: string;
+  readonly manufacturer?: string;
   readonly properties: Readonly<Record<string, Out<typeof propertyShape> & Out<Pr>>>;
   readonly actions: Readonly<Record<string, Out<typeof actionShape> & Out<A>>>;
   readonly events: Readonly<Record<string, Out<typeof eventShape> & Out<E>>>;
@@ -102,6 +103,7 @@ export function profileSchema<P extends z.ZodRawShape = {}, Pr extends z.ZodRawS
     ...(extension.profile ?? ({} as P)),
     title: z.string().optional(),
     model: z.string().min(1).optional(),
+    manufacturer: z.string().min(1).optional(),
     properties: z.record(z.string().min(1), z.strictObject({ ...propertyShape, ...(extension.property ?? ({} as Pr)) }).superRefine(checkRanges)).default({}),
     actions: z.record(z.string().min(1), z.strictObject({ ...actionShape, ...(extension.action ?? ({} as A)) })).default({}),
     events: z.record(z.string().min(1), z.strictObject({ ...eventShape, ...(extension.event ?? ({} as E)) })).default({}),
@@ -180,6 +182,7 @@ export function describeProfile(profile: Profile<any, any, any, any>): DeviceDes
   return {
     ...(profile.title === undefined ? {} : { title: profile.title }),
     model: profile.model,
+    ...(profile.manufacturer === undefined ? {} : { manufacturer: profile.manufacturer }),
     properties: mapValues(profile.properties, (spec) => pick<PropertySpec>(spec, PROPERTY_KEYS)),
     actions: mapValues(profile.actions, (spec) => pick<ActionSpec>(spec, ACTION_KEYS)),
     events: mapValues(profile.events, (spec) => pick<EventSpec>(spec, EVENT_KEYS)),

@@ -7,6 +7,7 @@
 import { call } from './cli/call.js';
 import { err, EXIT_OK, EXIT_USAGE, flushed, out, UsageError } from './cli/common.js';
 import { serve } from './cli/serve.js';
+import { service } from './cli/service.js';
 import { watch } from './cli/watch.js';
 import { LOG_LEVELS } from './config.js';
 import { packageVersion } from './gateway.js';
@@ -15,6 +16,8 @@ const USAGE = `Usage:
   pasarela [--config FILE] [--demo] [--host H] [--tcp N] [--http N] [--forwarding] [--log-level L]
   pasarela call METHOD a/b/c [--body JSON] [--emit] [--url tcp://127.0.0.1:33333]
   pasarela watch METHOD a/*/c [--url tcp://127.0.0.1:33333]
+  pasarela service install [--user pasarela] [--config /etc/pasarela/pasarela.yaml] [--print]
+  pasarela service uninstall
 
 Run a gateway:
   --config FILE     YAML (.yaml, .yml) or JSON (.json) config; flags override it
@@ -32,6 +35,13 @@ Talk to a gateway (--url: tcp://, ws:// or wss://):
   watch METHOD PAT  bind PAT (elements *, ..., :name) and print each matching dispatch
                     until Ctrl-C; METHOD may be *
 
+Run it as a systemd service (as root; --unit-dir DIR writes elsewhere than
+/etc/systemd/system and leaves systemctl alone):
+  service install   write /etc/systemd/system/pasarela.service, running this
+                    command with --config FILE as --user (default pasarela);
+                    --print prints the unit instead
+  service uninstall remove that unit (stopped and disabled first)
+
   -h, --help        this help
   -v, --version     the version
 `;
@@ -48,6 +58,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   }
   if (first === 'call') return call(rest);
   if (first === 'watch') return watch(rest);
+  if (first === 'service') return service(rest);
   return serve(argv);
 }
 

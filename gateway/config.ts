@@ -8,6 +8,7 @@ import { extname } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseAllowEntry } from './forwarding.js';
+import { homeAssistantSchema } from './homeassistant/config.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
 
 function isAllowEntry(entry: string): boolean {
@@ -66,6 +67,7 @@ const rootSchema = z.strictObject({
   /** Driver-wide options; each driver validates its own section when it starts. */
   ble: z.looseObject({}).optional(),
   serial: z.looseObject({}).optional(),
+  homeassistant: homeAssistantSchema.optional(),
   devices: z.array(deviceSchema).default([]),
 });
 
@@ -77,6 +79,9 @@ export const configSchema = rootSchema.superRefine((config, ctx) => {
     }
     seen.add(device.id);
   });
+  if (config.homeassistant?.discovery && config.mqtt.url === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['homeassistant', 'discovery'], message: 'mqtt.url to be set too (the broker Home Assistant uses)' });
+  }
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -265,6 +270,7 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     'jstp.forwarding': forwardingSchema,
     log: logSchema,
     mqtt: mqttSchema,
+    homeassistant: homeAssistantSchema,
   };
   const schema = sections[path.map(String).join('.')];
   return schema ? Object.keys(schema.shape) : undefined;

@@ -25,7 +25,7 @@ import type { DeviceConfig, Driver, DriverContext } from '../driver.js';
 import { reconnectSchema } from '../reconnect-schema.js';
 import { BleDevice, type Timing } from './ble-device.js';
 import { compileGattProfile, nobleUuid, type GattProfile } from './gatt-profile.js';
-import { NO_ADAPTER, nobleOnAdapter, nobleWithBindings } from './noble-loader.js';
+import { NO_ADAPTER, NO_BINDING, nobleOnAdapter, nobleWithBindings } from './noble-loader.js';
 import type { Noble, NobleBindings, NoblePeripheral, NobleState } from './noble-types.js';
 
 // noble's events carry different arguments each; EventEmitter takes any listener.
@@ -139,7 +139,9 @@ export function createBleDriver(options: BleDriverOptions = {}): Driver {
         try {
           noble = nobleOnAdapter(options.loadAdapter);
         } catch (error) {
-          context.logger.error({ err: error, code: (error as PasarelaError).code }, `${NO_ADAPTER}: BLE devices stay offline`);
+          const message = (error as Error).message;
+          // A binding that is not built is the one line that says what to run.
+          context.logger.error({ err: error, code: (error as PasarelaError).code }, message.startsWith(NO_BINDING) ? message : `${NO_ADAPTER}: BLE devices stay offline`);
           return;
         }
       } else {

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { applyOverrides, ConfigError, defaultConfig, loadConfig, LOG_LEVELS, type Config, type ConfigOverrides, type LogLevel } from '../config.js';
 import { packageVersion, startGateway, type Gateway, type GatewayPlugin } from '../gateway.js';
 import { blePlugins } from '../plugins/ble-plugin.js';
+import { homeAssistantPlugins } from '../plugins/homeassistant-plugin.js';
 import { mqttPlugins } from '../plugins/mqtt-plugin.js';
 import { serialPlugins } from '../plugins/serial-plugin.js';
 import { createLogger, err, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushed, UsageError } from './common.js';
@@ -111,7 +112,9 @@ export async function serve(argv: string[]): Promise<number | undefined> {
 
   let gateway: Gateway;
   try {
-    const plugins = await pluginsFor(config, values.demo === true);
+    // Home Assistant last: it starts after the drivers and stops before them, so a
+    // gateway that stops leaves its entities in Home Assistant (unavailable), not removed.
+    const plugins = [...(await pluginsFor(config, values.demo === true)), ...homeAssistantPlugins(config)];
     const configDir = values.config === undefined ? undefined : dirname(resolve(values.config));
     starting = startGateway(config, { logger, plugins, ...(configDir === undefined ? {} : { configDir }) });
     gateway = await starting;

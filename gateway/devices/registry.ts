@@ -49,6 +49,16 @@ export interface PropertyValue {
   at: number;
 }
 
+/**
+ * What happened to a device, for plugins that mirror the device list elsewhere:
+ * `added`, `described` (its description was replaced) or `removed`. Values and
+ * availability are dispatches (PATCH), not changes.
+ */
+export interface DeviceChange {
+  kind: 'added' | 'described' | 'removed';
+  id: string;
+}
+
 interface Device {
   readonly id: string;
   readonly driver: string;
@@ -84,6 +94,7 @@ export class DeviceRegistry {
   private readonly assigned = new Map<string, string>();
   /** Drivers holding a context, in the order they got it. */
   private readonly driverNames = new Set<string>();
+  private readonly watchers = new Set<(change: DeviceChange) => void>();
 
   constructor(options: RegistryOptions) {
     this.engine = options.engine;
@@ -116,6 +127,12 @@ export class DeviceRegistry {
   /** The drivers that were given a context and not removed: `drivers` of `GET ["gateway"]`. */
   drivers(): string[] {
     return [...this.driverNames];
+  }
+
+  /** Calls `watcher` after each device change; returns the function that stops it. */
+  watch(watcher: (change: DeviceChange) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
   }
 
   list(): DeviceSummary[] {
@@ -188,6 +205,7 @@ export class DeviceRegistry {
     if (device) {
       device.description = description;
       device.handlers = handlers;
+      this.changed('described', device);
     } else {
       device = {
         id: this.chooseId(driver, info),
@@ -203,6 +221,7 @@ export class DeviceRegistry {
       this.byId.set(device.id, device);
       this.assigned.set(compound, device.id);
       this.logger.debug({ id: device.id, driver, key: info.key }, 'device added');
+      this.changed('added', device);
     }
     return this.handle(device);
   }
@@ -237,7 +256,9 @@ export class DeviceRegistry {
         this.emit('PATCH', ['devices', device.id], { online });
       },
       describe: (description) => {
-        if (!device.removed) device.description = description;
+        if (device.removed) return;
+        device.description = description;
+        this.changed('described', device);
       },
       remove: () => {
         if (!device.removed) this.removeDevice(device);
@@ -268,6 +289,18 @@ export class DeviceRegistry {
     if (device.online) this.emit('PATCH', ['devices', device.id], { online: false, removed: true });
     device.online = false;
     this.logger.debug({ id: device.id }, 'device removed');
+    this.changed('removed', device);
+  }
+
+  private changed(kind: DeviceChange['kind'], device: Device): void {
+    for (const watcher of this.watchers) {
+      try {
+        watcher({ kind, id: device.id });
+      } catch (error) {
+        // One failing watcher must not keep the others, or the driver, from going on.
+        this.logger.error({ err: error, id: device.id, change: kind }, 'device watcher failed');
+      }
+    }
   }
 
   /** Reports can race a closing gateway; a closed engine just drops them. */

@@ -169,6 +169,24 @@ describe('resources', () => {
     expect(registry.details(first.id)).toMatchObject({ title: 'Described', properties: {} });
   });
 
+  it('tells watchers when a device is added, described again and removed; a failing watcher stops none of it', () => {
+    const changes: string[] = [];
+    registry.watch(() => {
+      throw new Error('a broken watcher');
+    });
+    const stop = registry.watch((change) => changes.push(`${change.kind} ${change.id}`));
+    const handle = addThermostat();
+    handle.describe({ ...THERMOSTAT, title: 'Hall thermostat' });
+    addThermostat({}, { ...THERMOSTAT, title: 'Thermostat again' });
+    handle.setOnline(true);
+    handle.remove();
+    handle.describe(THERMOSTAT);
+    expect(changes).toEqual([`added ${handle.id}`, `described ${handle.id}`, `described ${handle.id}`, `removed ${handle.id}`]);
+    stop();
+    addThermostat();
+    expect(changes).toHaveLength(4);
+  });
+
   it('drops reports quietly once the engine is closed', () => {
     const device = addThermostat();
     engine.close();

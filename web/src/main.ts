@@ -2,7 +2,8 @@
  * The dashboard's entry point: connects the JSTP client to the gateway that served
  * the page (WebSocket on the same host and port) and starts the dashboard.
  * `?gateway=ws://host:port/` points it at another gateway; `?encoding=cbor` makes it
- * talk compact CBOR (binary WebSocket messages) instead of JSON.
+ * talk compact CBOR (binary WebSocket messages) instead of JSON. Where the browser
+ * allows it, a service worker keeps the page available without the gateway.
  */
 import { connect, type ClientEncoding } from '../../gateway/client.js';
 import type { Logger } from '../../gateway/jstp/logger.js';
@@ -45,6 +46,12 @@ const client = connect(gatewayUrl(window.location), {
   // A dashboard should come back soon after the gateway does.
   reconnect: { initialMs: 250, maxMs: 3_000 },
 });
+// The offline shell (service-worker.ts). Browsers allow service workers on https and
+// localhost only: over plain http on a LAN the page works as it always did, without one.
+if ('serviceWorker' in navigator && window.isSecureContext) {
+  navigator.serviceWorker.register('sw.js').catch((error: unknown) => console.warn('pasarela: the offline shell is not available', error));
+}
+
 new Dashboard(client, {
   connection: element('connection'),
   connectionText: element('connection-text'),
