@@ -15,12 +15,18 @@ export const fleetNatsSchema = z.strictObject({
 
 export const fleetSchema = z.strictObject({
   /** Unique in the fleet; the `host` address of `nats` hops and the second element of `["fleet", name, ...]`. */
-  name: z.string().min(1).max(64).regex(/^[^\s/]+$/, 'a name without spaces or slashes'),
+  name: z.string().min(1).max(64).regex(/^[^\s/*]+$/, 'a name without spaces, slashes or *'),
   nats: fleetNatsSchema,
   /** How often this gateway tells the fleet it is alive (ms). */
   heartbeatMs: z.number().int().min(200).max(60_000).default(2_000),
   /** A member silent this long is shown offline (ms); at most 10 s by default. */
   offlineAfterMs: z.number().int().min(500).max(600_000).default(6_000),
+  /**
+   * Replicated services this gateway serves: resource prefixes that any one gateway
+   * of the fleet may answer, `["fleet", "*", service, ...]`, balanced by a NATS queue
+   * group. A gateway whose saturation is critical leaves the group until it clears.
+   */
+  services: z.array(z.string().min(1)).default([]),
   /** How long a standby device's lease lives without renewal (ms): the takeover time. */
   leaseTtlMs: z.number().int().min(1_000).max(600_000).default(6_000),
 });

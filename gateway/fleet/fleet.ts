@@ -22,21 +22,39 @@ import type { FleetConfig } from './config.js';
 import { FleetBinds } from './fleet-binds.js';
 import { Members, type Heartbeat, type Member } from './members.js';
 import type { NatsLink } from './nats-link.js';
-import { eventSubject, HEARTBEATS, heartbeatSubject, inboxSubject, parseEventSubject, token, untoken } from './subjects.js';
+import { eventSubject, HEARTBEATS, heartbeatSubject, inboxSubject, parseEventSubject, serviceSubject, token, untoken } from './subjects.js';
 
 const FROM = 'Pasarela-From';
 const SEQUENCE = 'Pasarela-Seq';
+/** On a service request and its answers: the replicated service it went to. */
+const SERVICE = 'Pasarela-Service';
 const NATS_LABEL = 'nats';
+/** The `host` address of a `nats` hop to any one gateway serving the dispatch's service. */
+const ANY = '*';
 
-/** A gateway of the fleet as a channel of this engine. */
+/**
+ * What a channel of the fleet stands for: another gateway (`peer`); the events one
+ * gateway publishes (`events`, in only); a replicated service, answered by whichever
+ * member of its queue group took the request (`service`); or the way back to a
+ * gateway that asked this one for a service (`service-reply`).
+ */
+type ChannelKind = 'peer' | 'events' | 'service' | 'service-reply';
+
 class FleetChannel implements Channel {
   readonly id: string;
-  constructor(readonly gateway: string, private readonly fleet: Fleet, readonly events: boolean) {
-    this.id = events ? `nats events ${gateway}` : `nats ${gateway}`;
+  constructor(
+    readonly kind: ChannelKind,
+    /** The gateway, or for a `service` channel the service. */
+    readonly target: string,
+    private readonly fleet: Fleet,
+    /** For `service-reply`: the service the requests came through. */
+    readonly service?: string,
+  ) {
+    this.id = kind === 'peer' ? `nats ${target}` : kind === 'service-reply' ? `nats ${target} via ${service}` : `nats ${kind} ${target}`;
   }
   send(dispatch: Dispatch, text?: string): void {
     // The events channel only brings events in.
-    if (!this.events) this.fleet.sendTo(this, dispatch, text);
+    if (this.kind !== 'events') this.fleet.sendTo(this, dispatch, text);
   }
 }
 
@@ -57,8 +75,11 @@ export class Fleet {
   private readonly link: NatsLink;
   private readonly logger: Logger;
   private readonly config: FleetConfig;
-  private readonly peers = new Map<string, FleetChannel>();
-  private readonly eventChannels = new Map<string, FleetChannel>();
+  /** Channels by kind and target: `peer kitchen`, `service kv`, `service-reply kitchen kv`... */
+  private readonly channels = new Map<string, FleetChannel>();
+  /** The queue subscriptions of the services this gateway serves, while it takes work. */
+  private readonly serving = new Map<string, () => void>();
+  private level = 'ok';
   private readonly binds: FleetBinds;
   /** The highest event sequence seen per gateway boot: one delivery per event however many subjects match it. */
   private readonly lastEvent = new Map<string, { boot: string; seq: number }>();
@@ -94,7 +115,33 @@ export class Fleet {
     this.sweeper = setInterval(() => this.sweep(), Math.min(1_000, this.config.offlineAfterMs / 4));
     this.heartbeat.unref?.();
     this.sweeper.unref?.();
+    this.serve();
     this.beat(true);
+  }
+
+  /**
+   * The saturation level this gateway reports. At `critical` it leaves the queue
+   * group of every service it serves, and joins again once the level clears.
+   */
+  setLevel(level: string): void {
+    if (level === this.level) return;
+    this.level = level;
+    this.serve();
+    this.beat(true);
+  }
+
+  private serve(): void {
+    const take = this.level !== 'critical';
+    for (const service of this.config.services) {
+      const unsubscribe = this.serving.get(service);
+      if (take && !unsubscribe) {
+        this.serving.set(service, this.link.subscribe(serviceSubject(service), (message) => this.serviceRequest(service, message), `pasarela.${token(service)}`));
+      } else if (!take && unsubscribe) {
+        unsubscribe();
+        this.serving.delete(service);
+        this.logger.warn({ service, level: this.level }, 'saturated: left the service group');
+      }
+    }
   }
 
   async stop(): Promise<void> {
@@ -103,8 +150,10 @@ export class Fleet {
     this.beat(false);
     await this.link.flush().catch(() => undefined);
     for (const cleanup of this.cleanups.splice(0)) cleanup();
+    for (const unsubscribe of this.serving.values()) unsubscribe();
+    this.serving.clear();
     this.binds.close();
-    for (const channel of this.peers.values()) this.engine.detach(channel);
+    for (const channel of this.channels.values()) this.engine.detach(channel);
   }
 
   /** The subjects fleet BINDs hold now. */
@@ -123,7 +172,7 @@ export class Fleet {
   /** Wraps the engine's forwarder: `nats` hops go to the fleet, the rest where they went. */
   forwarder(inner: Forwarder | undefined): Forwarder {
     return (dispatch, hop, from) => {
-      if (hop[2] === NATS_LABEL) return this.peer(hop[0]);
+      if (hop[2] === NATS_LABEL) return hop[0] === ANY ? this.channel('service', String(dispatch.resource?.[0] ?? '')) : this.channel('peer', hop[0]);
       if (inner) return inner(dispatch, hop, from);
       throw errors.forwarding('forwarding is disabled');
     };
@@ -159,7 +208,7 @@ export class Fleet {
     }
     if (method === 'ANSWER') return dispatch;
     const resource = dispatch.resource!;
-    if (resource[0] === 'fleet' && resource.length >= 3 && !(from instanceof FleetChannel && from.events)) {
+    if (resource[0] === 'fleet' && resource.length >= 3 && !(from instanceof FleetChannel && from.kind === 'events')) {
       const target = String(resource[1]);
       const rest = resource.slice(2);
       if (target === this.name) return { ...dispatch, resource: rest };
@@ -178,9 +227,13 @@ export class Fleet {
   sendTo(channel: FleetChannel, dispatch: Dispatch, text: string | undefined): void {
     const payload = text ?? serializeDispatch(dispatch);
     const transactionId = dispatch.method === 'ANSWER' ? undefined : dispatch.token?.[0];
-    // The reply subject only tells of a gateway that nobody serves: answers come to our inbox.
-    const reply = transactionId === undefined ? undefined : `${this.noResponders}.${token(channel.gateway)}.${token(transactionId)}.${token(dispatch.token?.[1] ?? '')}`;
-    const sent = this.link.publish(inboxSubject(channel.gateway), payload, { headers: { [FROM]: this.name }, ...(reply ? { reply } : {}) });
+    // The reply subject only tells of a gateway (or service) that nobody serves: answers come to our inbox.
+    const reply = transactionId === undefined ? undefined : `${this.noResponders}.${channel.kind === 'service' ? 's' : 'g'}.${token(channel.target)}.${token(transactionId)}.${token(dispatch.token?.[1] ?? '')}`;
+    const headers: Record<string, string> = { [FROM]: this.name };
+    if (channel.kind === 'service') headers[SERVICE] = channel.target;
+    if (channel.kind === 'service-reply') headers[SERVICE] = channel.service!;
+    const subject = channel.kind === 'service' ? serviceSubject(channel.target) : inboxSubject(channel.target);
+    const sent = this.link.publish(subject, payload, { headers, ...(reply ? { reply } : {}) });
     if (!sent && transactionId !== undefined) {
       queueMicrotask(() => this.answerUnreachable(channel, transactionId, dispatch.token?.[1], 'the NATS cluster is unreachable'));
     }
@@ -200,14 +253,34 @@ export class Fleet {
       this.logger.warn({ from, err: error }, 'undecodable fleet message dropped');
       return;
     }
-    this.engine.receive(raw, this.peer(from), oneLine(text) ? text : undefined);
+    // Answers to a service request come back on the service's channel, where the request waits.
+    const service = message.headers?.get(SERVICE);
+    const channel = service ? this.channel('service', service) : this.channel('peer', from);
+    this.engine.receive(raw, channel, oneLine(text) ? text : undefined);
+  }
+
+  /** A request for a service this gateway serves: answered back through the asker's inbox. */
+  private serviceRequest(service: string, message: Msg): void {
+    const from = message.headers?.get(FROM);
+    if (!from) return;
+    const text = message.string();
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (error) {
+      this.logger.warn({ from, service, err: error }, 'undecodable service request dropped');
+      return;
+    }
+    this.engine.receive(raw, this.channel('service-reply', from, service), oneLine(text) ? text : undefined);
   }
 
   private unanswered(message: Msg): void {
     if (message.headers?.code !== 503) return;
-    const [gateway, transactionId, triggeringId] = message.subject.slice(this.noResponders.length + 1).split('.').map(untoken);
-    if (gateway === undefined || transactionId === undefined) return;
-    this.answerUnreachable(this.peer(gateway), transactionId, triggeringId || undefined, `no gateway "${gateway}" in the fleet`);
+    const [kind, target, transactionId, triggeringId] = message.subject.slice(this.noResponders.length + 1).split('.').map(untoken);
+    if (target === undefined || transactionId === undefined) return;
+    const channel = kind === 's' ? this.channel('service', target) : this.channel('peer', target);
+    const reason = kind === 's' ? `no gateway of the fleet serves "${target}"` : `no gateway "${target}" in the fleet`;
+    this.answerUnreachable(channel, transactionId, triggeringId || undefined, reason);
   }
 
   /** As if the gateway had answered 502: the engine routes it to whoever waits. */
@@ -251,7 +324,7 @@ export class Fleet {
     }
     if (!Array.isArray(raw.resource)) return;
     raw.resource = ['fleet', parsed.gateway, ...(raw.resource as unknown[])];
-    this.engine.receive(raw, this.eventChannel(parsed.gateway));
+    this.engine.receive(raw, this.channel('events', parsed.gateway));
   }
 
   private heard(message: Msg): void {
@@ -274,9 +347,10 @@ export class Fleet {
 
   private gone(member: Member): void {
     this.logger.info({ gateway: member.name }, 'fleet member offline');
-    const channel = this.peers.get(member.name);
     // What waits on it is answered 502; what it bound here is released.
-    if (channel) this.engine.detach(channel);
+    for (const channel of this.channels.values()) {
+      if (channel.kind !== 'service' && channel.target === member.name) this.engine.detach(channel);
+    }
     this.announce(member);
   }
 
@@ -291,23 +365,15 @@ export class Fleet {
 
   private self(online: boolean): Heartbeat {
     const described = this.describe();
-    return { name: this.name, boot: this.boot, at: Date.now(), online: online && this.link.connected, ...described };
+    return { name: this.name, boot: this.boot, at: Date.now(), online: online && this.link.connected, ...described, saturation: this.level, services: this.config.services };
   }
 
-  private peer(gateway: string): FleetChannel {
-    let channel = this.peers.get(gateway);
+  private channel(kind: ChannelKind, target: string, service?: string): FleetChannel {
+    const key = `${kind} ${target} ${service ?? ''}`;
+    let channel = this.channels.get(key);
     if (!channel) {
-      channel = new FleetChannel(gateway, this, false);
-      this.peers.set(gateway, channel);
-    }
-    return channel;
-  }
-
-  private eventChannel(gateway: string): FleetChannel {
-    let channel = this.eventChannels.get(gateway);
-    if (!channel) {
-      channel = new FleetChannel(gateway, this, true);
-      this.eventChannels.set(gateway, channel);
+      channel = new FleetChannel(kind, target, this, service);
+      this.channels.set(key, channel);
     }
     return channel;
   }

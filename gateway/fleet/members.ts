@@ -14,6 +14,8 @@ export interface Heartbeat {
   devices: DeviceSummary[];
   /** `ok`, `warn` or `critical` when the gateway reports its saturation. */
   saturation?: string;
+  /** The replicated services it serves. */
+  services?: string[];
 }
 
 export interface Member extends Heartbeat {

@@ -23,6 +23,11 @@ export function fleetPlugin(config: FleetConfig): GatewayPlugin {
       engine.setForwarder(fleet.forwarder(inner));
       const unbinds = [
         engine.bind({ method: 'GET', resource: ['fleet'] }, () => ({ name: fleet.name, nats: link.state, members: fleet.list() })),
+        // The saturation plugin's reports: at critical this gateway leaves its service groups.
+        engine.bind({ method: 'PATCH', resource: ['gateway', 'saturation'] }, (incoming) => {
+          const level = (incoming.body as { level?: unknown } | undefined)?.level;
+          if (typeof level === 'string') fleet.setLevel(level);
+        }),
         engine.bind({ method: 'GET', resource: ['fleet', ':name'] }, (incoming) => {
           const name = String(incoming.params.name);
           const member = fleet.list().find((candidate) => candidate.name === name);
