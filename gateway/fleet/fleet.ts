@@ -300,8 +300,9 @@ export class Fleet {
 
   private publishEvent(dispatch: Dispatch): void {
     const seq = ++this.eventSeq;
+    // The subject names the gateway; the sequence tells a second delivery of the same event.
     this.link.publish(eventSubject(this.name, dispatch.method, dispatch.resource!), serializeDispatch(dispatch), {
-      headers: { [FROM]: this.name, [SEQUENCE]: `${this.boot}.${seq}` },
+      headers: { [SEQUENCE]: `${this.boot}.${seq}` },
     });
   }
 
@@ -316,15 +317,21 @@ export class Fleet {
       if (last && last.boot === boot && seq <= last.seq) return;
       this.lastEvent.set(parsed.gateway, { boot, seq });
     }
+    // The resource gets its fleet prefix in the text itself, which is then parsed: the
+    // engine can relay that very text to subscribers (no second encoding on fan-out).
+    // Only the first `"resource":[` can be the header: in a string it would read `\"resource\":[`,
+    // and a nested key comes after the header, which a gateway writes before the body.
+    const original = message.string();
+    const at = original.indexOf('"resource":[');
+    if (at === -1) return;
+    const text = `${original.slice(0, at)}"resource":["fleet",${JSON.stringify(parsed.gateway)},${original.slice(at + 12)}`;
     let raw: Record<string, unknown>;
     try {
-      raw = JSON.parse(message.string()) as Record<string, unknown>;
+      raw = JSON.parse(text) as Record<string, unknown>;
     } catch {
       return;
     }
-    if (!Array.isArray(raw.resource)) return;
-    raw.resource = ['fleet', parsed.gateway, ...(raw.resource as unknown[])];
-    this.engine.receive(raw, this.channel('events', parsed.gateway));
+    this.engine.receive(raw, this.channel('events', parsed.gateway), oneLine(text) ? text : undefined);
   }
 
   private heard(message: Msg): void {
