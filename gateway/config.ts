@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { fleetNatsSchema, fleetSchema } from './fleet/config.js';
 import { parseAllowEntry } from './forwarding.js';
 import { homeAssistantSchema } from './homeassistant/config.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
@@ -64,6 +65,7 @@ const rootSchema = z.strictObject({
   jstp: jstpSchema.prefault({}),
   log: logSchema.prefault({}),
   mqtt: mqttSchema.prefault({}),
+  fleet: fleetSchema.optional(),
   /** Driver-wide options; each driver validates its own section when it starts. */
   ble: z.looseObject({}).optional(),
   serial: z.looseObject({}).optional(),
@@ -271,6 +273,8 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     log: logSchema,
     mqtt: mqttSchema,
     homeassistant: homeAssistantSchema,
+    fleet: fleetSchema,
+    'fleet.nats': fleetNatsSchema,
   };
   const schema = sections[path.map(String).join('.')];
   return schema ? Object.keys(schema.shape) : undefined;

@@ -38,7 +38,9 @@ async function pluginsFor(config: Config, demo: boolean): Promise<GatewayPlugin[
     const { demoPlugins } = await import('../../demo/plugins.js');
     return demoPlugins();
   }
-  return [...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config)];
+  // The fleet's code (and NATS) is loaded only for a config that has a fleet.
+  const fleet = config.fleet ? (await import('../fleet/plugin.js')).fleetPlugins(config) : [];
+  return [...fleet, ...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config)];
 }
 
 export async function serve(argv: string[]): Promise<number | undefined> {

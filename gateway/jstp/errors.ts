@@ -107,6 +107,8 @@ const CATALOGUE = {
   Convert: { code: 'PASARELA_CONVERT', status: Status.UnreachableHost },
   /** No such device, property, action or event. */
   DeviceNotFound: { code: 'PASARELA_DEVICE_NOT_FOUND', status: Status.NotFound },
+  /** No gateway of that name in the fleet (status 404). */
+  UnknownGateway: { code: 'PASARELA_UNKNOWN_GATEWAY', status: Status.NotFound },
   /** The device is offline or its link (broker, port, radio) is down. */
   DeviceOffline: { code: 'PASARELA_DEVICE_OFFLINE', status: Status.UnreachableHost },
   /** A PUT on a property that is not writable. */
