@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseAllowEntry } from './forwarding.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
+import { bufferSchema, uplinkSchema, uplinksSchema } from './uplinks/uplink-config.js';
 
 function isAllowEntry(entry: string): boolean {
   try {
@@ -67,6 +68,7 @@ const rootSchema = z.strictObject({
   ble: z.looseObject({}).optional(),
   serial: z.looseObject({}).optional(),
   devices: z.array(deviceSchema).default([]),
+  uplinks: uplinksSchema.default([]),
 });
 
 export const configSchema = rootSchema.superRefine((config, ctx) => {
@@ -265,8 +267,11 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     'jstp.forwarding': forwardingSchema,
     log: logSchema,
     mqtt: mqttSchema,
+    'uplinks.*': uplinkSchema,
+    'uplinks.*.buffer': bufferSchema,
   };
-  const schema = sections[path.map(String).join('.')];
+  // A list's entries share one schema: `uplinks.*` names any of them.
+  const schema = sections[path.map((key) => (typeof key === 'number' ? '*' : String(key))).join('.')];
   return schema ? Object.keys(schema.shape) : undefined;
 }
 
