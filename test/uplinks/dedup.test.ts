@@ -1,0 +1,80 @@
+/**
+ * The receiving side: the dedup memory (resends dropped per sender and boot, bounded
+ * memory), its stage against the stage contract and on a real engine, and the
+ * receipt resource.
+ */
+import { describe, expect, it } from 'vitest';
+import { createDispatch } from '../../gateway/jstp/dispatch.js';
+import { Engine } from '../../gateway/jstp/engine.js';
+import { bindReceipts, DedupMemory, dedupStage } from '../../gateway/uplinks/dedup.js';
+import { idOf } from '../../gateway/uplinks/dispatch-id.js';
+import { RecordingChannel, stageContract } from '../support/stage-contract.js';
+
+describe('the dedup memory', () => {
+  it('lets each id through once, and anything at or below the highest sequence of its boot is a resend', () => {
+    const memory = new DedupMemory();
+    expect(memory.admit(['pi', 1, 1])).toBe(true);
+    expect(memory.admit(['pi', 1, 2])).toBe(true);
+    expect(memory.admit(['pi', 1, 2])).toBe(false);
+    expect(memory.admit(['pi', 1, 1])).toBe(false);
+    // A gap (the sender dropped some for room) is no reason to refuse what follows.
+    expect(memory.admit(['pi', 1, 9])).toBe(true);
+    expect(memory.admit(['other', 1, 1])).toBe(true);
+    expect(memory.admit(['pi', 2, 1])).toBe(true);
+    expect(memory.highest('pi', 1)).toBe(9);
+    expect(memory.highest('pi', 2)).toBe(1);
+    expect(memory.highest('nobody', 1)).toBe(0);
+    expect(memory.stats()).toEqual({ senders: 2, passed: 5, duplicates: 2 });
+  });
+
+  it('remembers the latest boots of a sender and the latest senders, no more', () => {
+    const memory = new DedupMemory({ maxBoots: 2, maxSenders: 3 });
+    for (const boot of [10, 11, 12]) memory.admit(['pi', boot, 5]);
+    expect(memory.highest('pi', 10)).toBe(0);
+    expect(memory.highest('pi', 12)).toBe(5);
+    // Older than every boot remembered: passed on, not mistaken for a resend.
+    expect(memory.admit(['pi', 9, 1])).toBe(true);
+    expect(memory.highest('pi', 9)).toBe(0);
+    for (let n = 0; n < 10; n++) memory.admit([`sender-${n}`, 1, 1]);
+    expect(memory.stats().senders).toBe(3);
+    expect(memory.highest('sender-9', 1)).toBe(1);
+    expect(memory.highest('sender-0', 1)).toBe(0);
+  });
+});
+
+describe('dispatch ids', () => {
+  it('reads only well-formed ids', () => {
+    const with_ = (id: unknown) => ({ ...createDispatch('PATCH', ['x']), id });
+    expect(idOf(with_(['pi', 1, 2]))).toEqual(['pi', 1, 2]);
+    for (const bad of [undefined, 'pi', ['pi', 1], ['', 1, 2], ['pi', -1, 2], ['pi', 1, 2.5], [1, 1, 1], ['x'.repeat(201), 1, 1]]) {
+      expect(idOf(with_(bad))).toBeUndefined();
+    }
+  });
+});
+
+stageContract('dedup (dispatches without an id)', { make: () => dedupStage(new DedupMemory()), outcome: { kind: 'pass' } });
+
+describe('the dedup stage on an engine', () => {
+  it('drops resends from channels, keeps requests and local dispatches, and the receipt tells the highest sequence', async () => {
+    const engine = new Engine();
+    const memory = new DedupMemory();
+    engine.use(dedupStage(memory));
+    bindReceipts(engine, memory);
+    const seen: unknown[] = [];
+    engine.bind({ method: 'PATCH', resource: ['devices', '...'] }, (incoming) => {
+      seen.push(incoming.body);
+    });
+    const far = new RecordingChannel('far');
+    const patch = (n: number, seq: number) => ({ ...createDispatch('PATCH', ['devices', 'd'], { body: n }), id: ['pi', 7, seq] });
+    for (const [n, seq] of [[1, 1], [2, 2], [3, 1], [4, 3], [5, 3]] as const) engine.receive(patch(n, seq), far);
+    expect(seen).toEqual([1, 2, 4]);
+    // The same id on a local dispatch is not this stage's business.
+    engine.emit('PATCH', ['devices', 'd'], 6, { headers: { id: ['pi', 7, 1] } });
+    expect(seen).toEqual([1, 2, 4, 6]);
+    expect(engine.stats().stopped).toBe(2);
+    const receipt = await engine.get(['gateway', 'received', 'pi', 7]);
+    expect(receipt.body).toEqual({ seq: 3 });
+    expect((await engine.get(['gateway', 'received', 'pi', 8])).body).toEqual({ seq: 0 });
+    engine.close();
+  });
+});
