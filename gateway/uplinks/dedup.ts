@@ -3,14 +3,16 @@
  *
  * - a stage that drops a dispatch whose id (`"id": [sender, boot, seq]`, see
  *   dispatch-id.ts) it has already let through, so an uplink's at-least-once
- *   delivery looks like exactly once. An uplink sends its queue in order, so per
- *   sender and boot the highest sequence seen is all there is to remember: a lower or
- *   equal one is a resend. Memory is bounded: the most recent boots of each sender,
- *   the most recently heard senders.
- * - the receipt resource `GET ["gateway", "received", sender, boot]`, answered 200
- *   `{ "seq": n }`: the highest sequence of that sender's boot this engine took in
- *   (0 for none). An uplink asks it after sending; since a channel's dispatches pass
- *   the pipeline in order, the answer comes after every dispatch sent before the
+ *   delivery looks like exactly once. An uplink sends its queue in order, and its
+ *   ids grow along the queue (boots grow, and sequences within a boot), so the
+ *   highest id seen of a sender is all there is to remember: one at or below it is a
+ *   resend, even one from many boots ago (a gateway that restarted often while its
+ *   link was down replays entries of many boots). Memory is bounded: the most
+ *   recently heard senders, one id each.
+ * - the receipt resource `GET ["gateway", "received", sender]`, answered 200
+ *   `{ "boot": b, "seq": n }`: the highest id of that sender this engine took in
+ *   (zeros for none). An uplink asks it after sending; since a channel's dispatches
+ *   pass the pipeline in order, the answer comes after every dispatch sent before the
  *   question was processed, and the uplink deletes what it covers.
  *
  * Only dispatches without a transaction are deduplicated (a request needs its answer).
@@ -22,8 +24,6 @@ import { idOf, type DispatchId } from './dispatch-id.js';
 export interface DedupOptions {
   /** Senders remembered at most; the one heard from least recently goes first (default 4096). */
   readonly maxSenders?: number;
-  /** Boots remembered per sender, the latest ones (default 4). */
-  readonly maxBoots?: number;
 }
 
 export interface DedupStats {
@@ -32,52 +32,47 @@ export interface DedupStats {
   readonly duplicates: number;
 }
 
+/** The highest id taken in from a sender. */
+export interface Highest {
+  readonly boot: number;
+  readonly seq: number;
+}
+
+const NOTHING: Highest = { boot: 0, seq: 0 };
+
 export class DedupMemory {
   private readonly maxSenders: number;
-  private readonly maxBoots: number;
-  /** sender -> boot -> highest sequence; Map order is recency of use. */
-  private readonly senders = new Map<string, Map<number, number>>();
+  /** sender -> highest id; Map order is recency of use. */
+  private readonly senders = new Map<string, Highest>();
   private passed = 0;
   private duplicates = 0;
 
   constructor(options: DedupOptions = {}) {
     this.maxSenders = options.maxSenders ?? 4096;
-    this.maxBoots = options.maxBoots ?? 4;
   }
 
-  /** True (and remembered) when the id is new; false for a resend. */
+  /** True (and remembered) when the id is past the sender's highest; false for a resend. */
   admit(id: DispatchId): boolean {
     const [sender, boot, seq] = id;
-    let boots = this.senders.get(sender);
-    if (boots) {
+    const highest = this.senders.get(sender);
+    if (highest) {
       this.senders.delete(sender);
-    } else {
-      boots = new Map();
-      if (this.senders.size >= this.maxSenders) this.senders.delete(this.senders.keys().next().value!);
+    } else if (this.senders.size >= this.maxSenders) {
+      this.senders.delete(this.senders.keys().next().value!);
     }
-    this.senders.set(sender, boots);
-    const highest = boots.get(boot);
-    if (highest !== undefined && seq <= highest) {
+    if (highest && (boot < highest.boot || (boot === highest.boot && seq <= highest.seq))) {
+      this.senders.set(sender, highest);
       this.duplicates++;
       return false;
     }
-    if (highest === undefined && boots.size >= this.maxBoots) {
-      const oldest = Math.min(...boots.keys());
-      // Older than every boot remembered: let it through (a duplicate is better than a loss).
-      if (boot < oldest) {
-        this.passed++;
-        return true;
-      }
-      boots.delete(oldest);
-    }
-    boots.set(boot, seq);
+    this.senders.set(sender, { boot, seq });
     this.passed++;
     return true;
   }
 
-  /** The highest sequence taken in for a sender's boot; 0 when none. */
-  highest(sender: string, boot: number): number {
-    return this.senders.get(sender)?.get(boot) ?? 0;
+  /** The highest id taken in from a sender; zeros when none. */
+  highest(sender: string): Highest {
+    return this.senders.get(sender) ?? NOTHING;
   }
 
   stats(): DedupStats {
@@ -100,9 +95,7 @@ export function dedupStage(memory: DedupMemory): Stage {
 
 /** Binds the receipt resource on an engine; returns the function that unbinds it. */
 export function bindReceipts(engine: Engine, memory: DedupMemory): () => void {
-  return engine.bind({ method: 'GET', resource: ['gateway', 'received', ':sender', ':boot'] }, (incoming) => ({
-    seq: memory.highest(String(incoming.params.sender), Number(incoming.params.boot)),
-  }));
+  return engine.bind({ method: 'GET', resource: ['gateway', 'received', ':sender'] }, (incoming) => memory.highest(String(incoming.params.sender)));
 }
 
 /** The stage and the receipts, as a gateway plugin. */

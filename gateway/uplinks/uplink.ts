@@ -10,8 +10,8 @@
  *   (`[sender, boot, seq]`), while the link takes them (a high-water mark on what
  *   waits in its socket).
  * - Acknowledgement: after a burst the uplink asks the far end for a receipt
- *   (`GET ["gateway", "received", sender, boot]`, served by every Pasarela gateway's
- *   dedup plugin) and deletes what the answer covers. Nothing is deleted on any other
+ *   (`GET ["gateway", "received", sender]`, served by every Pasarela gateway's dedup
+ *   plugin: the highest id it took in from this sender) and deletes what it covers. Nothing is deleted on any other
  *   ground. On a new link everything unacknowledged is sent again; the far end's
  *   dedup drops what it had.
  * - The link is a channel of the gateway's engine: with `serve: true` the far end may
@@ -74,6 +74,8 @@ export interface UplinkStatus {
   readonly sent: number;
   readonly acknowledged: number;
   readonly dropped: { readonly total: number; readonly oldest: number; readonly expired: number; readonly refused: number };
+  /** Dispatches the far end processed without taking them (a stage of its own refused them), given up after one resend. */
+  readonly farRefused: number;
   /** Dispatches sent again on a new link (the far end drops those it had). */
   readonly resent: number;
   readonly store: string;
@@ -88,8 +90,6 @@ const HIGH_WATER_BYTES = 512 * 1024;
 const HIGH_WATER_RETRY_MS = 2;
 /** After a receipt that did not come (timeout, a far end that is not Pasarela), ask again after this long. */
 const RECEIPT_RETRY_MS = 1_000;
-/** Sends of one entry the far end keeps not taking before it is given up (and counted). */
-const MAX_REFUSED_SENDS = 3;
 
 const REGULAR: ReadonlySet<string> = new Set(REGULAR_METHODS);
 
@@ -127,7 +127,10 @@ export class Uplink {
   private receiptPending = false;
   private receiptTimer: ReturnType<typeof setTimeout> | undefined;
   private warnedNoReceipt = false;
-  private refusedAt: { pos: number; sends: number } | undefined;
+  /** Where the far end last lacked what it was sent: sent once more, then given up. */
+  private lackedAt: number | undefined;
+  /** Entries the far end processed and did not take (refused before its dedup), given up after one resend. */
+  private farRefused = 0;
   private pumpQueued = false;
   private pumpTimer: ReturnType<typeof setTimeout> | undefined;
   private dialTimer: ReturnType<typeof setTimeout> | undefined;
@@ -193,6 +196,7 @@ export class Uplink {
       sent: this.sent,
       acknowledged: stats.acknowledged,
       dropped: { total: dropped, oldest: stats.droppedOldest, expired: stats.droppedExpired, refused: stats.refused },
+      farRefused: this.farRefused,
       resent: this.resent,
       store: this.options.store,
       lastError: this.lastError,
@@ -363,42 +367,51 @@ export class Uplink {
     this.receiptPending = true;
     this.engine
       .peer(link)
-      .request('GET', ['gateway', 'received', this.options.sender, target.boot])
+      .request('GET', ['gateway', 'received', this.options.sender])
       .first()
       .then(
-        (answer) => this.receipt(link, target, (answer.body as { seq?: unknown } | null)?.seq),
+        (answer) => this.receipt(link, target, answer.body as { boot?: unknown; seq?: unknown } | null),
         (error: unknown) => this.noReceipt(link, error),
       );
   }
 
-  private receipt(link: UplinkLink, target: SentMark, seq: unknown): void {
+  private receipt(link: UplinkLink, target: SentMark, highest: { boot?: unknown; seq?: unknown } | null): void {
     this.receiptPending = false;
     if (link !== this.link) return;
-    if (typeof seq !== 'number' || !Number.isSafeInteger(seq)) {
-      this.noReceipt(link, errors.badDispatch(`receipt without a sequence: ${JSON.stringify(seq)}`));
+    const boot = highest?.boot;
+    const seq = highest?.seq;
+    if (typeof boot !== 'number' || typeof seq !== 'number' || !Number.isSafeInteger(boot) || !Number.isSafeInteger(seq)) {
+      this.noReceipt(link, errors.badDispatch(`receipt without an id: ${JSON.stringify(highest)}`));
       return;
     }
-    // Within one boot positions and sequences advance together, so the answer names a
-    // position; everything before it on this link was processed first (in order).
-    const covered = seq >= target.seq ? target.pos : seq >= 1 ? target.pos - (target.seq - seq) : this.queue.head - 1;
-    if (covered >= this.queue.head) this.queue.ack(covered);
-    if (seq < target.seq) this.missing(Math.max(covered + 1, this.queue.head));
+    if (boot > target.boot || (boot === target.boot && seq >= target.seq)) {
+      this.queue.ack(target.pos);
+      this.lackedAt = undefined;
+    } else {
+      // Everything sent before the question was processed first, yet the far end lacks
+      // some of it. Within one boot positions and sequences advance together, so what it
+      // has of this boot names a position.
+      const covered = boot === target.boot && seq >= 1 ? target.pos - (target.seq - seq) : this.queue.head - 1;
+      if (covered >= this.queue.head) this.queue.ack(covered);
+      this.lacking(target, Math.max(covered + 1, this.queue.head));
+    }
     this.finishReplay();
     if (this.lastSent && this.lastSent.pos > target.pos) this.askReceipt();
   }
 
-  /** The far end processed what came before and still lacks `pos`: it refused it. Send again, then give up on it. */
-  private missing(pos: number): void {
-    const sends = this.refusedAt?.pos === pos ? this.refusedAt.sends + 1 : 1;
-    if (sends >= MAX_REFUSED_SENDS) {
-      this.logger.error({ uplink: this.name, pos, sends }, 'far end does not take a dispatch; giving it up');
-      this.queue.ack(pos);
-      this.refusedAt = undefined;
+  /** The far end lacks entries from `from` to the target: send them once more; if it still lacks them, it refused them. */
+  private lacking(target: SentMark, from: number): void {
+    if (this.lackedAt === from) {
+      const count = target.pos + 1 - from;
+      this.farRefused += count;
+      this.lackedAt = undefined;
+      this.logger.error({ uplink: this.name, from, through: target.pos, count }, 'far end does not take dispatches it was sent twice; giving them up');
+      this.queue.ack(target.pos);
       return;
     }
-    this.refusedAt = { pos, sends };
-    this.logger.warn({ uplink: this.name, pos, sends }, 'far end lacks dispatches it was sent; sending them again');
-    this.cursor = pos;
+    this.lackedAt = from;
+    this.logger.warn({ uplink: this.name, from, through: target.pos }, 'far end lacks dispatches it was sent; sending them again');
+    this.cursor = from;
     this.schedulePump();
   }
 

@@ -11,7 +11,7 @@ import { idOf } from '../../gateway/uplinks/dispatch-id.js';
 import { RecordingChannel, stageContract } from '../support/stage-contract.js';
 
 describe('the dedup memory', () => {
-  it('lets each id through once, and anything at or below the highest sequence of its boot is a resend', () => {
+  it('lets ids through while they grow, and anything at or below the highest id of a sender is a resend', () => {
     const memory = new DedupMemory();
     expect(memory.admit(['pi', 1, 1])).toBe(true);
     expect(memory.admit(['pi', 1, 2])).toBe(true);
@@ -20,25 +20,33 @@ describe('the dedup memory', () => {
     // A gap (the sender dropped some for room) is no reason to refuse what follows.
     expect(memory.admit(['pi', 1, 9])).toBe(true);
     expect(memory.admit(['other', 1, 1])).toBe(true);
+    // A later boot starts its sequence again; anything of an earlier boot is a resend now.
     expect(memory.admit(['pi', 2, 1])).toBe(true);
-    expect(memory.highest('pi', 1)).toBe(9);
-    expect(memory.highest('pi', 2)).toBe(1);
-    expect(memory.highest('nobody', 1)).toBe(0);
-    expect(memory.stats()).toEqual({ senders: 2, passed: 5, duplicates: 2 });
+    expect(memory.admit(['pi', 1, 10])).toBe(false);
+    expect(memory.highest('pi')).toEqual({ boot: 2, seq: 1 });
+    expect(memory.highest('nobody')).toEqual({ boot: 0, seq: 0 });
+    expect(memory.stats()).toEqual({ senders: 2, passed: 5, duplicates: 3 });
   });
 
-  it('remembers the latest boots of a sender and the latest senders, no more', () => {
-    const memory = new DedupMemory({ maxBoots: 2, maxSenders: 3 });
-    for (const boot of [10, 11, 12]) memory.admit(['pi', boot, 5]);
-    expect(memory.highest('pi', 10)).toBe(0);
-    expect(memory.highest('pi', 12)).toBe(5);
-    // Older than every boot remembered: passed on, not mistaken for a resend.
-    expect(memory.admit(['pi', 9, 1])).toBe(true);
-    expect(memory.highest('pi', 9)).toBe(0);
+  it('knows a resend from many boots ago (a gateway that restarted often while its link was down)', () => {
+    const memory = new DedupMemory();
+    for (let boot = 1; boot <= 60; boot++) for (let seq = 1; seq <= 3; seq++) expect(memory.admit(['pi', boot, seq])).toBe(true);
+    expect(memory.admit(['pi', 3, 2])).toBe(false);
+    expect(memory.admit(['pi', 60, 3])).toBe(false);
+    expect(memory.admit(['pi', 61, 1])).toBe(true);
+  });
+
+  it('remembers the latest senders, no more', () => {
+    const memory = new DedupMemory({ maxSenders: 3 });
     for (let n = 0; n < 10; n++) memory.admit([`sender-${n}`, 1, 1]);
     expect(memory.stats().senders).toBe(3);
-    expect(memory.highest('sender-9', 1)).toBe(1);
-    expect(memory.highest('sender-0', 1)).toBe(0);
+    expect(memory.highest('sender-9')).toEqual({ boot: 1, seq: 1 });
+    expect(memory.highest('sender-0')).toEqual({ boot: 0, seq: 0 });
+    // Heard from again, a sender moves to the front and stays.
+    memory.admit(['sender-7', 1, 2]);
+    memory.admit(['sender-10', 1, 1]);
+    expect(memory.highest('sender-7')).toEqual({ boot: 1, seq: 2 });
+    expect(memory.highest('sender-8')).toEqual({ boot: 0, seq: 0 });
   });
 });
 
@@ -72,9 +80,9 @@ describe('the dedup stage on an engine', () => {
     engine.emit('PATCH', ['devices', 'd'], 6, { headers: { id: ['pi', 7, 1] } });
     expect(seen).toEqual([1, 2, 4, 6]);
     expect(engine.stats().stopped).toBe(2);
-    const receipt = await engine.get(['gateway', 'received', 'pi', 7]);
-    expect(receipt.body).toEqual({ seq: 3 });
-    expect((await engine.get(['gateway', 'received', 'pi', 8])).body).toEqual({ seq: 0 });
+    const receipt = await engine.get(['gateway', 'received', 'pi']);
+    expect(receipt.body).toEqual({ boot: 7, seq: 3 });
+    expect((await engine.get(['gateway', 'received', 'somebody'])).body).toEqual({ boot: 0, seq: 0 });
     engine.close();
   });
 });

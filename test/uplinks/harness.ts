@@ -27,7 +27,7 @@ export interface FarEnd {
   readonly raw: Arrival[];
   /** What the far end's subscribers got (after dedup). */
   readonly delivered: Arrival[];
-  /** Receipts it answered, with the sequence it gave. */
+  /** Receipts it answered: the sequence it gave. */
   readonly receipts: number[];
   /** The channel of the last forwarded dispatch: how the far end calls back into the gateway. */
   lastChannel: Channel | undefined;
