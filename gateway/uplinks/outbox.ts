@@ -184,7 +184,7 @@ export class Outbox {
   /** The queue named `name` (an uplink's), with what it holds from before. Throws if it is open already. */
   queue(name: string, bounds: QueueBounds): OutboxQueue {
     if (this.queues.has(name)) throw errors.config(`uplink store ${this.path}: queue ${name} is open already`);
-    const backend = new SqliteBackend(this, name);
+    const backend = new SqliteBackend(this, this.reader, name);
     const queue = new BoundedQueue(name, backend, bounds, { boot: this.boot, start: backend.start() });
     this.queues.set(name, queue);
     return queue;
@@ -210,11 +210,6 @@ export class Outbox {
   }
 
   // ---- for the queues' backends ------------------------------------------------------
-
-  /** @internal The read-only connection. */
-  get readConnection(): BetterSqlite3.Database {
-    return this.reader;
-  }
 
   /** @internal Gathers an insert; resolves once it committed. */
   insert(queue: string, entry: StoredEntry): Promise<void> {
@@ -318,16 +313,15 @@ class SqliteBackend implements QueueBackend {
   private uncommitted: EntrySize[] = [];
   private durableTail = 0;
 
-  constructor(private readonly outbox: Outbox, private readonly queue: string) {
-    const db = outbox.readConnection;
-    this.readRows = db.prepare('SELECT pos, boot, seq, at, bytes, dispatch AS text FROM entries WHERE queue = ? AND pos >= ? AND pos < ? ORDER BY pos LIMIT ?');
-    this.readSizes = db.prepare('SELECT pos, bytes, at FROM entries WHERE queue = ? AND pos >= ? AND pos < ? ORDER BY pos LIMIT ?');
-    this.sumBytes = db.prepare('SELECT COALESCE(SUM(bytes), 0) AS bytes FROM entries WHERE queue = ? AND pos >= ? AND pos < ?');
+  constructor(private readonly outbox: Outbox, private readonly db: BetterSqlite3.Database, private readonly queue: string) {
+    this.readRows = this.db.prepare('SELECT pos, boot, seq, at, bytes, dispatch AS text FROM entries WHERE queue = ? AND pos >= ? AND pos < ? ORDER BY pos LIMIT ?');
+    this.readSizes = this.db.prepare('SELECT pos, bytes, at FROM entries WHERE queue = ? AND pos >= ? AND pos < ? ORDER BY pos LIMIT ?');
+    this.sumBytes = this.db.prepare('SELECT COALESCE(SUM(bytes), 0) AS bytes FROM entries WHERE queue = ? AND pos >= ? AND pos < ?');
   }
 
   /** What the file holds for this queue from before. */
   start(): QueueStart {
-    const db = this.outbox.readConnection;
+    const db = this.db;
     const row = db.prepare('SELECT MIN(pos) AS head, MAX(pos) AS last, COALESCE(SUM(bytes), 0) AS bytes FROM entries WHERE queue = ?').get(this.queue) as
       | { head: number | null; last: number | null; bytes: number }
       | undefined;
