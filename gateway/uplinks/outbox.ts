@@ -149,7 +149,8 @@ export class Outbox {
     const driver = require.resolve('better-sqlite3');
     const { default: Database } = (await import('better-sqlite3')) as { default: SqliteConstructor };
     const setup: WriterSetup = { driver, path, pragmas: PRAGMAS, schema: SCHEMA, statements: STATEMENTS };
-    const worker = new Worker(WRITER_SOURCE, { eval: true, workerData: setup });
+    // No inherited flags: the thread needs no loader (tsx) and must read its source as CommonJS.
+    const worker = new Worker(WRITER_SOURCE, { eval: true, workerData: setup, execArgv: [] });
     const first = await new Promise<FromWriter>((resolve) => {
       worker.once('message', resolve);
       worker.once('error', (error) => resolve({ kind: 'failed', error: { message: error.message, code: undefined } }));
