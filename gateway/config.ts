@@ -68,7 +68,7 @@ const rootSchema = z.strictObject({
   ble: z.looseObject({}).optional(),
   serial: z.looseObject({}).optional(),
   devices: z.array(deviceSchema).default([]),
-  uplinks: uplinksSchema.default([]),
+  uplinks: uplinksSchema.optional(),
 });
 
 export const configSchema = rootSchema.superRefine((config, ctx) => {

@@ -80,6 +80,9 @@ const PRAGMAS: WriterSetup['pragmas'] = [
   ['synchronous', '2'],
 ];
 
+/** How long removals alone wait for appends to share a transaction with. */
+const LAZY_REMOVAL_MS = 100;
+
 interface PostedTransaction {
   readonly id: number;
   readonly done: (() => void)[];
@@ -112,6 +115,8 @@ export class Outbox {
   private nextId = 1;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private immediate: ReturnType<typeof setImmediate> | undefined;
+  /** Set while only removals are gathered: they go with the next appends, or after LAZY_REMOVAL_MS. */
+  private lazy: ReturnType<typeof setTimeout> | undefined;
   private broken: PasarelaError | undefined;
   private closing: Promise<void> | undefined;
   private closed = false;
@@ -215,24 +220,37 @@ export class Outbox {
   /** @internal Gathers an insert; resolves once it committed. */
   insert(queue: string, entry: StoredEntry): Promise<void> {
     this.entries++;
-    return this.write([INSERT, [queue, entry.pos, entry.boot, entry.seq, entry.at, entry.bytes, entry.text]], true);
+    return this.write([INSERT, [queue, entry.pos, entry.boot, entry.seq, entry.at, entry.bytes, entry.text]]);
   }
 
-  /** @internal Gathers a prefix removal; nobody waits for it (a crash before it commits brings the entries back). */
+  /**
+   * @internal Gathers a prefix removal. Nobody waits for it (a crash before it commits
+   * brings the entries back, and the far end's dedup drops them), so it rides along with
+   * the next appends' transaction rather than costing an fsync of its own, unless none
+   * comes for a while.
+   */
   removeBefore(queue: string, pos: number): void {
-    this.write([REMOVE_BEFORE, [queue, pos]]).catch(() => undefined);
+    this.write([REMOVE_BEFORE, [queue, pos]], false).catch(() => undefined);
   }
 
   // ---- group commit --------------------------------------------------------------------
 
-  private write(op: WriterOp, isEntry = false): Promise<void> {
+  private write(op: WriterOp, isEntry = true): Promise<void> {
     if (this.broken) return Promise.reject(this.broken);
     if (this.closed) return Promise.reject(errors.store(`uplink store ${this.path} is closed`));
     return new Promise<void>((resolve, reject) => {
       this.ops.push(op);
       this.opsDone.push(resolve);
       this.opsFailed.push(reject);
-      if (isEntry) this.opsEntries++;
+      if (!isEntry) {
+        this.lazy ??= setTimeout(() => {
+          this.lazy = undefined;
+          if (this.posted.length === 0) this.post();
+          else this.schedule();
+        }, LAZY_REMOVAL_MS);
+        return;
+      }
+      this.opsEntries++;
       if (this.opsEntries >= this.maxBatch) this.post();
       else this.schedule();
     });
@@ -256,8 +274,10 @@ export class Outbox {
   private post(): void {
     if (this.timer) clearTimeout(this.timer);
     if (this.immediate) clearImmediate(this.immediate);
+    if (this.lazy) clearTimeout(this.lazy);
     this.timer = undefined;
     this.immediate = undefined;
+    this.lazy = undefined;
     if (this.ops.length === 0 || this.broken) return;
     const transaction: PostedTransaction = { id: this.nextId++, done: this.opsDone, failed: this.opsFailed };
     this.worker.postMessage({ kind: 'commit', id: transaction.id, ops: this.ops });
@@ -278,8 +298,9 @@ export class Outbox {
       this.transactions++;
       for (const done of transaction.done) done();
       if (this.posted.length === 0) {
-        if (this.ops.length > 0) this.post();
-        else if (this.idle) {
+        // Appends waited for this commit; removals alone wait for their timer (or the close).
+        if (this.opsEntries > 0 || (this.closing && this.ops.length > 0)) this.post();
+        else if (this.ops.length === 0 && this.idle) {
           const idle = this.idle;
           this.idle = undefined;
           idle();

@@ -41,7 +41,7 @@ export function storePath(uplink: UplinkConfig, configDir: string | undefined, e
 
 /** The plugin, or none when the config has no uplinks. */
 export function uplinkPlugins(config: Config, options: UplinkPluginOptions = {}): GatewayPlugin[] {
-  return config.uplinks.length === 0 ? [] : [uplinkPlugin(options)];
+  return (config.uplinks ?? []).length === 0 ? [] : [uplinkPlugin(options)];
 }
 
 function forwardPatterns(uplink: UplinkConfig): ForwardPattern[] {
@@ -81,7 +81,7 @@ export function uplinkPlugin(options: UplinkPluginOptions = {}): GatewayPlugin {
         await Promise.all([...outboxes.values()].map((outbox) => outbox.close()));
       };
       try {
-        for (const uplink of config.uplinks) {
+        for (const uplink of config.uplinks ?? []) {
           const url = new URL(uplink.url);
           const dialer = dialers[url.protocol.slice(0, -1)];
           if (!dialer) throw errors.config(`uplinks.${uplink.name}.url: no dialer for ${url.protocol} (known: ${Object.keys(dialers).join(', ')})`);

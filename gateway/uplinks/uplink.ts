@@ -146,6 +146,8 @@ export class Uplink {
   private refusedLogged = 0;
   private stopped = false;
   private readonly undo: (() => void)[] = [];
+  /** The uplink's stage: refuses its far end's requests without `serve`, drops live copies of what its queue carries. */
+  readonly stage: Stage;
 
   constructor(options: UplinkOptions) {
     this.options = options;
@@ -155,6 +157,7 @@ export class Uplink {
     this.logger = options.logger;
     this.backoff = new Backoff(options.reconnect ?? {}, { where: `uplinks.${options.name}.reconnect` });
     this.patterns = options.forward.map((forward) => ({ method: forward.method, pattern: compilePattern(forward.resource) }));
+    this.stage = this.makeStage();
   }
 
   /** Binds the forward patterns and the stage, then dials. */
@@ -162,7 +165,7 @@ export class Uplink {
     for (const forward of this.options.forward) {
       this.undo.push(this.engine.bind({ method: forward.method, resource: forward.resource }, (incoming) => this.capture(incoming)));
     }
-    this.undo.push(this.engine.use(this.stage()));
+    this.undo.push(this.engine.use(this.stage));
     this.undo.push(this.queue.onCommitted(() => this.schedulePump()));
     this.dial();
   }
@@ -236,7 +239,7 @@ export class Uplink {
     return this.patterns.some(({ method, pattern }) => (method === '*' || method === dispatch.method) && pattern.match(resource) !== null);
   }
 
-  private stage(): Stage {
+  private makeStage(): Stage {
     return {
       name: `uplink ${this.name}`,
       inbound: (dispatch, from) => {

@@ -4,8 +4,7 @@
  * growing, then the link up and the queue empty once the far end comes.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +15,7 @@ import { uplinkPlugins } from '../../gateway/uplinks/uplink-plugin.js';
 import { browserMissing, launchBrowser, type TestBrowser } from '../support/browser.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
 import { deadPort } from '../support/pasarela.js';
-import { startFarEnd } from '../uplinks/harness.js';
+import { startFarEnd, temporaryFolder } from '../uplinks/harness.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const OUTPUT = join(ROOT, 'test-output');
@@ -27,24 +26,22 @@ if (missing && process.env.CI) throw new Error(missing);
 
 const cleanups = cleanupsAfterEach();
 let browser: TestBrowser | undefined;
-let dir: string;
+const folder = temporaryFolder('pasarela-e2e-uplinks-');
 
 describe.skipIf(missing !== undefined && !process.env.CI)('the uplinks panel in chromium', () => {
   beforeAll(async () => {
     await promisify(execFile)(process.execPath, [join(ROOT, 'scripts', 'build-web.mjs'), '--quiet'], { cwd: ROOT });
     await mkdir(OUTPUT, { recursive: true });
-    dir = await mkdtemp(join(tmpdir(), 'pasarela-e2e-uplinks-'));
     browser = await launchBrowser();
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   async function gateway(uplinks: unknown[]) {
     const config = parseConfig({ listen: { host: '127.0.0.1', tcp: 0, http: 0 }, log: { level: 'silent' }, uplinks }, 'e2e');
-    const started = await startGateway(config, { plugins: uplinkPlugins(config), configDir: dir });
+    const started = await startGateway(config, { plugins: uplinkPlugins(config), configDir: folder() });
     cleanups.push(() => started.close());
     return started;
   }

@@ -7,35 +7,28 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { connect, type Client } from '../../gateway/client.js';
 import type { UplinkStatus } from '../../gateway/uplinks/uplink.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
 import { deadPort, parseJson, pasarelaRuns, ROOT, Run } from '../support/pasarela.js';
 import { until } from '../support/until.js';
-import { checkHistory, eventually, startFarEnd, type Arrival } from './harness.js';
+import { checkHistory, eventually, startFarEnd, temporaryFolder, type Arrival } from './harness.js';
 import { produce } from './producer.js';
 
 const { gateway, pasarela } = pasarelaRuns();
 const cleanups = cleanupsAfterEach();
-let dir: string;
+const folder = temporaryFolder('pasarela-uplinks-cli-');
 let configs = 0;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pasarela-uplinks-cli-'));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 /** A config file with one uplink named cloud; `extra` lines go under it. */
 async function configFile(url: string, extra: string[] = []): Promise<string> {
-  const path = join(dir, `pasarela-${configs++}.yaml`);
+  const path = join(folder(), `pasarela-${configs++}.yaml`);
   await writeFile(
     path,
     ['uplinks:', '  - name: cloud', `    url: ${url}`, '    sender: test-pi', '    forward: ["PATCH devices/..."]', '    reconnect: { initialMs: 20, maxMs: 200 }', ...extra.map((line) => `    ${line}`), ''].join('\n'),
@@ -146,7 +139,7 @@ describe('pasarela with uplinks', () => {
   it('loads better-sqlite3 only when an uplink is configured', async () => {
     const recorder = pathToFileURL(join(ROOT, 'test', 'support', 'record-loads.mjs')).href;
     const loaded = async (args: string[]): Promise<string[]> => {
-      const file = join(dir, `loads-${configs++}.txt`);
+      const file = join(folder(), `loads-${configs++}.txt`);
       // The recorder reads its file name from the environment the child is spawned with.
       process.env.PASARELA_LOADS_FILE = file;
       let run: Run;
@@ -186,16 +179,22 @@ function unmount(at: string): void {
   }
 }
 
+/** A tmpfs mounted with `options` for one test (unmounted after it); skips the test, saying why, where none can be. */
+async function tmpfs(name: string, options: string, context: TestContext): Promise<string> {
+  const mount = join(folder(), name);
+  await mkdir(mount, { recursive: true });
+  const reason = mountTmpfs(mount, options);
+  if (reason) {
+    console.log(`skipped: ${reason}`);
+    context.skip();
+  }
+  cleanups.push(() => unmount(mount));
+  return mount;
+}
+
 describe('a store on a filesystem that fails', () => {
   it('read-only: the gateway does not start, exits non-zero and says why', async (context) => {
-    const mount = join(dir, 'read-only');
-    await mkdir(mount, { recursive: true });
-    const reason = mountTmpfs(mount, 'size=1m,ro');
-    if (reason) {
-      console.log(`skipped: ${reason}`);
-      context.skip();
-    }
-    cleanups.push(() => unmount(mount));
+    const mount = await tmpfs('read-only', 'size=1m,ro', context);
     const run = pasarela('--tcp', '0', '--http', '0', '-c', await configFile('tcp://127.0.0.1:1', [`buffer: { path: ${join(mount, 'uplinks.sqlite')} }`]));
     const exit = await run.exited;
     expect(exit.code).toBe(1);
@@ -205,14 +204,7 @@ describe('a store on a filesystem that fails', () => {
   });
 
   it('full: the write that fails is fatal, the gateway exits non-zero and says why; restarted elsewhere, nothing accepted is lost', async (context) => {
-    const mount = join(dir, 'full');
-    await mkdir(mount, { recursive: true });
-    const reason = mountTmpfs(mount, 'size=256k');
-    if (reason) {
-      console.log(`skipped: ${reason}`);
-      context.skip();
-    }
-    cleanups.push(() => unmount(mount));
+    const mount = await tmpfs('full', 'size=256k', context);
     const store = join(mount, 'uplinks.sqlite');
     const { run, tcp } = await gateway('-c', await configFile('tcp://127.0.0.1:1', [`buffer: { path: ${store} }`]));
     const producer = produce({ port: tcp, from: 0, window: 32 });
@@ -224,7 +216,7 @@ describe('a store on a filesystem that fails', () => {
     expect(message).toMatch(/SQLITE_FULL|disk is full/);
     expect(producer.accepted.length).toBeGreaterThan(0);
     // What it answered as accepted is in the file: copy it out and read it on a disk with room.
-    const copy = join(dir, 'after-full');
+    const copy = join(folder(), 'after-full');
     await mkdir(copy, { recursive: true });
     execFileSync('cp', [store, ...['-wal', '-shm'].map((suffix) => store + suffix).filter((file) => existsSync(file)), copy]);
     const port = await deadPort();

@@ -1,13 +1,18 @@
 /**
- * The receiving side: the dedup memory (resends dropped per sender and boot, bounded
- * memory), its stage against the stage contract and on a real engine, and the
- * receipt resource.
+ * The receiving side: the dedup memory (resends dropped per sender, bounded memory),
+ * its stage against the stage contract and on a real engine, and the receipt
+ * resource; and the uplink's own stage against the contract.
  */
 import { describe, expect, it } from 'vitest';
 import { createDispatch } from '../../gateway/jstp/dispatch.js';
 import { Engine } from '../../gateway/jstp/engine.js';
 import { bindReceipts, DedupMemory, dedupStage } from '../../gateway/uplinks/dedup.js';
+import { silentLogger } from '../../gateway/jstp/logger.js';
+import { BUILT_IN_DIALERS } from '../../gateway/uplinks/dialers.js';
 import { idOf } from '../../gateway/uplinks/dispatch-id.js';
+import { memoryQueue } from '../../gateway/uplinks/memory-queue.js';
+import { parseForwardPattern, type ForwardPattern } from '../../gateway/uplinks/uplink-config.js';
+import { Uplink } from '../../gateway/uplinks/uplink.js';
 import { RecordingChannel, stageContract } from '../support/stage-contract.js';
 
 describe('the dedup memory', () => {
@@ -61,6 +66,26 @@ describe('dispatch ids', () => {
 });
 
 stageContract('dedup (dispatches without an id)', { make: () => dedupStage(new DedupMemory()), outcome: { kind: 'pass' } });
+
+// The uplink's stage only acts on its own link: on every other channel it passes.
+stageContract('uplink (channels other than its link)', {
+  make: () =>
+    new Uplink({
+      name: 'cloud',
+      url: new URL('tcp://127.0.0.1:1'),
+      forward: [parseForwardPattern('PATCH devices/...') as ForwardPattern],
+      serve: false,
+      sender: 'pi',
+      connectTimeoutMs: 1_000,
+      engine: new Engine(),
+      queue: memoryQueue('cloud', { maxBytes: 1e6, maxAgeMs: 1e6, whenFull: 'drop-oldest' }),
+      dialer: BUILT_IN_DIALERS.tcp!,
+      store: 'memory',
+      maxBytes: 1e6,
+      logger: silentLogger(),
+    }).stage,
+  outcome: { kind: 'pass' },
+});
 
 describe('the dedup stage on an engine', () => {
   it('drops resends from channels, keeps requests and local dispatches, and the receipt tells the highest sequence', async () => {

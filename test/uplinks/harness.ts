@@ -3,9 +3,12 @@
  * plugin) that records every forwarded dispatch as it arrived (before dedup) and as
  * its subscribers got it (after), and a history checker for what it recorded.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { parseConfig } from '../../gateway/config.js';
 import { startGateway, type Gateway, type GatewayPlugin } from '../../gateway/gateway.js';
 import type { Channel } from '../../gateway/jstp/channel.js';
@@ -181,4 +184,19 @@ export async function eventually(check: () => Promise<boolean>, what: string, ti
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** A temporary folder for a test file: made before its tests, removed after. Call at the top level. */
+export function temporaryFolder(prefix: string): () => string {
+  let dir: string | undefined;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterAll(async () => {
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+  return () => {
+    if (!dir) throw new Error('temporaryFolder: used outside a test');
+    return dir;
+  };
 }

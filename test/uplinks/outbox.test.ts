@@ -4,33 +4,27 @@
  * reopen with a later boot, group commits of at most 100 dispatches, WAL on the file,
  * removals that a reopen does not bring back, and a file that is not a database.
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ErrorCode } from '../../gateway/jstp/errors.js';
 import { memoryQueue } from '../../gateway/uplinks/memory-queue.js';
 import { Outbox } from '../../gateway/uplinks/outbox.js';
 import type { QueueBounds } from '../../gateway/uplinks/queue.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
+import { temporaryFolder } from './harness.js';
 import { queueContract } from './queue-contract.js';
 
 const cleanups = cleanupsAfterEach();
-let dir: string;
+const folder = temporaryFolder('pasarela-outbox-');
 let files = 0;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pasarela-outbox-'));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 const roomy: QueueBounds = { maxBytes: 1e9, maxAgeMs: 1e9, whenFull: 'drop-oldest' };
 
-async function open(path = join(dir, `store-${files++}.sqlite`), options: { maxBatch?: number } = {}): Promise<Outbox> {
+async function open(path = join(folder(), `store-${files++}.sqlite`), options: { maxBatch?: number } = {}): Promise<Outbox> {
   const outbox = await Outbox.open({ path, ...options });
   cleanups.push(() => outbox.close());
   return outbox;
@@ -47,7 +41,7 @@ queueContract('memory', {
 
 describe('the SQLite outbox', () => {
   it('keeps every accepted entry across a close and a reopen, which is a later boot', async () => {
-    const path = join(dir, 'reopen.sqlite');
+    const path = join(folder(), 'reopen.sqlite');
     const first = await Outbox.open({ path });
     const queue = first.queue('cloud', roomy);
     const ids = await Promise.all(Array.from({ length: 120 }, (_, n) => queue.append(`{"n":${n}}`)));
@@ -81,7 +75,7 @@ describe('the SQLite outbox', () => {
   });
 
   it('puts the file in WAL mode, and keeps queues apart in one file', async () => {
-    const path = join(dir, 'two-queues.sqlite');
+    const path = join(folder(), 'two-queues.sqlite');
     const outbox = await open(path);
     const a = outbox.queue('a', roomy);
     const b = outbox.queue('b', roomy);
@@ -95,7 +89,7 @@ describe('the SQLite outbox', () => {
   });
 
   it('makes removals durable: a reopen does not bring acknowledged or dropped entries back', async () => {
-    const path = join(dir, 'removals.sqlite');
+    const path = join(folder(), 'removals.sqlite');
     const first = await Outbox.open({ path });
     const queue = first.queue('q', { maxBytes: 100, maxAgeMs: 1e9, whenFull: 'drop-oldest' });
     for (let n = 0; n < 20; n++) await queue.append(`{"n":"${String(n).padStart(2, '0')}"}`);
@@ -108,7 +102,7 @@ describe('the SQLite outbox', () => {
   });
 
   it('refuses to open a file that is not a database, with PASARELA_STORE naming it', async () => {
-    const path = join(dir, 'not-a-db.sqlite');
+    const path = join(folder(), 'not-a-db.sqlite');
     await writeFile(path, 'this is not SQLite, just text that is long enough to be read as a header. '.repeat(20));
     await expect(Outbox.open({ path })).rejects.toMatchObject({ code: ErrorCode.Store, message: expect.stringContaining(path) });
   });

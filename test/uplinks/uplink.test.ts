@@ -5,10 +5,9 @@
  * delivered once, replay after the far end comes up, ws://, `GET ["gateway",
  * "uplinks"]`, the config's errors, and a node-jstp far end (no receipts).
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { connect, type Client } from '../../gateway/client.js';
 import { ConfigError, parseConfig } from '../../gateway/config.js';
 import { startGateway, type Gateway } from '../../gateway/gateway.js';
@@ -21,19 +20,12 @@ import { cleanupsAfterEach } from '../support/cleanups.js';
 import { startNodeJstp } from '../support/node-jstp.js';
 import { deadPort } from '../support/pasarela.js';
 import { until } from '../support/until.js';
-import { checkHistory, eventually, recordingPino, startFarEnd, type FarEnd } from './harness.js';
+import { checkHistory, eventually, recordingPino, startFarEnd, temporaryFolder, type FarEnd } from './harness.js';
 
 const cleanups = cleanupsAfterEach();
-let dir: string;
+const folder = temporaryFolder('pasarela-uplink-');
 let stores = 0;
 
-beforeAll(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'pasarela-uplink-'));
-});
-
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 
 interface Started {
   gateway: Gateway;
@@ -53,7 +45,7 @@ async function gatewayWith(uplink: Record<string, unknown>, options: { lamp?: Si
     'test',
   );
   const plugins = [dedupPlugin(), ...(options.lamp ? [driverPlugin(memoryDriver(options.lamp))] : []), ...uplinkPlugins(config)];
-  const gateway = await startGateway(config, { plugins, configDir: dir, logger: recordingPino(logs) });
+  const gateway = await startGateway(config, { plugins, configDir: folder(), logger: recordingPino(logs) });
   cleanups.push(() => gateway.close());
   const client = connect(`tcp://127.0.0.1:${gateway.ports.tcp}`, { reconnect: false });
   cleanups.push(() => client.close());
@@ -226,7 +218,7 @@ describe('the uplinks config', () => {
 
   it('fills the defaults of the issue: 256 MB, 7 days, drop-oldest, no serving', () => {
     const config = parseConfig({ uplinks: [{ name: 'cloud', url: 'tcp://cloud.example:33333', forward: ['PATCH devices/...'] }] }, 'test');
-    expect(config.uplinks[0]).toMatchObject({ serve: false, buffer: { maxBytes: 256_000_000, maxAgeS: 604_800, whenFull: 'drop-oldest' }, connectTimeoutMs: 5_000 });
+    expect(config.uplinks?.[0]).toMatchObject({ serve: false, buffer: { maxBytes: 256_000_000, maxAgeS: 604_800, whenFull: 'drop-oldest' }, connectTimeoutMs: 5_000 });
     // Parsed twice (flags are merged into a parsed config): the output passes the schema too.
     expect(() => parseConfig(config, 'flags')).not.toThrow();
   });
