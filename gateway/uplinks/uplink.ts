@@ -92,6 +92,8 @@ const HIGH_WATER_RETRY_MS = 2;
 const RECEIPT_RETRY_MS = 1_000;
 
 const REGULAR: ReadonlySet<string> = new Set(REGULAR_METHODS);
+/** How long stopping waits for the link to close. */
+const STOP_WAIT_MS = 500;
 
 /** The dispatch as stored: no token (the stored copy is fire-and-forget), no earlier id. */
 export function storedText(dispatch: Dispatch): string {
@@ -177,8 +179,13 @@ export class Uplink {
     for (const timer of [this.dialTimer, this.pumpTimer, this.receiptTimer]) if (timer) clearTimeout(timer);
     const link = this.link;
     if (!link) return;
+    // A far end that never finishes the close must not hold the gateway's shutdown.
     await new Promise<void>((resolve) => {
-      link.onClose(() => resolve());
+      const timer = setTimeout(resolve, STOP_WAIT_MS);
+      link.onClose(() => {
+        clearTimeout(timer);
+        resolve();
+      });
       link.close('gateway closing');
     });
   }

@@ -56,8 +56,11 @@ function channelName(channel: Channel | undefined): string {
   return name;
 }
 
-/** A far end on `port` (0: any) that records forwarded dispatches matching `pattern` (default `PATCH devices/...`). */
-export async function startFarEnd(options: { port?: number; httpPort?: number; plugins?: GatewayPlugin[]; resource?: string[]; method?: string } = {}): Promise<FarEnd> {
+/**
+ * A far end on `port` (0: any) that records forwarded dispatches matching `pattern`
+ * (default `PATCH devices/...`); the `before` plugins' stages run before its dedup.
+ */
+export async function startFarEnd(options: { port?: number; httpPort?: number; before?: GatewayPlugin[]; resource?: string[]; method?: string } = {}): Promise<FarEnd> {
   const raw: Arrival[] = [];
   const delivered: Arrival[] = [];
   const receipts: number[] = [];
@@ -98,7 +101,7 @@ export async function startFarEnd(options: { port?: number; httpPort?: number; p
   };
   const gateway = await startGateway(
     parseConfig({ listen: { host: '127.0.0.1', tcp: options.port ?? 0, http: options.httpPort ?? 0 }, log: { level: 'debug' } }, 'far end'),
-    { plugins: [recorder, dedupPlugin(), ...(options.plugins ?? [])], logger: recordingPino(logs) },
+    { plugins: [recorder, ...(options.before ?? []), dedupPlugin()], logger: recordingPino(logs) },
   );
   return Object.assign(far, { gateway, port: gateway.ports.tcp, raw, delivered, receipts, logs, close: () => gateway.close() }) as FarEnd;
 }

@@ -165,6 +165,26 @@ describe('an uplink', () => {
     expect(up.lastReplay!.perSecond).toBeGreaterThan(0);
   });
 
+  it('a far end whose own stage refuses some dispatches: sent once more, then given up and counted', async () => {
+    const refuseSeven = {
+      name: 'refuse-seven',
+      async start({ engine }: { engine: Gateway['engine'] }) {
+        return engine.use({ name: 'refuse-seven', inbound: (dispatch) => (dispatch.body === 7 ? { drop: 'seven is not welcome' } : dispatch) });
+      },
+    };
+    const end = await far({ before: [refuseSeven] });
+    const { client, status } = await gatewayWith({ url: `tcp://127.0.0.1:${end.port}` });
+    await eventually(async () => (await status()).connected, 'the uplink connected');
+    for (let n = 0; n < 10; n++) await client.patch(['devices', 'lamp', 'properties', 'temperature'], n);
+    await eventually(async () => (await status()).queued.count === 0, 'the queue to drain', 10_000);
+    const final = await status();
+    expect(final.farRefused).toBeGreaterThanOrEqual(1);
+    expect(final.acknowledged).toBe(10);
+    expect(end.delivered.map((arrival) => arrival.body)).toEqual([0, 1, 2, 3, 4, 5, 6, 8, 9]);
+    // Seven went twice at most: once, and once more.
+    expect(end.raw.filter((arrival) => arrival.body === 7).length).toBeLessThanOrEqual(2);
+  });
+
   it('dials ws:// too', async () => {
     const end = await far();
     const { client } = await gatewayWith({ url: `ws://127.0.0.1:${end.gateway.ports.http}/jstp` });
