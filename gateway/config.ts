@@ -11,6 +11,7 @@ import { fleetNatsSchema, fleetSchema } from './fleet/config.js';
 import { parseAllowEntry } from './forwarding.js';
 import { homeAssistantSchema } from './homeassistant/config.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
+import { bufferSchema, uplinkSchema, uplinksSchema } from './uplinks/uplink-config.js';
 
 function isAllowEntry(entry: string): boolean {
   try {
@@ -71,6 +72,7 @@ const rootSchema = z.strictObject({
   serial: z.looseObject({}).optional(),
   homeassistant: homeAssistantSchema.optional(),
   devices: z.array(deviceSchema).default([]),
+  uplinks: uplinksSchema.optional(),
 });
 
 export const configSchema = rootSchema.superRefine((config, ctx) => {
@@ -275,8 +277,11 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     homeassistant: homeAssistantSchema,
     fleet: fleetSchema,
     'fleet.nats': fleetNatsSchema,
+    'uplinks.*': uplinkSchema,
+    'uplinks.*.buffer': bufferSchema,
   };
-  const schema = sections[path.map(String).join('.')];
+  // A list's entries share one schema: `uplinks.*` names any of them.
+  const schema = sections[path.map((key) => (typeof key === 'number' ? '*' : String(key))).join('.')];
   return schema ? Object.keys(schema.shape) : undefined;
 }
 

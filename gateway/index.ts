@@ -68,3 +68,9 @@ export {
 export { ErrorCode, errors, PasarelaError, Status, statusText, type ErrorCodeValue, type StatusCode } from './jstp/errors.js';
 export { silentLogger, type Logger, type LogFn } from './jstp/logger.js';
 export { Backoff, type BackoffOptions } from './jstp/backoff.js';
+export { storePath, uplinkPlugin, uplinkPlugins, type UplinkPluginOptions } from './uplinks/uplink-plugin.js';
+export type { UplinkStatus } from './uplinks/uplink.js';
+export type { UplinkDialer, UplinkDialOptions, UplinkLink } from './uplinks/dialers.js';
+export { bindReceipts, DedupMemory, dedupPlugin, dedupStage, type DedupOptions } from './uplinks/dedup.js';
+export { Outbox, type OutboxOptions } from './uplinks/outbox.js';
+export type { FillLevel, OutboxQueue, QueueBounds, QueueStats, StoredEntry, StoredId, WhenFull } from './uplinks/queue.js';

@@ -11,7 +11,10 @@ import { blePlugins } from '../plugins/ble-plugin.js';
 import { homeAssistantPlugins } from '../plugins/homeassistant-plugin.js';
 import { mqttPlugins } from '../plugins/mqtt-plugin.js';
 import { serialPlugins } from '../plugins/serial-plugin.js';
+import { dedupPlugin } from '../uplinks/dedup.js';
+import { uplinkPlugins } from '../uplinks/uplink-plugin.js';
 import { createLogger, err, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushed, UsageError } from './common.js';
+import type { Logger } from '../jstp/logger.js';
 
 /** How long SIGINT/SIGTERM wait for a clean close before exiting anyway. */
 const CLOSE_DEADLINE_MS = 2_000;
@@ -32,15 +35,23 @@ function parseLogLevel(value: string | undefined): LogLevel | undefined {
   return value as LogLevel;
 }
 
-/** The plugins the config asks for, or the demo's. */
-async function pluginsFor(config: Config, demo: boolean): Promise<GatewayPlugin[]> {
+/** The plugins the config asks for, or the demo's; every gateway drops resent uplink dispatches (dedup). */
+async function pluginsFor(config: Config, demo: boolean, logger: Logger): Promise<GatewayPlugin[]> {
+  // A store that cannot write is fatal: exit, and let the supervisor restart a gateway that re-reads it.
+  const uplinks = uplinkPlugins(config, {
+    onFatal: (error) => {
+      logger.fatal({ err: error }, 'uplink store failed: exiting');
+      err(`pasarela: ${error.message}; exiting`);
+      process.exit(EXIT_FAILURE);
+    },
+  });
   if (demo) {
     const { demoPlugins } = await import('../../demo/plugins.js');
-    return demoPlugins();
+    return [dedupPlugin(), ...demoPlugins(), ...uplinks];
   }
   // The fleet's code (and NATS) is loaded only for a config that has a fleet.
   const fleet = config.fleet ? (await import('../fleet/plugin.js')).fleetPlugins(config) : [];
-  return [...fleet, ...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config)];
+  return [dedupPlugin(), ...fleet, ...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config), ...uplinks];
 }
 
 export async function serve(argv: string[]): Promise<number | undefined> {
@@ -116,7 +127,7 @@ export async function serve(argv: string[]): Promise<number | undefined> {
   try {
     // Home Assistant last: it starts after the drivers and stops before them, so a
     // gateway that stops leaves its entities in Home Assistant (unavailable), not removed.
-    const plugins = [...(await pluginsFor(config, values.demo === true)), ...homeAssistantPlugins(config)];
+    const plugins = [...(await pluginsFor(config, values.demo === true, logger)), ...homeAssistantPlugins(config)];
     const configDir = values.config === undefined ? undefined : dirname(resolve(values.config));
     starting = startGateway(config, { logger, plugins, ...(configDir === undefined ? {} : { configDir }) });
     gateway = await starting;

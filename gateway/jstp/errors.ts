@@ -122,6 +122,12 @@ const CATALOGUE = {
    * CBOR codec). Retrying cannot help, so the client stops when a dial fails with it.
    */
   NotSupported: { code: 'PASARELA_NOT_SUPPORTED', status: Status.NotImplemented },
+
+  // ---- the uplinks' durable store ----
+  /** The store cannot be opened, written or synced: fatal, the gateway exits so that its supervisor restarts it. */
+  Store: { code: 'PASARELA_STORE', status: null },
+  /** The store's bounds refused a dispatch (refuse-new, or one larger than the whole buffer). */
+  StoreFull: { code: 'PASARELA_STORE_FULL', status: Status.InternalError },
 } as const satisfies Record<string, CatalogueEntry>;
 
 type Catalogue = typeof CATALOGUE;

@@ -8,6 +8,7 @@
 import { connect, type ClientEncoding } from '../../gateway/client.js';
 import type { Logger } from '../../gateway/jstp/logger.js';
 import { Dashboard } from './dashboard.js';
+import { UplinksView } from './uplinks-view.js';
 
 function gatewayUrl(location: Location): string {
   const chosen = new URLSearchParams(location.search).get('gateway');
@@ -59,3 +60,4 @@ new Dashboard(client, {
   notice: element('notice'),
   log: element<HTMLOListElement>('event-log'),
 }).start();
+new UplinksView(client, element('uplinks'), element('uplink-list')).start();
