@@ -47,6 +47,7 @@ export class JstpLink implements Link {
     this.frames = new FramedDispatchLink({
       write: (bytes) => options.write(bytes),
       onDispatch: (raw) => this.engine.receive(raw, this.channel),
+      onRefused: (raw, reason) => this.engine.refuse(raw, this.channel, reason),
       onUndecodable: (error) => {
         // A frame with a good CRC but no dispatch inside: a firmware bug, not line noise.
         this.undecodable++;
@@ -71,6 +72,8 @@ export class JstpLink implements Link {
       return undefined;
     });
     this.engine.bind({ method: 'PUT', resource: ['description'] }, () => {
+      // It booted: what it knew of this link (the aliases) is gone.
+      this.frames.restart();
       this.queue.failAll(deviceRestarted(options.name));
       listener.announced();
       return undefined;

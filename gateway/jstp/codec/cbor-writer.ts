@@ -108,6 +108,11 @@ export class CborWriter {
     return item;
   }
 
+  /** Bytes written of the item begun last. */
+  get offset(): number {
+    return this.position - this.start;
+  }
+
   /** Drops the item being written (after an error). */
   abandon(): void {
     this.position = this.start;
@@ -227,6 +232,15 @@ export class CborWriter {
     this.ensure(value.length);
     this.buffer.set(value, this.position);
     this.position += value.length;
+  }
+
+  /** Bytes already encoded (a part of an earlier item), copied as they are. */
+  raw(source: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (n <= 0) return;
+    this.ensure(n);
+    this.buffer.set(source.subarray(start, end), this.position);
+    this.position += n;
   }
 
   /**
