@@ -249,7 +249,8 @@ function rawKeys(bytes: Uint8Array): Record<string, unknown> {
   return Object.fromEntries(reader.decode(bytes) as Map<unknown, unknown>);
 }
 
-const reader = new Decoder({ useRecords: false, mapsAsObjects: false, int64AsNumber: true });
+const readerOptions = { useRecords: false, mapsAsObjects: false, int64AsNumber: true };
+const reader = new Decoder(readerOptions);
 
 /** A full collection, so heap figures count what is kept, not garbage. */
 function collect(): void {
