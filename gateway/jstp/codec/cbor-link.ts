@@ -9,15 +9,22 @@
  */
 import type { Dispatch } from '../dispatch.js';
 import type { DispatchCodec, LinkCodec, LinkCodecOptions, LinkCodecStats } from './codec.js';
-import { decodeWith, layoutOf, MAX_ALIAS, withAlias, type AliasTable, type EncodedLayout } from './cbor.js';
+import { decodeWith, encodeAliased, layoutOf, MAX_ALIAS, type AliasTable } from './cbor.js';
 import { CborScanner, DEFAULT_CBOR_LIMITS } from './cbor-scan.js';
 
 /** On a lossy link, at most this many sends of an alias pass between two definitions of it. */
 export const REDEFINE_EVERY_USES = 16;
 /** ... and at most this long. */
 export const REDEFINE_EVERY_MS = 10_000;
-/** A resource entry this short or shorter gains nothing from an alias (a use costs 2-3 bytes). */
-const MIN_ALIASED_BYTES = 5;
+/** A resource this short gains nothing from an alias (a use costs 2 or 3 bytes). */
+const MIN_ALIASED_CHARS = 3;
+
+/** Whether a resource is long enough for an alias to pay: more than one element, or one of a few characters. */
+function worthAliasing(resource: readonly unknown[]): boolean {
+  if (resource.length !== 1) return resource.length > 1;
+  const only = resource[0];
+  return typeof only === 'string' ? only.length >= MIN_ALIASED_CHARS : typeof only === 'number' && Math.abs(only) >= 0x10000;
+}
 /** How many dispatches carry "I accept aliases" on a lossy link before this end stops saying it unasked. */
 const LOSSY_OFFERS = 16;
 
@@ -134,26 +141,22 @@ class CborLink implements LinkCodec, AliasTable {
   }
 
   encode(dispatch: Dispatch): Uint8Array {
-    const layout = layoutOf(dispatch);
-    if (!this.peerAccepts) return this.offerPending ? this.offer(layout) : layout.bytes;
+    if (!this.peerAccepts) return this.offerPending ? this.offer(dispatch) : layoutOf(dispatch).bytes;
     const resource = dispatch.resource;
-    if (
-      layout.resourceStart < 0 || dispatch.method === 'ANSWER' || !Array.isArray(resource) ||
-      layout.resourceEnd - layout.resourceStart < MIN_ALIASED_BYTES
-    ) {
-      return this.offerPending ? this.offer(layout) : layout.bytes;
+    if (dispatch.method === 'ANSWER' || !Array.isArray(resource) || !worthAliasing(resource)) {
+      return this.offerPending ? this.offer(dispatch) : layoutOf(dispatch).bytes;
     }
     const sender = (this.sender ??= new AliasSender());
     // On a lossy link a request stays whole: a lost definition must not fail a caller,
     // only delay the reports that follow it (they heal within 16 uses).
     const whole = this.lossy && dispatch.token !== undefined && dispatch.token.length > 0;
     const alias = sender.pick(resource, this.lossy, this.lossy ? this.now() : 0, whole);
-    if (alias === 0) return this.offerPending ? this.offer(layout) : layout.bytes;
+    if (alias === 0) return this.offerPending ? this.offer(dispatch) : layoutOf(dispatch).bytes;
     const define = sender.defining;
     if (define) this.counts.definitionsSent++;
     else this.counts.usesSent++;
     this.saidKey9();
-    return withAlias(layout, alias, define);
+    return encodeAliased(dispatch, alias, define);
   }
 
   decode(bytes: Uint8Array): unknown {
@@ -204,9 +207,9 @@ class CborLink implements LinkCodec, AliasTable {
 
   // ---- offers ---------------------------------------------------------------------
 
-  private offer(layout: EncodedLayout): Uint8Array {
+  private offer(dispatch: Dispatch): Uint8Array {
     this.saidKey9();
-    return withAlias(layout, 0, true);
+    return encodeAliased(dispatch, 0, true);
   }
 
   /** A dispatch with key 9 is on its way: on a reliable link one is enough for the peer to know. */

@@ -239,8 +239,15 @@ export class CborWriter {
     const n = end - start;
     if (n <= 0) return;
     this.ensure(n);
-    this.buffer.set(source.subarray(start, end), this.position);
-    this.position += n;
+    const b = this.buffer;
+    let p = this.position;
+    // A loop beats a subarray view plus set for the few bytes a dispatch's parts hold.
+    if (n < 64) for (let i = start; i < end; i++) b[p++] = source[i]!;
+    else {
+      b.set(source.subarray(start, end), p);
+      p += n;
+    }
+    this.position = p;
   }
 
   /**

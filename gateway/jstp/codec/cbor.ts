@@ -49,7 +49,7 @@ const EMPTY = new Uint8Array(0);
  * Throws PasarelaError (BadDispatch) for values JSON cannot hold (bigint, cycles).
  */
 export function encodeDispatch(dispatch: Dispatch): Uint8Array {
-  return withEncoder((encoder) => encoder.encode(dispatch, true).bytes);
+  return encodeWith(dispatch, true);
 }
 
 /**
@@ -57,7 +57,16 @@ export function encodeDispatch(dispatch: Dispatch): Uint8Array {
  * (for comparisons, and for a peer that predates version 2).
  */
 export function encodeDispatchV1(dispatch: Dispatch): Uint8Array {
-  return withEncoder((encoder) => encoder.encode(dispatch, false).bytes);
+  return encodeWith(dispatch, false);
+}
+
+function encodeWith(dispatch: Dispatch, shortHeader: boolean): Uint8Array {
+  const encoder = takeEncoder();
+  try {
+    return encoder.encode(dispatch, shortHeader).bytes;
+  } finally {
+    idleEncoder = encoder;
+  }
 }
 
 /**
@@ -79,25 +88,18 @@ export interface EncodedLayout {
   textStart: number;
 }
 
-/** Runs `use` with an idle encoder: a toJSON in the body could call back in here, and then gets an encoder of its own. */
-function withEncoder<T>(use: (encoder: CompactEncoder) => T): T {
-  const encoder = idleEncoder ?? new CompactEncoder();
-  idleEncoder = undefined;
-  try {
-    return use(encoder);
-  } finally {
-    idleEncoder = encoder;
-  }
-}
-
 class CompactEncoder {
   readonly w = new CborWriter();
   private readonly values: unknown[] = new Array<unknown>(HEADER_KEYS.length);
   private readonly others: string[] = [];
   private readonly layout: EncodedLayout = { bytes: EMPTY, count: 0, head: 0, resourceStart: -1, resourceEnd: -1, textStart: 0 };
 
-  /** The layout is this encoder's own, valid until its next call. */
-  encode(d: Dispatch, shortHeader: boolean): EncodedLayout {
+  /**
+   * The layout is this encoder's own, valid until its next call. With `alias` >= 0,
+   * key 9 is written with it, and the resource is left out unless `withResource`
+   * (the layout then describes that form, not the plain one).
+   */
+  encode(d: Dispatch, shortHeader: boolean, alias = -1, withResource = true): EncodedLayout {
     const { w, values, others, layout } = this;
     w.begin();
     let present = 0; // header keys present, as a bit set
@@ -110,13 +112,14 @@ class CompactEncoder {
         const index = HEADER_INDEX.get(key);
         if (index === undefined) {
           others[otherCount++] = key;
-        } else if (!(index === 4 && Array.isArray(value) && value.length === 0)) {
+        } else if (!(index === 4 && Array.isArray(value) && value.length === 0) && (index !== 2 || withResource)) {
           values[index] = value;
           present |= 1 << index;
           count++;
         }
       }
       if (otherCount > 1) sortTextKeys(others, otherCount);
+      if (alias >= 0) count++;
       w.head(5, count + otherCount);
       layout.count = count + otherCount;
       layout.head = w.offset;
@@ -133,6 +136,10 @@ class CompactEncoder {
         else if (i === 7) writeEndpoint(w, value);
         else w.value(value, 1);
         if (i === 2) layout.resourceEnd = w.offset;
+      }
+      if (alias >= 0) {
+        w.head(0, ALIAS_KEY);
+        w.head(0, alias);
       }
       layout.textStart = w.offset;
       for (let i = 0; i < otherCount; i++) {
@@ -176,37 +183,76 @@ class CompactEncoder {
 
 let idleEncoder: CompactEncoder | undefined = new CompactEncoder();
 
+/** An encoder no call is using: a toJSON in a body may call back in while one is busy. */
+function takeEncoder(): CompactEncoder {
+  const encoder = idleEncoder ?? new CompactEncoder();
+  idleEncoder = undefined;
+  return encoder;
+}
+
 // The layout of the dispatch encoded last for a link, kept until the current task
 // ends: the engine hands one dispatch to every subscribed link in a row.
 let memoOf: Dispatch | undefined;
-let memo: EncodedLayout | undefined;
+const memo: EncodedLayout = { bytes: EMPTY, count: 0, head: 0, resourceStart: -1, resourceEnd: -1, textStart: 0 };
 let memoClearQueued = false;
 const clearMemo = (): void => {
   memoClearQueued = false;
   memoOf = undefined;
-  memo = undefined;
+  directOf = undefined;
+  memo.bytes = EMPTY;
 };
 
 /**
  * The layout of `dispatch` in the short form, shared by every link that sends it in
  * the current task (a caller that changes the dispatch and sends it again later gets
- * the new content).
+ * the new content). Valid until the next call.
  */
 export function layoutOf(dispatch: Dispatch): EncodedLayout {
-  if (dispatch === memoOf && memo) return memo;
-  const layout = withEncoder((encoder) => ({ ...encoder.encode(dispatch, true) }));
+  if (dispatch === memoOf) return memo;
+  const encoder = takeEncoder();
+  try {
+    const layout = encoder.encode(dispatch, true);
+    memo.bytes = layout.bytes;
+    memo.count = layout.count;
+    memo.head = layout.head;
+    memo.resourceStart = layout.resourceStart;
+    memo.resourceEnd = layout.resourceEnd;
+    memo.textStart = layout.textStart;
+  } finally {
+    idleEncoder = encoder;
+  }
   memoOf = dispatch;
-  memo = layout;
   if (!memoClearQueued) {
     memoClearQueued = true;
     queueMicrotask(clearMemo);
   }
-  return layout;
+  return memo;
 }
 
-/** The dispatch of `layout` with an alias (see CompactEncoder.aliased). */
-export function withAlias(layout: EncodedLayout, alias: number, withResource: boolean): Uint8Array {
-  return withEncoder((encoder) => encoder.aliased(layout, alias, withResource));
+// The dispatch a link last wrote with an alias in one pass, until the current task
+// ends: a second link writing it too makes the layout the others then share.
+let directOf: Dispatch | undefined;
+
+/**
+ * `dispatch` with key 9 = `alias` (0 = "I accept aliases"), its resource left out
+ * unless `withResource`. One link alone encodes it in one pass; when more links write
+ * the same dispatch in a task (a fan-out), they copy the parts of one shared layout.
+ */
+export function encodeAliased(dispatch: Dispatch, alias: number, withResource: boolean): Uint8Array {
+  const layout = dispatch === memoOf ? memo : dispatch === directOf ? layoutOf(dispatch) : undefined;
+  const encoder = takeEncoder();
+  try {
+    if (layout) return encoder.aliased(layout, alias, withResource);
+    const bytes = encoder.encode(dispatch, true, alias, withResource).bytes;
+    directOf = dispatch;
+    if (!memoClearQueued) {
+      memoClearQueued = true;
+      queueMicrotask(clearMemo);
+    }
+    return bytes;
+  } finally {
+    idleEncoder = encoder;
+  }
 }
 
 /** `["JSTP", "0.5", ...tags]` as `5` or `[5, ...tags]` when `short`; any other value as it is. */
@@ -427,18 +473,25 @@ function applyAlias(out: Record<string, unknown>, alias: number, hasResource: bo
   out.resource = resource;
 }
 
+const VERSIONS: readonly string[] = Array.from({ length: 10 }, (_, v) => `0.${v}`);
+
 /** The short protocol header (`5`, `[5, "tag"]`) as the array of text it stands for; anything else as it is. */
 function longProtocol(value: unknown): unknown {
-  if (typeof value === 'number') return isVersion(value) ? ['JSTP', `0.${value}`] : value;
-  if (Array.isArray(value) && isVersion(value[0])) {
-    value[0] = `0.${value[0] as number}`;
-    value.unshift('JSTP');
-  }
-  return value;
+  if (typeof value === 'number') return isVersion(value) ? ['JSTP', versionText(value)] : value;
+  if (!Array.isArray(value) || !isVersion(value[0])) return value;
+  const out = new Array<unknown>(value.length + 1);
+  out[0] = 'JSTP';
+  out[1] = versionText(value[0]);
+  for (let i = 1; i < value.length; i++) out[i + 1] = value[i];
+  return out;
 }
 
 function isVersion(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value >= 0;
+}
+
+function versionText(version: number): string {
+  return VERSIONS[version] ?? `0.${version}`;
 }
 
 function duplicate(name: string, offset: number): CborDecodeError {
