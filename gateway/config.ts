@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseAllowEntry } from './forwarding.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
+import { onCriticalSchema, saturationSchema, thresholdsSectionSchema } from './saturation/schema.js';
 
 function isAllowEntry(entry: string): boolean {
   try {
@@ -67,6 +68,7 @@ const rootSchema = z.strictObject({
   ble: z.looseObject({}).optional(),
   serial: z.looseObject({}).optional(),
   devices: z.array(deviceSchema).default([]),
+  saturation: saturationSchema.prefault({}),
 });
 
 export const configSchema = rootSchema.superRefine((config, ctx) => {
@@ -265,6 +267,9 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     'jstp.forwarding': forwardingSchema,
     log: logSchema,
     mqtt: mqttSchema,
+    saturation: saturationSchema,
+    'saturation.thresholds': thresholdsSectionSchema,
+    'saturation.onCritical': onCriticalSchema,
   };
   const schema = sections[path.map(String).join('.')];
   return schema ? Object.keys(schema.shape) : undefined;

@@ -10,6 +10,7 @@ import { packageVersion, startGateway, type Gateway, type GatewayPlugin } from '
 import { blePlugins } from '../plugins/ble-plugin.js';
 import { mqttPlugins } from '../plugins/mqtt-plugin.js';
 import { serialPlugins } from '../plugins/serial-plugin.js';
+import { saturationPlugins } from '../saturation/saturation-plugin.js';
 import { createLogger, err, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushed, UsageError } from './common.js';
 
 /** How long SIGINT/SIGTERM wait for a clean close before exiting anyway. */
@@ -33,11 +34,13 @@ function parseLogLevel(value: string | undefined): LogLevel | undefined {
 
 /** The plugins the config asks for, or the demo's. */
 async function pluginsFor(config: Config, demo: boolean): Promise<GatewayPlugin[]> {
+  // What every engine runs, demo or not.
+  const engine = [...saturationPlugins(config)];
   if (demo) {
     const { demoPlugins } = await import('../../demo/plugins.js');
-    return demoPlugins();
+    return [...demoPlugins(), ...engine];
   }
-  return [...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config)];
+  return [...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config), ...engine];
 }
 
 export async function serve(argv: string[]): Promise<number | undefined> {
