@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseAllowEntry } from './forwarding.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
+import { clusterSchema } from './cluster/schema.js';
 import { onCriticalSchema, saturationSchema, thresholdsSectionSchema } from './saturation/schema.js';
 
 function isAllowEntry(entry: string): boolean {
@@ -69,6 +70,7 @@ const rootSchema = z.strictObject({
   serial: z.looseObject({}).optional(),
   devices: z.array(deviceSchema).default([]),
   saturation: saturationSchema.prefault({}),
+  cluster: clusterSchema.optional(),
 });
 
 export const configSchema = rootSchema.superRefine((config, ctx) => {
@@ -270,6 +272,7 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     saturation: saturationSchema,
     'saturation.thresholds': thresholdsSectionSchema,
     'saturation.onCritical': onCriticalSchema,
+    cluster: clusterSchema,
   };
   const schema = sections[path.map(String).join('.')];
   return schema ? Object.keys(schema.shape) : undefined;

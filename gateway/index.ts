@@ -68,3 +68,9 @@ export {
 export { ErrorCode, errors, PasarelaError, Status, statusText, type ErrorCodeValue, type StatusCode } from './jstp/errors.js';
 export { silentLogger, type Logger, type LogFn } from './jstp/logger.js';
 export { Backoff, type BackoffOptions } from './jstp/backoff.js';
+export { saturationPlugin, saturationPlugins } from './saturation/saturation-plugin.js';
+export type { Level, LevelChange, LoadFigures, Resource, SaturationReport } from './saturation/report.js';
+export { readLoad } from './saturation/report.js';
+export { clusterPlugin, clusterPlugins } from './cluster/cluster-plugin.js';
+export { BalancePolicy, type BalancingOptions, type Candidate, type PolicyName } from './cluster/balance-policy.js';
+export type { ClusterChange, ClusterView, DrainRefusal, MemberInfo, MemberView } from './cluster/protocol.js';

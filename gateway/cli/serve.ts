@@ -10,6 +10,7 @@ import { packageVersion, startGateway, type Gateway, type GatewayPlugin } from '
 import { blePlugins } from '../plugins/ble-plugin.js';
 import { mqttPlugins } from '../plugins/mqtt-plugin.js';
 import { serialPlugins } from '../plugins/serial-plugin.js';
+import { clusterPlugins } from '../cluster/cluster-plugin.js';
 import { saturationPlugins } from '../saturation/saturation-plugin.js';
 import { createLogger, err, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushed, UsageError } from './common.js';
 
@@ -35,7 +36,7 @@ function parseLogLevel(value: string | undefined): LogLevel | undefined {
 /** The plugins the config asks for, or the demo's. */
 async function pluginsFor(config: Config, demo: boolean): Promise<GatewayPlugin[]> {
   // What every engine runs, demo or not.
-  const engine = [...saturationPlugins(config)];
+  const engine = [...saturationPlugins(config), ...clusterPlugins(config)];
   if (demo) {
     const { demoPlugins } = await import('../../demo/plugins.js');
     return [...demoPlugins(), ...engine];

@@ -1,0 +1,154 @@
+/**
+ * Which member gets the next request: the balancing client's policy, pure (members,
+ * their last reports and the time in; a member out), so the fleet can use it over
+ * NATS as the client does over links.
+ *
+ * Weights follow gRFC A58: `qps / (utilization + eps/qps × penalty)`, from the
+ * member's own report: requests per second per unit of utilization, the capacity the
+ * member showed. A member whose report shows no requests gets the mean weight of the
+ * others (as A58 does) scaled by its headroom, `1 - utilization`, so an idle member
+ * draws work and one saturated by something else draws none. Reports older than three
+ * periods count as none; with no report at all the policy is round robin.
+ *
+ * The pick is the power of two choices: two members drawn at random in proportion to
+ * their weights, and of the two the one with fewer requests in flight for its weight
+ * (Envoy's least_request, weighted). A member that joins while others serve gets no
+ * new requests for a blackout period, then ramps from 10% of its weight to all of it.
+ */
+import type { Level, LoadFigures } from '../saturation/report.js';
+
+export interface BalancingOptions {
+  /** A58's error_utilization_penalty: how much the error rate (eps/qps) adds to utilization (default 1). */
+  errorPenalty?: number;
+  /** How long a member that joins later gets no new requests, ms (default 2000). */
+  blackoutMs?: number;
+  /** Then how long it ramps up to its full weight, ms (default 10 000). */
+  rampMs?: number;
+  /** The fraction of its weight the ramp starts from (default 0.1). */
+  rampFrom?: number;
+  /** Reports older than this many of their periods are ignored (default 3). */
+  stalePeriods?: number;
+}
+
+export const BALANCING_DEFAULTS: Readonly<Required<BalancingOptions>> = {
+  errorPenalty: 1,
+  blackoutMs: 2_000,
+  rampMs: 10_000,
+  rampFrom: 0.1,
+  stalePeriods: 3,
+};
+
+/** A member as the policy sees it. */
+export interface Candidate {
+  readonly id: string;
+  /** Its latest report's figures, if one came. */
+  readonly load?: LoadFigures;
+  /** When that report arrived, on the picker's clock (never the member's: clocks differ). */
+  readonly receivedAt?: number;
+  /** Since when it can take requests (its link is up), on the picker's clock. */
+  readonly usableSince: number;
+  /** Requests sent to it and not answered yet. */
+  readonly inflight: number;
+  /** It joined while others already served: the blackout and the ramp apply. */
+  readonly slowStart: boolean;
+}
+
+export type PolicyName = 'weighted' | 'round-robin';
+
+/** Below this a utilization is taken as this: a weight must stay finite. */
+const MIN_UTILIZATION = 0.01;
+
+export function isFresh(candidate: Candidate, now: number, stalePeriods: number): boolean {
+  const { load, receivedAt } = candidate;
+  return load !== undefined && receivedAt !== undefined && now - receivedAt <= stalePeriods * load.periodS * 1000;
+}
+
+/** A58's weight from one report; undefined when the report shows no requests (the capacity is unknown). */
+export function reportedWeight(load: LoadFigures, errorPenalty: number): number | undefined {
+  if (load.qps <= 0) return undefined;
+  return load.qps / (Math.max(load.utilization, MIN_UTILIZATION) + (load.eps / load.qps) * errorPenalty);
+}
+
+export class BalancePolicy {
+  readonly name: PolicyName;
+  readonly options: Readonly<Required<BalancingOptions>>;
+  private readonly random: () => number;
+  private turn = 0;
+
+  constructor(name: PolicyName = 'weighted', options: BalancingOptions = {}, random: () => number = Math.random) {
+    this.name = name;
+    const given = Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined));
+    this.options = { ...BALANCING_DEFAULTS, ...given };
+    this.random = random;
+  }
+
+  /** The member for the next request, or undefined when there is none. */
+  pick(candidates: readonly Candidate[], now: number): Candidate | undefined {
+    if (candidates.length === 0) return undefined;
+    // Plain round robin reads no report: the baseline the weighted policy is measured against.
+    if (this.name === 'round-robin') return this.roundRobin(candidates);
+    const usable = this.usable(candidates, now);
+    if (!usable.some((candidate) => isFresh(candidate, now, this.options.stalePeriods))) return this.roundRobin(usable);
+    const weights = this.weights(usable, now);
+    const total = weights.reduce((sum, weight) => sum + weight, 0);
+    if (!(total > 0)) return this.roundRobin(usable);
+    const first = this.draw(weights, total);
+    const second = this.draw(weights, total);
+    // Fewer requests in flight for its weight wins; a tie keeps the first drawn.
+    const load = (index: number) => (usable[index]!.inflight + 1) / weights[index]!;
+    return usable[load(second) < load(first) ? second : first];
+  }
+
+  /**
+   * Each candidate's effective weight (0 for one in its blackout), in order: what
+   * `pick` draws from once the critical and blacked-out members are set aside.
+   */
+  weights(candidates: readonly Candidate[], now: number): number[] {
+    const { errorPenalty, stalePeriods } = this.options;
+    const reported = candidates.map((candidate) => (isFresh(candidate, now, stalePeriods) ? reportedWeight(candidate.load!, errorPenalty) : undefined));
+    const known = reported.filter((weight): weight is number => weight !== undefined);
+    const mean = known.length === 0 ? 1 : known.reduce((sum, weight) => sum + weight, 0) / known.length;
+    return candidates.map((candidate, index) => {
+      const fresh = isFresh(candidate, now, stalePeriods);
+      const headroom = fresh ? Math.max(0, 1 - candidate.load!.utilization) : 1;
+      const weight = reported[index] ?? mean * headroom;
+      return weight * this.ramp(candidate, now);
+    });
+  }
+
+  /** 0 in the blackout, then from `rampFrom` up to 1; 1 for a member without slow start. */
+  ramp(candidate: Candidate, now: number): number {
+    if (!candidate.slowStart) return 1;
+    const { blackoutMs, rampMs, rampFrom } = this.options;
+    const elapsed = now - candidate.usableSince - blackoutMs;
+    if (elapsed < 0) return 0;
+    if (elapsed >= rampMs || rampMs <= 0) return 1;
+    return rampFrom + ((1 - rampFrom) * elapsed) / rampMs;
+  }
+
+  /** Leaves out members that report critical and those in their blackout, unless that leaves none. */
+  private usable(candidates: readonly Candidate[], now: number): readonly Candidate[] {
+    const critical = (candidate: Candidate): boolean => isFresh(candidate, now, this.options.stalePeriods) && candidate.load!.level === ('critical' satisfies Level);
+    const cool = candidates.filter((candidate) => !critical(candidate));
+    const pool = cool.length > 0 ? cool : candidates;
+    const awake = pool.filter((candidate) => this.ramp(candidate, now) > 0);
+    return awake.length > 0 ? awake : pool;
+  }
+
+  private roundRobin(candidates: readonly Candidate[]): Candidate | undefined {
+    if (candidates.length === 0) return undefined;
+    this.turn = (this.turn + 1) % candidates.length;
+    return candidates[this.turn];
+  }
+
+  private draw(weights: readonly number[], total: number): number {
+    let point = this.random() * total;
+    for (let index = 0; index < weights.length; index++) {
+      point -= weights[index]!;
+      if (point < 0) return index;
+    }
+    // Rounding left the point at the very end: the last member with a weight.
+    for (let index = weights.length - 1; index >= 0; index--) if (weights[index]! > 0) return index;
+    return 0;
+  }
+}
