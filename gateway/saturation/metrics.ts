@@ -25,6 +25,8 @@ export interface MetricsSources {
   meter: RequestMeter;
   /** The latest report, if one was made. */
   latest(): SaturationReport | undefined;
+  /** Resolves with the first report: a scrape before it waits, rather than read zeros. */
+  first: Promise<unknown>;
   /** The watched paths (the data folder first). */
   paths: readonly string[];
 }
@@ -220,6 +222,7 @@ export function createMetrics(sources: MetricsSources): { registry: Registry; ha
       response.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
       return;
     }
+    await sources.first;
     const body = await registry.metrics();
     response.writeHead(200, { 'content-type': registry.contentType, 'cache-control': 'no-store' });
     response.end(request.method === 'HEAD' ? undefined : body);

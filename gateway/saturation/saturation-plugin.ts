@@ -130,7 +130,7 @@ export function saturationPlugin(): GatewayPlugin {
 
       await sampler.start();
       const unbind = engine.bind({ method: 'GET', resource: [...SATURATION_RESOURCE] }, () => latest ?? first);
-      const metrics = createMetrics({ engine, registry: context.registry, transports: context.transports, meter, latest: () => latest, paths });
+      const metrics = createMetrics({ engine, registry: context.registry, transports: context.transports, meter, latest: () => latest, first, paths });
       const unroute = context.http.route('/metrics', metrics.handler);
       schedule();
       logger.debug({ periodS: settings.periodS, sampleMs: intervalMs, paths, counted: [...counted] }, 'saturation reporting started');

@@ -3,12 +3,14 @@
  * `["kv", key]` from files in its data folder (the folder whose disk the saturation
  * plugin reports) and copies each write to the other members of its cluster.
  *
- * - `PUT ["kv", key]` body: the value (any JSON) -> `{ version }`
- * - `GET ["kv", key]` -> `{ value, version }`, 404 when there is none. With the body
+ * - `PUT ["kv", key]` body: the value (any JSON) -> `{ version, servedBy }`
+ * - `GET ["kv", key]` -> `{ value, version, servedBy }`, 404 when there is none. With the body
  *   `{ after: version, waitMs }` it waits (at most `waitMs`, up to 30 s) for a version
  *   newer than `after`: a blocking query, as etcd's watch or Consul's.
  * - `DELETE ["kv", key]` -> `{ deleted }`
  * - `GET ["kv"]` -> the keys
+ *
+ * `servedBy` names the member that answered (`cluster.member`), to see the balancing.
  *
  * Replication is the simplest that works for an example: the instance that takes a
  * write sends it to the members `GET ["cluster"]` lists, with the header
@@ -17,6 +19,7 @@
  * meanwhile; a real store would catch up from the others once it serves again.
  */
 import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { connect, type Client } from '../../../gateway/client.js';
 import { errors, Status, type Engine, type GatewayPlugin, type Incoming, type Logger, type MemberView } from '../../../gateway/index.js';
@@ -79,6 +82,7 @@ export function kvStorePlugin(): GatewayPlugin {
       const dir = join(resolve(configDir ?? process.cwd(), config.saturation.dataDir), 'kv');
       await mkdir(dir, { recursive: true });
       const replicator = new Replicator(engine, logger);
+      const servedBy = config.cluster?.member ?? hostname();
       const entries = new Map<string, Entry>();
       const entry = (key: string): Entry => {
         let found = entries.get(key);
@@ -118,7 +122,7 @@ export function kvStorePlugin(): GatewayPlugin {
           const replica = replicaVersion(incoming);
           const version = changed(key, replica);
           if (replica === undefined) void replicator.copy('PUT', key, incoming.body ?? null, version);
-          return { version };
+          return { version, servedBy };
         }),
         engine.bind({ method: 'GET', resource: ['kv', ':key'] }, async (incoming) => {
           const key = keyOf(incoming);
@@ -141,7 +145,7 @@ export function kvStorePlugin(): GatewayPlugin {
             incoming.answer(Status.NotFound, { error: `no key "${key}"` });
             return undefined;
           }
-          return { value, version: current.version };
+          return { value, version: current.version, servedBy };
         }),
         engine.bind({ method: 'DELETE', resource: ['kv', ':key'] }, async (incoming) => {
           const key = keyOf(incoming);
