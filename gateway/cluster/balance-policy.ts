@@ -3,17 +3,22 @@
  * their last reports and the time in; a member out), so the fleet can use it over
  * NATS as the client does over links.
  *
- * Weights follow gRFC A58: `qps / (utilization + eps/qps × penalty)`, from the
- * member's own report: requests per second per unit of utilization, the capacity the
- * member showed. A member whose report shows no requests gets the mean weight of the
- * others (as A58 does) scaled by its headroom, `1 - utilization`, so an idle member
- * draws work and one saturated by something else draws none. Reports older than three
- * periods count as none; with no report at all the policy is round robin.
+ * A member's weight is its spare capacity, from its own report. Its capacity is
+ * gRFC A58's weight, `qps / (utilization + eps/qps × penalty)`: the requests it serves
+ * per unit of utilization. Two changes make it hold when the utilization does not
+ * follow the requests (a disk filling, a CPU taken by a neighbour): the qps gets a
+ * prior, the members' mean qps (so a member that served little is not starved by the
+ * estimate itself, and equal members settle at equal shares rather than drifting
+ * apart); and the capacity is scaled by the headroom, `1 - utilization` (so a member
+ * saturated by something else draws nothing, and a member that idles draws work).
+ * A member with no fresh report gets the mean weight (as in A58). Reports older than
+ * three periods count as none; with no fresh report at all the policy is round robin.
  *
  * The pick is the power of two choices: two members drawn at random in proportion to
  * their weights, and of the two the one with fewer requests in flight for its weight
- * (Envoy's least_request, weighted). A member that joins while others serve gets no
- * new requests for a blackout period, then ramps from 10% of its weight to all of it.
+ * (Envoy's least_request, weighted); with none in flight, the first drawn, so shares
+ * follow the weights. A member that joins while others serve gets no new requests for
+ * a blackout period, then ramps from 10% of its weight to all of it.
  */
 import type { Level, LoadFigures } from '../saturation/report.js';
 
@@ -63,10 +68,18 @@ export function isFresh(candidate: Candidate, now: number, stalePeriods: number)
   return load !== undefined && receivedAt !== undefined && now - receivedAt <= stalePeriods * load.periodS * 1000;
 }
 
-/** A58's weight from one report; undefined when the report shows no requests (the capacity is unknown). */
-export function reportedWeight(load: LoadFigures, errorPenalty: number): number | undefined {
-  if (load.qps <= 0) return undefined;
-  return load.qps / (Math.max(load.utilization, MIN_UTILIZATION) + (load.eps / load.qps) * errorPenalty);
+/**
+ * A58's weight from one report, `qps / (utilization + eps/qps × penalty)`, with
+ * `prior` requests per second added to the qps (0 gives A58's own).
+ */
+export function capacity(load: LoadFigures, errorPenalty: number, prior = 0): number {
+  const errorRate = load.qps > 0 ? load.eps / load.qps : 0;
+  return (load.qps + prior) / (Math.max(load.utilization, MIN_UTILIZATION) + errorRate * errorPenalty);
+}
+
+/** What a member could still take: its capacity times its headroom. */
+export function spareCapacity(load: LoadFigures, errorPenalty: number, prior: number): number {
+  return capacity(load, errorPenalty, prior) * Math.max(0, 1 - load.utilization);
 }
 
 export class BalancePolicy {
@@ -94,8 +107,8 @@ export class BalancePolicy {
     if (!(total > 0)) return this.roundRobin(usable);
     const first = this.draw(weights, total);
     const second = this.draw(weights, total);
-    // Fewer requests in flight for its weight wins; a tie keeps the first drawn.
-    const load = (index: number) => (usable[index]!.inflight + 1) / weights[index]!;
+    // Fewer requests in flight for its weight wins; a tie (none in flight) keeps the first drawn.
+    const load = (index: number) => usable[index]!.inflight / weights[index]!;
     return usable[load(second) < load(first) ? second : first];
   }
 
@@ -105,15 +118,15 @@ export class BalancePolicy {
    */
   weights(candidates: readonly Candidate[], now: number): number[] {
     const { errorPenalty, stalePeriods } = this.options;
-    const reported = candidates.map((candidate) => (isFresh(candidate, now, stalePeriods) ? reportedWeight(candidate.load!, errorPenalty) : undefined));
-    const known = reported.filter((weight): weight is number => weight !== undefined);
+    const loads = candidates.map((candidate) => (isFresh(candidate, now, stalePeriods) ? candidate.load : undefined));
+    const reported = loads.filter((load): load is LoadFigures => load !== undefined);
+    const meanQps = reported.reduce((sum, load) => sum + load.qps, 0) / Math.max(1, reported.length);
+    // Any positive prior will do when nobody serves yet: the weights then go by headroom alone.
+    const prior = meanQps > 0 ? meanQps : 1;
+    const spare = loads.map((load) => (load === undefined ? undefined : spareCapacity(load, errorPenalty, prior)));
+    const known = spare.filter((weight): weight is number => weight !== undefined);
     const mean = known.length === 0 ? 1 : known.reduce((sum, weight) => sum + weight, 0) / known.length;
-    return candidates.map((candidate, index) => {
-      const fresh = isFresh(candidate, now, stalePeriods);
-      const headroom = fresh ? Math.max(0, 1 - candidate.load!.utilization) : 1;
-      const weight = reported[index] ?? mean * headroom;
-      return weight * this.ramp(candidate, now);
-    });
+    return candidates.map((candidate, index) => (spare[index] ?? mean) * this.ramp(candidate, now));
   }
 
   /** 0 in the blackout, then from `rampFrom` up to 1; 1 for a member without slow start. */

@@ -4,7 +4,7 @@
  * and slow start (blackout, then a ramp from 10%) for a member that joins.
  */
 import { describe, expect, it } from 'vitest';
-import { BalancePolicy, reportedWeight, type Candidate } from '../../gateway/cluster/balance-policy.js';
+import { BalancePolicy, capacity, spareCapacity, type Candidate } from '../../gateway/cluster/balance-policy.js';
 import type { LoadFigures } from '../../gateway/saturation/report.js';
 
 /** A seeded generator, so shares are the same on every run. */
@@ -33,20 +33,43 @@ function shares(policy: BalancePolicy, members: Candidate[], picks = 10_000, now
 }
 
 describe('the balancing policy', () => {
-  it('weighs a report as A58 does: qps / (utilization + eps/qps × penalty)', () => {
-    expect(reportedWeight(load(0.5, 100), 1)).toBe(200);
-    expect(reportedWeight(load(0.5, 100, { eps: 50 }), 1)).toBe(100);
-    expect(reportedWeight(load(0.5, 100, { eps: 50 }), 0)).toBe(200);
-    expect(reportedWeight(load(0.5, 0), 1)).toBeUndefined();
-    // A utilization of 0 would make the weight infinite.
-    expect(reportedWeight(load(0, 10), 1)).toBe(1000);
+  it('takes a member\'s capacity from A58\'s formula, qps / (utilization + eps/qps × penalty), and weighs its spare part', () => {
+    expect(capacity(load(0.5, 100), 1)).toBe(200);
+    expect(capacity(load(0.5, 100, { eps: 50 }), 1)).toBe(100);
+    expect(capacity(load(0.5, 100, { eps: 50 }), 0)).toBe(200);
+    // The prior: requests per second added to what the member reported.
+    expect(capacity(load(0.5, 0), 1, 10)).toBe(20);
+    // A utilization of 0 would make it infinite.
+    expect(capacity(load(0, 10), 1)).toBe(1000);
+    expect(spareCapacity(load(0.5, 100), 1, 0)).toBe(100);
+    expect(spareCapacity(load(1, 100), 1, 0)).toBe(0);
   });
 
-  it('gives a member without requests the mean weight scaled by its headroom, and one without a report the mean', () => {
+  it('weighs each member by its spare capacity with the mean qps as a prior, and one without a report by the mean', () => {
     const policy = new BalancePolicy();
     const weights = policy.weights([member('a', load(0.5, 100)), member('b', load(0.25, 50)), member('idle', load(0.2, 0)), member('silent')], NOW);
-    expect(weights).toEqual([200, 200, 200 * 0.8, 200]);
+    // The prior is the mean qps, 50.
+    expect(weights.slice(0, 3)).toEqual([150, 300, 200]);
+    expect(weights[3]).toBeCloseTo((150 + 300 + 200) / 3);
+    // Saturated by something else: nothing.
     expect(policy.weights([member('hot', load(1, 0)), member('cool', load(0.5, 10))], NOW)[0]).toBe(0);
+  });
+
+  it('settles equal members at equal shares, and keeps a saturated one out until it clears (reports fed back)', () => {
+    const policy = new BalancePolicy('weighted', {}, seeded(9));
+    /** One period: the shares the policy gives, from reports of the previous period's shares at `utilization`. */
+    const period = (previous: Record<string, number>, utilization: Record<string, number>) =>
+      shares(policy, Object.keys(previous).map((id) => member(id, load(utilization[id]!, 1_000 * previous[id]!))), 4_000);
+    // A disk filling does not follow the requests: equal disks, a lopsided start.
+    let split: Record<string, number> = { a: 0.8, b: 0.2 };
+    for (let i = 0; i < 12; i++) split = period(split, { a: 0.3, b: 0.3 });
+    expect(split.a).toBeGreaterThan(0.42);
+    expect(split.a).toBeLessThan(0.58);
+    // A neighbour takes a's CPU: it gets (almost) nothing, and work again once the neighbour goes.
+    for (let i = 0; i < 5; i++) split = period(split, { a: 1, b: 0.3 });
+    expect(split.a).toBe(0);
+    for (let i = 0; i < 5; i++) split = period(split, { a: 0.3, b: 0.3 });
+    expect(split.a).toBeGreaterThan(0.3);
   });
 
   it('falls back to round robin with no report at all, or only stale ones', () => {
@@ -91,8 +114,8 @@ describe('the balancing policy', () => {
     expect(policy.ramp(joiner(NOW - 2_000), NOW)).toBeCloseTo(0.1);
     expect(policy.ramp(joiner(NOW - 7_000), NOW)).toBeCloseTo(0.55);
     expect(policy.ramp(joiner(NOW - 12_000), NOW)).toBe(1);
-    // Its first second after the blackout: at most 10% of a fair share (half).
-    expect(shares(policy, [old, joiner(NOW - 2_500)]).new).toBeLessThan(0.05);
+    // Right after the blackout: a tenth of its weight, so a share of 0.1 / 1.1.
+    expect(shares(policy, [old, joiner(NOW - 2_000)]).new).toBeCloseTo(0.1 / 1.1, 1);
     const ramped = shares(policy, [old, joiner(NOW - 12_000)]);
     expect(ramped.new).toBeGreaterThan(0.45);
     // Alone, it is used at once.

@@ -63,10 +63,12 @@ class Replicator {
       if (!url) continue;
       let client = this.clients.get(url);
       if (!client) this.clients.set(url, (client = connect(url, { reconnect: { initialMs: 250, maxMs: 5_000 } })));
-      client.request(method, ['kv', key], body, { headers: { [REPLICA_HEADER]: version } }).then(
-        () => undefined,
-        (error: unknown) => this.logger.debug({ member: member.id, key, err: error }, 'a replica missed a write'),
-      );
+      const copy = client;
+      // A new client is still connecting: the first copy waits for it (a closed one fails at once).
+      void copy
+        .ready()
+        .then(() => copy.request(method, ['kv', key], body, { headers: { [REPLICA_HEADER]: version } }))
+        .catch((error: unknown) => this.logger.debug({ member: member.id, key, err: error }, 'a replica missed a write'));
     }
   }
 
