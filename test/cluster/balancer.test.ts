@@ -15,7 +15,7 @@ import { connect, type BalancedClient } from '../../gateway/client.js';
 import type { LevelChange } from '../../gateway/saturation/report.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
 import { mountTmpfs, tmpfsMissing, type Tmpfs } from '../support/tmpfs.js';
-import { until } from '../support/until.js';
+import { eventually, until } from '../support/until.js';
 import { instances, onlyCounting, type Instance } from './instances.js';
 
 const { start, restart, dir } = instances();
@@ -75,21 +75,10 @@ async function seed(client: BalancedClient, members: Instance[], key = 'k', valu
       return direct;
     }),
   );
-  const linked = async () => (await Promise.all(directs.map((direct) => direct.get(['cluster'])))).every((answer) => (answer.body as { members: { linked: boolean }[] }).members.every((m) => m.linked));
-  const deadline = Date.now() + 20_000;
-  while (!(await linked())) {
-    if (Date.now() > deadline) throw new Error('the members never linked each other');
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+  const linked = (answer: { body: unknown } | undefined) => (answer?.body as { members: { linked: boolean }[] } | undefined)?.members.every((m) => m.linked) === true;
+  for (const direct of directs) await eventually(() => direct.get(['cluster']), linked, 'the members to link each other', 20_000);
   const { version } = (await client.put(['kv', key], value)).body as { version: number };
-  for (const direct of directs) {
-    for (;;) {
-      const answer = await direct.get(['kv', key]).catch(() => undefined);
-      if (answer?.status === 200) break;
-      if (Date.now() > deadline) throw new Error('a member never got the write');
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
-  }
+  for (const direct of directs) await eventually(() => direct.get(['kv', key]), (answer) => answer?.status === 200, 'every member to get the write', 20_000);
   return version;
 }
 

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { connect, type Client } from '../../gateway/client.js';
 import type { ClusterChange, ClusterView } from '../../gateway/cluster/protocol.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
-import { until } from '../support/until.js';
+import { eventually, until } from '../support/until.js';
 import { instances, onlyCounting, type Instance } from './instances.js';
 
 const { start } = instances();
@@ -28,17 +28,6 @@ async function client(instance: Instance): Promise<Client> {
   return opened;
 }
 
-/** Calls `get` until `check` holds for what it resolves with. */
-async function eventually<T>(get: () => Promise<T>, check: (value: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await get();
-    if (check(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
-
 async function view(of: Client): Promise<ClusterView> {
   return (await of.get(['cluster'])).body as ClusterView;
 }
@@ -56,7 +45,7 @@ describe('a cluster of instances', () => {
     await until(() => changes.some((change) => change.event === 'joined' && change.member.id === 'b'), 'b joined', 15_000);
     expect(changes.find((change) => change.member.id === 'b')!.member.urls).toEqual([b.url, b.wsUrl]);
     // Its last report comes with it once a period has gone by.
-    const seen = await eventually(() => view(watcher), (got) => got.members.find((m) => m.id === 'b')?.report !== undefined, 'b listed with a report');
+    const seen = (await eventually(() => view(watcher), (got) => got?.members.find((m) => m.id === 'b')?.report !== undefined, 'b listed with a report'))!;
     expect(seen.cluster).toBe('svc');
     expect(seen.self).toMatchObject({ id: 'a', urls: [a.url, a.wsUrl], draining: false });
     expect(seen.members.find((m) => m.id === 'b')).toMatchObject({ linked: true, level: 'ok', report: expect.objectContaining({ periodS: 1 }) });
