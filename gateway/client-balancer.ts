@@ -370,7 +370,7 @@ export class BalancedClient {
     const now = Date.now();
     const { blackoutMs } = this.policy.options;
     // Slow start only for a member joining a balancer that already serves (not for the first links).
-    link.slowStart = [...this.links.values()].some((other) => other !== link && other.state === 'ready' && now - other.usableSince >= blackoutMs);
+    link.slowStart = [...this.links.values()].some((other) => other !== link && (other.state === 'ready' || other.state === 'draining') && now - other.usableSince >= blackoutMs);
     link.usableSince = now;
     link.state = link.load?.level === 'critical' ? 'draining' : 'ready';
     link.refusals.succeeded();

@@ -12,10 +12,12 @@
  * apart); and the capacity is scaled by the headroom, `1 - utilization` (so a member
  * saturated by something else draws nothing, and a member that idles draws work).
  * A member with no fresh report gets the mean weight (as in A58). Reports older than
- * three periods count as none; with no fresh report at all the policy is round robin.
+ * three periods count as none; with no fresh report at all the policy is round robin,
+ * and with no spare capacity anywhere (every member saturated) it goes by requests in
+ * flight alone.
  *
- * The pick is the power of two choices: two members drawn at random in proportion to
- * their weights, and of the two the one with fewer requests in flight for its weight
+ * The pick is the power of two choices: two distinct members drawn at random in
+ * proportion to their weights, and of the two the one with fewer requests in flight for its weight
  * (Envoy's least_request, weighted); with none in flight, the first drawn, so shares
  * follow the weights. A member that joins while others serve gets no new requests for
  * a blackout period, then ramps from 10% of its weight to all of it.
@@ -102,11 +104,18 @@ export class BalancePolicy {
     if (this.name === 'round-robin') return this.roundRobin(candidates);
     const usable = this.usable(candidates, now);
     if (!usable.some((candidate) => isFresh(candidate, now, this.options.stalePeriods))) return this.roundRobin(usable);
-    const weights = this.weights(usable, now);
-    const total = weights.reduce((sum, weight) => sum + weight, 0);
-    if (!(total > 0)) return this.roundRobin(usable);
+    let weights = this.weights(usable, now);
+    let total = weights.reduce((sum, weight) => sum + weight, 0);
+    // Every member saturated: no spare capacity anywhere, so the fewest in flight decide.
+    if (!(total > 0)) {
+      weights = usable.map(() => 1);
+      total = usable.length;
+    }
     const first = this.draw(weights, total);
-    const second = this.draw(weights, total);
+    // Two distinct choices when another member has a weight.
+    const rest = weights.map((weight, index) => (index === first ? 0 : weight));
+    const restTotal = total - weights[first]!;
+    const second = restTotal > 0 ? this.draw(rest, restTotal) : first;
     // Fewer requests in flight for its weight wins; a tie (none in flight) keeps the first drawn.
     const load = (index: number) => usable[index]!.inflight / weights[index]!;
     return usable[load(second) < load(first) ? second : first];

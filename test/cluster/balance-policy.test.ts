@@ -97,6 +97,12 @@ describe('the balancing policy', () => {
     expect(busy.b).toBeGreaterThan(0.7);
   });
 
+  it('goes by requests in flight alone when no member has spare capacity', () => {
+    const policy = new BalancePolicy('weighted', {}, seeded(6));
+    const picked = shares(policy, [member('queued', load(1, 100), { inflight: 30 }), member('free', load(1, 100), { inflight: 2 })], 1_000);
+    expect(picked.free).toBe(1);
+  });
+
   it('leaves out a member reporting critical, unless every member does', () => {
     const policy = new BalancePolicy('weighted', {}, seeded(4));
     const picked = shares(policy, [member('drains', load(0.99, 100, { level: 'critical' })), member('serves', load(0.5, 100))], 1_000);
