@@ -88,6 +88,8 @@ interface Binding {
   readonly unbinders: Map<Link, () => void>;
 }
 
+/** Members a balancer links to at most: learning from peers must not open links without end. */
+export const MAX_LINKS = 64;
 const SATURATION_PATCH = { method: 'PATCH', resource: ['gateway', 'saturation'] } as const;
 const CLUSTER_PATCH = { method: 'PATCH', resource: [...CLUSTER_RESOURCE] } as const;
 
@@ -285,6 +287,10 @@ export class BalancedClient {
 
   private addLink(url: string, seed: boolean): void {
     if (this.closed || this.links.has(url)) return;
+    if (!seed && this.links.size >= MAX_LINKS) {
+      this.logger.warn({ url, max: MAX_LINKS }, 'too many members: one more is not linked');
+      return;
+    }
     const link: Link = {
       url,
       seed,

@@ -39,6 +39,8 @@ interface Member {
 const SATURATION_PATCH = { method: 'PATCH', resource: ['gateway', 'saturation'] } as const;
 const CLUSTER_PATCH = { method: 'PATCH', resource: [...CLUSTER_RESOURCE] } as const;
 const LEAVE_TIMEOUT_MS = 500;
+/** A peer that announces members without end must not make this instance open links without end. */
+export const MAX_MEMBERS = 64;
 
 /** The URL to link to a member at: TCP when it has one (members run in Node). */
 function linkUrl(info: MemberInfo): string | undefined {
@@ -218,6 +220,11 @@ export class Membership {
   }
 
   private add(info: MemberInfo, link?: Link): void {
+    if (this.members.size >= MAX_MEMBERS) {
+      this.logger.warn({ member: info.id, max: MAX_MEMBERS }, 'too many members: one more is ignored');
+      if (link) this.drop(link);
+      return;
+    }
     const member: Member = { info, link, report: undefined, downSince: undefined };
     this.members.set(info.id, member);
     if (!link) this.linkMember(member);

@@ -77,7 +77,8 @@ function readUrls(value: unknown): string[] | undefined {
 export function readMemberInfo(value: unknown): MemberInfo | undefined {
   if (!isObject(value) || typeof value.id !== 'string' || value.id.length === 0 || value.id.length > 200) return undefined;
   const urls = readUrls(value.urls);
-  return urls ? { id: value.id, urls } : undefined;
+  // A member nobody can reach is no member.
+  return urls && urls.length > 0 ? { id: value.id, urls } : undefined;
 }
 
 function readLevel(value: unknown): Level | undefined {

@@ -76,6 +76,27 @@ describe('a cluster of instances', () => {
     expect((await view(await client(a))).members).toEqual([]);
   });
 
+  it('answers garbage announcements with 400, ignores garbage reports and changes, and keeps serving', async () => {
+    const a = await start(member('a'));
+    const raw = await client(a);
+    for (const body of ['junk', { cluster: 'svc' }, { cluster: 'svc', member: { id: 5, urls: [] } }, { cluster: 'svc', member: { id: 'm', urls: ['http://not-a-member'] } }]) {
+      await expect(raw.post(['cluster', 'members'], body)).rejects.toMatchObject({ status: 400 });
+    }
+    expect((await raw.delete(['cluster', 'members', 'nobody'])).body).toEqual({ left: false });
+    const balanced = connect({ urls: [a.url] });
+    cleanups.push(() => balanced.close());
+    await balanced.ready();
+    await until(() => balanced.members()[0]?.utilization !== undefined, 'a report', 10_000);
+    // Any peer may PATCH these resources: what is not a report or a change is dropped by the readers.
+    raw.emit('PATCH', ['gateway', 'saturation'], { seq: 'x', level: 'on fire' });
+    raw.emit('PATCH', ['gateway', 'saturation'], 'junk');
+    raw.emit('PATCH', ['cluster'], { event: 'joined', member: { id: 'ghost' } });
+    raw.emit('PATCH', ['cluster'], [1, 2, 3]);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(balanced.members().map((m) => [m.id, m.state])).toEqual([['a', 'ready']]);
+    expect((await balanced.get(['cluster'])).body).toMatchObject({ self: { id: 'a' }, members: [] });
+  });
+
   it('checks the cluster section of a config', async () => {
     await expect(start({ cluster: { name: 'svc', join: ['http://x:1'] } })).rejects.toThrow(/cluster\.join\[0\]: expected a member URL/);
     await expect(start({ cluster: { name: 'svc', replicated: [['a', '...', '...']] } })).rejects.toThrow(/cluster\.replicated\[0\]: expected a JSTP resource pattern/);
