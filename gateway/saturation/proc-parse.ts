@@ -10,31 +10,32 @@ export interface CpuTimes {
   total: number;
 }
 
-/** The per-CPU lines of /proc/stat (`cpu0 ...`), keyed by CPU number. */
-export function parseProcStat(text: string): Map<number, CpuTimes> {
-  const cpus = new Map<number, CpuTimes>();
+/** Each per-CPU line of /proc/stat (`cpu0 ...`): the CPU's number and its fields (jiffies). */
+function* cpuLines(text: string): Generator<[cpu: string, fields: number[]]> {
   for (const line of text.split('\n')) {
     const match = /^cpu(\d+)\s+(.*)$/.exec(line);
-    if (!match) continue;
-    const fields = match[2]!.trim().split(/\s+/).map(Number);
+    if (match) yield [match[1]!, match[2]!.trim().split(/\s+/).map(Number)];
+  }
+}
+
+/** The per-CPU lines of /proc/stat, keyed by CPU number. */
+export function parseProcStat(text: string): Map<number, CpuTimes> {
+  const cpus = new Map<number, CpuTimes>();
+  for (const [cpu, fields] of cpuLines(text)) {
     // user nice system idle iowait irq softirq steal (guest time is already inside user).
     const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = fields;
     const busy = user + nice + system + irq + softirq + steal;
-    cpus.set(Number(match[1]), { busy, total: busy + idle + iowait });
+    cpus.set(Number(cpu), { busy, total: busy + idle + iowait });
   }
   return cpus;
 }
 
+const CPU_MODES = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'] as const;
+
 /** Every mode of every CPU, in jiffies, for node_cpu_seconds_total. */
 export function parseCpuModes(text: string): { cpu: string; mode: string; jiffies: number }[] {
-  const modes = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'];
   const rows: { cpu: string; mode: string; jiffies: number }[] = [];
-  for (const line of text.split('\n')) {
-    const match = /^cpu(\d+)\s+(.*)$/.exec(line);
-    if (!match) continue;
-    const fields = match[2]!.trim().split(/\s+/).map(Number);
-    modes.forEach((mode, index) => rows.push({ cpu: match[1]!, mode, jiffies: fields[index] ?? 0 }));
-  }
+  for (const [cpu, fields] of cpuLines(text)) CPU_MODES.forEach((mode, index) => rows.push({ cpu, mode, jiffies: fields[index] ?? 0 }));
   return rows;
 }
 

@@ -9,24 +9,17 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { connect, type BalancedClient } from '../../gateway/client.js';
 import type { LevelChange } from '../../gateway/saturation/report.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
-import { mountTmpfs, tmpfsMissing, type Tmpfs } from '../support/tmpfs.js';
+import { mountTmpfs, skipWithoutTmpfs, type Tmpfs } from '../support/tmpfs.js';
 import { eventually, until } from '../support/until.js';
 import { instances, onlyCounting, type Instance } from './instances.js';
 
 const { start, restart, dir } = instances();
 const cleanups = cleanupsAfterEach();
-
-function skipUnlessRoot(context: TestContext): void {
-  const missing = tmpfsMissing();
-  if (!missing) return;
-  console.log(`skipped: ${missing}`);
-  context.skip();
-}
 
 async function disk(): Promise<Tmpfs> {
   const mounted = await mountTmpfs(16 * 1024 * 1024);
@@ -96,7 +89,7 @@ async function events(instance: Instance): Promise<LevelChange[]> {
 
 describe('the balancing client', () => {
   it('moves new requests to the cooler instance', async (context) => {
-    skipUnlessRoot(context);
+    skipWithoutTmpfs(context);
     const [diskA, diskB] = [await disk(), await disk()];
     await diskA.fill(0.3);
     await diskB.fill(0.3);
@@ -120,7 +113,7 @@ describe('the balancing client', () => {
   });
 
   it('drains a critical instance: no new requests, none lost in flight, links refused with a redirect, and it serves again once clear', async (context) => {
-    skipUnlessRoot(context);
+    skipWithoutTmpfs(context);
     const [diskA, diskB] = [await disk(), await disk()];
     const a = await start(kvConfig('a', diskA.path), { kind: 'kv' });
     const b = await start(kvConfig('b', diskB.path, [a]), { kind: 'kv' });

@@ -11,7 +11,7 @@ import { stringify } from 'yaml';
 import { connect } from '../../gateway/client.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
 import { parseJson, ROOT } from '../support/pasarela.js';
-import { mountTmpfs, tmpfsMissing } from '../support/tmpfs.js';
+import { mountTmpfs, skipWithoutTmpfs } from '../support/tmpfs.js';
 import { until } from '../support/until.js';
 import { instances, metricOf, onlyCounting } from './instances.js';
 
@@ -44,11 +44,7 @@ async function readyLine(file: string): Promise<Record<string, unknown>> {
 
 describe('onCritical', () => {
   it('starts a joining instance that then receives the traffic', async (context) => {
-    const missing = tmpfsMissing();
-    if (missing) {
-      console.log(`skipped: ${missing}`);
-      context.skip();
-    }
+    skipWithoutTmpfs(context);
     const disk = await mountTmpfs(8 * 1024 * 1024);
     cleanups.push(() => disk.unmount());
     const folder = await dir();

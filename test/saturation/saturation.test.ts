@@ -16,7 +16,7 @@ import { LEVELS, RESOURCES, type LevelChange, type SaturationReport } from '../.
 import { instances, onlyCounting, type Instance } from '../cluster/instances.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
 import { pasarelaRuns } from '../support/pasarela.js';
-import { mountTmpfs, tmpfsMissing } from '../support/tmpfs.js';
+import { mountTmpfs, skipWithoutTmpfs } from '../support/tmpfs.js';
 import { until } from '../support/until.js';
 
 const { start, dir } = instances();
@@ -194,11 +194,7 @@ describe('the saturation report', () => {
 
 describe('the level and its event under real load', () => {
   it('disk: a small filesystem filled goes critical within two periods, and clears once emptied', async (context) => {
-    const missing = tmpfsMissing();
-    if (missing) {
-      console.log(`skipped: ${missing}`);
-      context.skip();
-    }
+    skipWithoutTmpfs(context);
     const disk = await mountTmpfs(8 * 1024 * 1024);
     cleanups.push(() => disk.unmount());
     const instance = await start({ saturation: { periodS: PERIOD_S, sustain: 2, windowS: 1, dataDir: disk.path, thresholds: onlyCounting('disk') } });

@@ -9,6 +9,7 @@ import { statfs } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { TestContext } from 'vitest';
 
 const run = promisify(execFile);
 
@@ -17,6 +18,14 @@ export function tmpfsMissing(): string | undefined {
   if (process.platform !== 'linux') return 'tmpfs mounts need Linux';
   if (process.getuid?.() !== 0) return 'mounting a tmpfs needs root (run the tests as root, as CI does)';
   return undefined;
+}
+
+/** Skips the running test, printing why, when no tmpfs can be mounted here. */
+export function skipWithoutTmpfs(context: TestContext): void {
+  const missing = tmpfsMissing();
+  if (!missing) return;
+  console.log(`skipped: ${missing}`);
+  context.skip();
 }
 
 export interface Tmpfs {
