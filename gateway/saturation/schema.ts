@@ -47,10 +47,10 @@ export const saturationSchema = z.strictObject({
   periodS: z.number().min(1).max(3600).default(5),
   /** The data folder, whose filesystem is watched (relative to the config file's folder). */
   dataDir: z.string().min(1).default('.'),
-  /** More paths whose filesystems are watched. */
-  paths: z.array(z.string().min(1)).max(8).default([]),
+  /** More paths whose filesystems are watched (a few: each report stays under 1 KB). */
+  paths: z.array(z.string().min(1)).max(3).default([]),
   /** Network interfaces to report; empty: the busiest non-loopback ones (up to 4). */
-  interfaces: z.array(z.string().min(1)).max(8).default([]),
+  interfaces: z.array(z.string().min(1)).max(4).default([]),
   /** Samples in a row that must call for a level change. */
   sustain: z.number().int().min(1).max(100).default(3),
   /** At least this many seconds between two level changes. */

@@ -11,7 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { connect, type BalancedClient } from '../../gateway/client.js';
+import { connect, type BalancedClient, type BalancingOptions } from '../../gateway/client.js';
 import type { LevelChange } from '../../gateway/saturation/report.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
 import { mountTmpfs, skipWithoutTmpfs, type Tmpfs } from '../support/tmpfs.js';
@@ -34,8 +34,8 @@ function kvConfig(name: string, data: string, join: Instance[] = []): Record<str
   };
 }
 
-function balancer(urls: string[]): BalancedClient {
-  const client = connect({ urls, answerTimeoutMs: 10_000, reconnect: { initialMs: 100, maxMs: 1_000 } });
+function balancer(urls: string[], balancing?: BalancingOptions): BalancedClient {
+  const client = connect({ urls, answerTimeoutMs: 10_000, reconnect: { initialMs: 100, maxMs: 1_000 }, ...(balancing ? { balancing } : {}) });
   cleanups.push(() => client.close());
   return client;
 }
@@ -161,7 +161,8 @@ describe('the balancing client', () => {
     const data = await dir();
     const a = await start(kvConfig('a', join(data, 'a')), { kind: 'kv' });
     const b = await start(kvConfig('b', join(data, 'b'), [a]), { kind: 'kv' });
-    const client = balancer([a.url, b.url]);
+    // A short slow start: b coming back is a member joining a client that serves.
+    const client = balancer([a.url, b.url], { blackoutMs: 300, rampMs: 1_000 });
     await client.ready();
     await until(() => client.members().filter((m) => m.state === 'ready').length === 2, 'both members ready', 20_000);
     await seed(client, [a, b]);
@@ -175,7 +176,9 @@ describe('the balancing client', () => {
     await writeFile(file, stringify({ ...kvConfig('b', join(data, 'b'), [a]), listen: { tcp: b.tcp, http: b.http } }));
     await restart(file, 'kv');
     await until(() => member(client, 'b')?.state === 'ready', 'b linked again', 20_000);
+    expect(member(client, 'b')!.slowStart).toBe(true);
     await seed(client, [a, b]);
+    await until(() => (member(client, 'b')?.weight ?? 0) >= 0.3, 'b past its slow start', 20_000);
     const both = await reads(client, 200);
     expect(both.b).toBeGreaterThan(40);
   });
