@@ -49,7 +49,12 @@ export function clusterPlugin(): GatewayPlugin {
       let membership: Membership | undefined;
       let ownReport: SaturationReport | undefined;
 
-      const members = () => [...(self ? [{ ...self, ...(ownReport ? { level: ownReport.level } : {}) }] : []), ...(membership?.view().map(({ id, urls, level }) => ({ id, urls, ...(level ? { level } : {}) })) ?? [])];
+      /** Every member known, this one first, with its level: what a change lists. */
+      const members = (): ClusterChange['members'] => {
+        const listed: ClusterChange['members'] = self ? [ownReport ? { ...self, level: ownReport.level } : { ...self }] : [];
+        for (const { id, urls, level } of membership?.view() ?? []) listed.push(level ? { id, urls, level } : { id, urls });
+        return listed;
+      };
       const announce = (event: ClusterEvent, member: MemberInfo): void => {
         const change: ClusterChange = { cluster: settings.name, event, member, members: members() };
         engine.emit('PATCH', [...CLUSTER_RESOURCE], change);
