@@ -17,9 +17,12 @@
  * flight alone.
  *
  * The pick is the power of two choices: two distinct members drawn at random in
- * proportion to their weights, and of the two the one with fewer requests in flight for its weight
- * (Envoy's least_request, weighted); with none in flight, the first drawn, so shares
- * follow the weights. A member that joins while others serve gets no new requests for
+ * proportion to their weights, then one of the two in proportion to its weight per
+ * request in flight (`weight / (inflight + 1)`, as Envoy's weighted least_request
+ * scores a host). With nothing in flight the shares follow the weights, which keeps
+ * equal members equal; a member whose queue grows gives way to the other. A winner
+ * taken by a strict comparison instead would hand every request to the heavier of
+ * two, and feed its weight back through its qps. A member that joins while others serve gets no new requests for
  * a blackout period, then ramps from 10% of its weight to all of it.
  */
 import type { Level, LoadFigures } from '../saturation/report.js';
@@ -116,9 +119,11 @@ export class BalancePolicy {
     const rest = weights.map((weight, index) => (index === first ? 0 : weight));
     const restTotal = total - weights[first]!;
     const second = restTotal > 0 ? this.draw(rest, restTotal) : first;
-    // Fewer requests in flight for its weight wins; a tie (none in flight) keeps the first drawn.
-    const load = (index: number) => usable[index]!.inflight / weights[index]!;
-    return usable[load(second) < load(first) ? second : first];
+    // Of the two, each in proportion to its weight per request in flight (plus the new one):
+    // with none in flight the shares follow the weights, and a long queue sends work to the other.
+    const score = (index: number) => weights[index]! / (usable[index]!.inflight + 1);
+    const [one, other] = [score(first), score(second)];
+    return usable[this.random() * (one + other) < one ? first : second];
   }
 
   /**

@@ -99,8 +99,9 @@ describe('the balancing policy', () => {
 
   it('goes by requests in flight alone when no member has spare capacity', () => {
     const policy = new BalancePolicy('weighted', {}, seeded(6));
-    const picked = shares(policy, [member('queued', load(1, 100), { inflight: 30 }), member('free', load(1, 100), { inflight: 2 })], 1_000);
-    expect(picked.free).toBe(1);
+    const picked = shares(policy, [member('queued', load(1, 100), { inflight: 30 }), member('free', load(1, 100), { inflight: 2 })], 2_000);
+    // 1/3 against 1/31.
+    expect(picked.free).toBeGreaterThan(0.85);
   });
 
   it('leaves out a member reporting critical, unless every member does', () => {
