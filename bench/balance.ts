@@ -1,6 +1,6 @@
 /**
  * Balancing across instances, measured in one run: two instances of a replicated
- * service (bench/support/work-service.ts, 1 ms of CPU per request), one of them
+ * service (bench/support/work-service.ts, 3 ms of CPU per request), one of them
  * slowed by a CPU-burning neighbour on its CPU (taskset: the slowed instance and two
  * busy processes share CPU 0, the other instance has CPU 1), and a client sending at
  * a fixed rate for 20 s with each policy in turn:
@@ -17,7 +17,7 @@
  * of its fair share), and the CPU the reporting costs an idle instance at a 1 s
  * period (target <= 1% of a core).
  *
- *   npm run bench -- balance        (BENCH_RATE=200 BENCH_SECONDS=20 to change the load)
+ *   npm run bench -- balance        (BENCH_RATE=200 BENCH_SECONDS=20 BENCH_CPU_MS=3 to change the load)
  *
  * The CPU part of a report is the busy fraction of the CPUs an instance may run on: on
  * a machine where other work keeps every CPU busy, both instances read 100%, and
@@ -34,7 +34,8 @@ const RATE = Number(process.env.BENCH_RATE ?? 200);
 const RUN_S = Number(process.env.BENCH_SECONDS ?? 20);
 const SLOW_AT_MS = 5_000;
 const PERIOD_S = 1;
-const CPU_MS = 1;
+/** CPU per request: enough that an instance sharing its CPU with two busy neighbours cannot keep up with half the load. */
+const CPU_MS = Number(process.env.BENCH_CPU_MS ?? 3);
 const BLACKOUT_MS = 2_000;
 const SERVICE = fileURLToPath(new URL('./support/work-service.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -264,6 +264,8 @@ export class BalancedClient {
   /** Links that can take requests: ready ones, else (all drain) the draining ones, whose answers say why. */
   private usable(): Link[] {
     const linked = [...this.links.values()].filter((link) => link.client?.state === 'open');
+    // Plain round robin reads no report: a member that says it drains is left to refuse.
+    if (this.policy.name === 'round-robin') return linked.filter((link) => link.state === 'ready' || link.state === 'draining');
     const ready = linked.filter((link) => link.state === 'ready');
     return ready.length > 0 ? ready : linked.filter((link) => link.state === 'draining');
   }
