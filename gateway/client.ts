@@ -18,12 +18,15 @@ import type { Mode, RegularMethod, ResourceElement } from './jstp/dispatch.js';
 import { Engine, type EndpointInput, type Handler, type Peer, type Reply, type RequestOptions, type Stage } from './jstp/engine.js';
 import { ErrorCode, errors, PasarelaError, Status } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
+import { BalancedClient, type BalancedOptions } from './client-balancer.js';
 import { dialWebSocket, type WebSocketConstructor } from './client-websocket.js';
 
 export type { Answer, EndpointInput, Handler, Incoming, Reply, Stage, Verdict } from './jstp/engine.js';
 export { AnswerError } from './jstp/engine.js';
 export { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
 export type { WebSocketConstructor } from './client-websocket.js';
+export { BalancedClient } from './client-balancer.js';
+export type { BalancedMember, BalancedOptions, BalancerEvents, BalancingOptions, MemberState, PolicyName } from './client-balancer.js';
 export type { DispatchCodec } from './jstp/codec/codec.js';
 
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -442,7 +445,14 @@ function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/** Opens a client; it connects (and reconnects) in the background: `await client.ready()`. */
-export function connect(url: string | URL, options: ClientOptions = {}): Client {
-  return new Client(url, options);
+/**
+ * Opens a client; it connects (and reconnects) in the background: `await client.ready()`.
+ * With `{ urls }`, a balancing client over the members of a cluster (client-balancer.ts).
+ */
+export function connect(options: BalancedOptions): BalancedClient;
+// Last, so that `Parameters<typeof connect>` stays the single client's.
+export function connect(url: string | URL, options?: ClientOptions): Client;
+export function connect(target: string | URL | BalancedOptions, options: ClientOptions = {}): Client | BalancedClient {
+  if (typeof target === 'string' || target instanceof URL) return new Client(target, options);
+  return new BalancedClient(target, (url, linkOptions) => new Client(url, linkOptions));
 }

@@ -12,6 +12,8 @@ import { parseAllowEntry } from './forwarding.js';
 import { homeAssistantSchema } from './homeassistant/config.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
 import { bufferSchema, uplinkSchema, uplinksSchema } from './uplinks/uplink-config.js';
+import { clusterSchema } from './cluster/schema.js';
+import { onCriticalSchema, saturationSchema, thresholdsSectionSchema } from './saturation/schema.js';
 
 function isAllowEntry(entry: string): boolean {
   try {
@@ -73,6 +75,8 @@ const rootSchema = z.strictObject({
   homeassistant: homeAssistantSchema.optional(),
   devices: z.array(deviceSchema).default([]),
   uplinks: uplinksSchema.optional(),
+  saturation: saturationSchema.prefault({}),
+  cluster: clusterSchema.optional(),
 });
 
 export const configSchema = rootSchema.superRefine((config, ctx) => {
@@ -280,6 +284,10 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     'fleet.nats': fleetNatsSchema,
     'uplinks.*': uplinkSchema,
     'uplinks.*.buffer': bufferSchema,
+    saturation: saturationSchema,
+    'saturation.thresholds': thresholdsSectionSchema,
+    'saturation.onCritical': onCriticalSchema,
+    cluster: clusterSchema,
   };
   // A list's entries share one schema: `uplinks.*` names any of them.
   const schema = sections[path.map((key) => (typeof key === 'number' ? '*' : String(key))).join('.')];

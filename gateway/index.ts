@@ -74,3 +74,9 @@ export type { UplinkDialer, UplinkDialOptions, UplinkLink } from './uplinks/dial
 export { bindReceipts, DedupMemory, dedupPlugin, dedupStage, type DedupOptions } from './uplinks/dedup.js';
 export { Outbox, type OutboxOptions } from './uplinks/outbox.js';
 export type { FillLevel, OutboxQueue, QueueBounds, QueueStats, StoredEntry, StoredId, WhenFull } from './uplinks/queue.js';
+export { saturationPlugin, saturationPlugins } from './saturation/saturation-plugin.js';
+export type { Level, LevelChange, LoadFigures, Resource, SaturationReport } from './saturation/report.js';
+export { readLoad } from './saturation/report.js';
+export { clusterPlugin, clusterPlugins } from './cluster/cluster-plugin.js';
+export { BalancePolicy, type BalancingOptions, type Candidate, type PolicyName } from './cluster/balance-policy.js';
+export type { ClusterChange, ClusterView, DrainRefusal, MemberInfo, MemberView } from './cluster/protocol.js';

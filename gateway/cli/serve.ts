@@ -13,6 +13,8 @@ import { mqttPlugins } from '../plugins/mqtt-plugin.js';
 import { serialPlugins } from '../plugins/serial-plugin.js';
 import { dedupPlugin } from '../uplinks/dedup.js';
 import { uplinkPlugins } from '../uplinks/uplink-plugin.js';
+import { clusterPlugins } from '../cluster/cluster-plugin.js';
+import { saturationPlugins } from '../saturation/saturation-plugin.js';
 import { createLogger, err, EXIT_FAILURE, EXIT_OK, EXIT_USAGE, flushed, UsageError } from './common.js';
 import type { Logger } from '../jstp/logger.js';
 
@@ -37,8 +39,15 @@ function parseLogLevel(value: string | undefined): LogLevel | undefined {
 
 /** The plugins the config asks for, or the demo's; every gateway drops resent uplink dispatches (dedup). */
 async function pluginsFor(config: Config, demo: boolean, logger: Logger): Promise<GatewayPlugin[]> {
-  // A store that cannot write is fatal: exit, and let the supervisor restart a gateway that re-reads it.
+  // What every engine runs, demo or not: dedup first (a resend goes no further), then
+  // the saturation meter and the cluster's drain.
+  const engine = [dedupPlugin(), ...saturationPlugins(config), ...clusterPlugins(config)];
+  // The fleet's code (and NATS) is loaded only for a config that has a fleet.
+  const fleet = config.fleet ? (await import('../fleet/plugin.js')).fleetPlugins(config) : [];
   const uplinks = uplinkPlugins(config, {
+    // `nats:` uplinks publish on the fleet's connection.
+    ...(fleet[0] ? { dialers: { nats: fleet[0].uplinkDialer } } : {}),
+    // A store that cannot write is fatal: exit, and let the supervisor restart a gateway that re-reads it.
     onFatal: (error) => {
       logger.fatal({ err: error }, 'uplink store failed: exiting');
       err(`pasarela: ${error.message}; exiting`);
@@ -47,11 +56,9 @@ async function pluginsFor(config: Config, demo: boolean, logger: Logger): Promis
   });
   if (demo) {
     const { demoPlugins } = await import('../../demo/plugins.js');
-    return [dedupPlugin(), ...demoPlugins(), ...uplinks];
+    return [...engine, ...fleet, ...demoPlugins(), ...uplinks];
   }
-  // The fleet's code (and NATS) is loaded only for a config that has a fleet.
-  const fleet = config.fleet ? (await import('../fleet/plugin.js')).fleetPlugins(config) : [];
-  return [dedupPlugin(), ...fleet, ...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config), ...uplinks];
+  return [...engine, ...fleet, ...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config), ...uplinks];
 }
 
 export async function serve(argv: string[]): Promise<number | undefined> {

@@ -382,27 +382,27 @@ export class Engine {
 
   private stopped(direction: Direction, dispatch: Dispatch, channel: Channel | undefined, context: StageContext, outcome: Stopped): void {
     this.stoppedCount++;
-    const { stage, status, reason } = outcome;
+    const { stage, status, reason, details } = outcome;
     this.logger.debug({ stage, direction, channel: channel?.id, method: dispatch.method, status, reason }, 'dispatch stopped by a stage');
     if (this.closed) return;
     if (direction === 'outbound') {
       const trigger = context as PendingTrigger | undefined;
       if (!trigger) return;
       // An answer verdict answers the requester now; a drop leaves the others to answer.
-      if (status !== undefined) this.completeTrigger(trigger, status, { reason });
+      if (status !== undefined) this.completeTrigger(trigger, status, { ...details, reason });
       else this.finishTrigger(trigger);
       return;
     }
     const transaction = context as Transaction | undefined;
     if (transaction) {
       // A local request.
-      if (status !== undefined) this.engineAnswer(transaction, status, reason);
+      if (status !== undefined) this.engineAnswer(transaction, status, details ? { ...details, reason } : reason);
       else this.failLocal(transaction, errors.dropped(stage, reason));
       return;
     }
     const transactionId = dispatch.token?.[0];
     if (status !== undefined && channel && transactionId !== undefined && dispatch.method !== 'ANSWER') {
-      this.sendError(channel, transactionId, status, reason, dispatch.token?.[1], speaksNoMoreAnswers(dispatch.protocol));
+      this.sendError(channel, transactionId, status, reason, dispatch.token?.[1], speaksNoMoreAnswers(dispatch.protocol), details);
     }
   }
 
@@ -824,9 +824,10 @@ export class Engine {
     reason: string,
     triggeringId: string | undefined,
     closeWith101: boolean,
+    details?: Readonly<Record<string, unknown>>,
   ): void {
     const trig = triggeringId ?? randomUUID();
-    this.send(channel, createAnswer(status, transactionId, trig, { reason }), undefined, undefined);
+    this.send(channel, createAnswer(status, transactionId, trig, { ...details, reason }), undefined, undefined);
     if (closeWith101) this.send(channel, createAnswer(Status.NoMoreAnswers, transactionId, trig), undefined, undefined);
   }
 

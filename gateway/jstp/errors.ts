@@ -83,6 +83,12 @@ const CATALOGUE = {
   UnknownTransport: { code: 'PASARELA_UNKNOWN_TRANSPORT', status: Status.UnrecognizedTransport, template: 'unknown transport label %s' },
 
   // ---- connections ----
+  /**
+   * The instance is saturated and drains: a new request for a replicated service is
+   * refused before it is processed (so retrying it elsewhere is safe); the answer's
+   * body lists the members to use instead in `redirect`.
+   */
+  Draining: { code: 'PASARELA_DRAINING', status: Status.InvalidHost },
   /** An outbound connection could not be made, or is not up now. */
   Unreachable: { code: 'PASARELA_UNREACHABLE', status: Status.UnreachableHost, template: 'cannot connect to %s: %s' },
   /** The connection (or the pool or client it belonged to) is closed. */

@@ -21,6 +21,8 @@ export interface DropVerdict {
 export interface AnswerVerdict {
   readonly answer: number;
   readonly reason?: string;
+  /** More fields for the answer's body, which is `{ ...details, reason }` (a redirect, a retry hint). */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 /** The dispatch (the same object, or a changed copy), a drop, or an answer. */
@@ -56,6 +58,8 @@ export interface Stopped {
   readonly reason: string;
   /** Set for an answer verdict. */
   readonly status?: number;
+  /** An answer verdict's extra body fields. */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 /** Where the pipeline hands a dispatch once its stages are done with it. */
@@ -209,8 +213,9 @@ export class Pipeline<C> {
         return true;
       }
       if (typeof (verdict as AnswerVerdict).answer === 'number') {
-        const { answer, reason } = verdict as AnswerVerdict;
-        this.sink.stopped(job.direction, job.dispatch, job.channel, job.context, { stage: stage.name, status: answer, reason: reason ?? `refused by ${stage.name}` });
+        const { answer, reason, details } = verdict as AnswerVerdict;
+        const outcome: Stopped = { stage: stage.name, status: answer, reason: reason ?? `refused by ${stage.name}` };
+        this.sink.stopped(job.direction, job.dispatch, job.channel, job.context, details ? { ...outcome, details } : outcome);
         return false;
       }
       if (typeof (verdict as DropVerdict).drop === 'string') {

@@ -39,6 +39,7 @@ describe('defaults', () => {
       log: { level: 'info' },
       mqtt: {},
       devices: [],
+      saturation: { enabled: true, periodS: 5, dataDir: '.', paths: [], interfaces: [], sustain: 3, windowS: 10, thresholds: Object.fromEntries(['cpu', 'eventLoop', 'memory', 'disk', 'network'].map((r) => [r, { warn: 0.85, critical: 0.95, clear: 0.7 }])) },
     });
   });
 

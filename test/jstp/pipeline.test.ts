@@ -187,6 +187,22 @@ describe('the pipeline', () => {
     expect(engine.stats().transactions).toBe(0);
   });
 
+  it('puts an answer verdict\'s details in the answer\'s body, beside the reason, remote, local and outbound', async () => {
+    const engine = newEngine();
+    const refuse = { answer: Status.InvalidHost, reason: 'drains', details: { code: 'X', redirect: ['tcp://b:1'], reason: 'not this one' } };
+    engine.use({ name: 'drain', inbound: (d) => (d.resource?.[0] === 'kv' ? refuse : d), outbound: (d, to) => (to.id === 'far' && d.method === 'GET' ? refuse : d) });
+    engine.bind({ method: 'GET', resource: ['kv'] }, () => 'served');
+    const peer = new RecordingChannel('peer');
+    engine.receive({ protocol: ['JSTP', '0.6', 'pasarela'], method: 'GET', token: ['t1'], resource: ['kv'], timestamp: 1 }, peer);
+    const answer = peer.sent.find((d) => d.method === 'ANSWER' && d.resource![0] === 503)!;
+    // The stage's reason wins over one in the details.
+    expect(answer.body).toEqual({ code: 'X', redirect: ['tcp://b:1'], reason: 'drains' });
+    await expect(engine.get(['kv'])).rejects.toMatchObject({ status: 503, answers: [expect.objectContaining({ body: { code: 'X', redirect: ['tcp://b:1'], reason: 'drains' } })] });
+    const far = new RecordingChannel('far');
+    engine.receive(bind('GET', ['far']), far);
+    await expect(engine.get(['far'])).rejects.toMatchObject({ answers: [expect.objectContaining({ status: 503, body: expect.objectContaining({ redirect: ['tcp://b:1'] }) })] });
+  });
+
   it('answers 400 at once, not 504 later, when a channel cannot encode a request', async () => {
     const engine = newEngine();
     const broken: Channel = {
