@@ -37,8 +37,12 @@ function parseLogLevel(value: string | undefined): LogLevel | undefined {
 
 /** The plugins the config asks for, or the demo's; every gateway drops resent uplink dispatches (dedup). */
 async function pluginsFor(config: Config, demo: boolean, logger: Logger): Promise<GatewayPlugin[]> {
-  // A store that cannot write is fatal: exit, and let the supervisor restart a gateway that re-reads it.
+  // The fleet's code (and NATS) is loaded only for a config that has a fleet.
+  const fleet = config.fleet ? (await import('../fleet/plugin.js')).fleetPlugins(config) : [];
   const uplinks = uplinkPlugins(config, {
+    // `nats:` uplinks publish on the fleet's connection.
+    ...(fleet[0] ? { dialers: { nats: fleet[0].uplinkDialer } } : {}),
+    // A store that cannot write is fatal: exit, and let the supervisor restart a gateway that re-reads it.
     onFatal: (error) => {
       logger.fatal({ err: error }, 'uplink store failed: exiting');
       err(`pasarela: ${error.message}; exiting`);
@@ -47,10 +51,8 @@ async function pluginsFor(config: Config, demo: boolean, logger: Logger): Promis
   });
   if (demo) {
     const { demoPlugins } = await import('../../demo/plugins.js');
-    return [dedupPlugin(), ...demoPlugins(), ...uplinks];
+    return [dedupPlugin(), ...fleet, ...demoPlugins(), ...uplinks];
   }
-  // The fleet's code (and NATS) is loaded only for a config that has a fleet.
-  const fleet = config.fleet ? (await import('../fleet/plugin.js')).fleetPlugins(config) : [];
   return [dedupPlugin(), ...fleet, ...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config), ...uplinks];
 }
 
