@@ -76,6 +76,8 @@ export interface ClientLink extends Channel {
 export interface LinkHandlers {
   /** A parsed dispatch (not yet validated) arrived. */
   receive(raw: unknown): void;
+  /** A dispatch arrived that the codec could not restore (an unknown resource alias): refused, answered 400 if it has a transaction. */
+  refuse(raw: Record<string, unknown>, reason: string): void;
   /** The connection closed (after the dial resolved); called once. */
   closed(error?: Error): void;
 }
@@ -83,7 +85,7 @@ export interface LinkHandlers {
 export interface DialRequest {
   url: URL;
   encoding: ClientEncoding;
-  /** Set when `encoding` is 'cbor'. */
+  /** Set when `encoding` is 'cbor': the dialer opens a link codec per connection. */
   cbor?: DispatchCodec;
   connectTimeoutMs: number;
   logger: Logger;
@@ -295,6 +297,9 @@ export class Client {
       receive: (raw) => {
         if (link !== undefined && link === this.link) this.receive(raw, link);
       },
+      refuse: (raw, reason) => {
+        if (link !== undefined && link === this.link) this.engine.refuse(raw, link, reason);
+      },
       closed: (error) => {
         if (link !== undefined) this.lost(link, error);
       },
@@ -342,7 +347,7 @@ export class Client {
     // Loaded on demand: a JSON client never runs it, and a bundler that splits code
     // puts it in a chunk of its own. The literal specifier lets bundlers see it.
     try {
-      this.codec ??= await import('./jstp/codec/cbor.js');
+      this.codec ??= await import('./jstp/codec/cbor-link.js');
     } catch (error) {
       throw errors.notSupported('the CBOR codec cannot be loaded', { cause: error });
     }

@@ -5,7 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import type { Document } from 'yaml';
 import { z } from 'zod';
 import { fleetNatsSchema, fleetSchema } from './fleet/config.js';
 import { parseAllowEntry } from './forwarding.js';
@@ -154,7 +154,7 @@ export async function loadConfig(path: string, overrides: ConfigOverrides = {}):
     const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
     throw new ConfigError(path, [], `${path}: cannot read config file (${reason})`);
   }
-  const { value, map } = extension === '.json' ? parseJson(path, text) : parseYaml(path, text);
+  const { value, map } = extension === '.json' ? parseJson(path, text) : parseYaml(path, text, await import('yaml'));
   return applyOverrides(parseConfig(value, path, map), overrides);
 }
 
@@ -169,7 +169,8 @@ export function applyOverrides(config: Config, overrides: ConfigOverrides): Conf
 /** Finds the line of a key path in the source text, for messages. */
 export type SourceMap = (path: readonly PropertyKey[]) => number | undefined;
 
-function parseYaml(path: string, text: string): { value: unknown; map: SourceMap } {
+/** `yaml` is loaded for YAML files only: a gateway on flags or a JSON file never loads it. */
+function parseYaml(path: string, text: string, { LineCounter, parseDocument }: typeof import('yaml')): { value: unknown; map: SourceMap } {
   const lineCounter = new LineCounter();
   const document: Document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const first = document.errors[0];

@@ -13,7 +13,7 @@ import { bindDeviceResources } from './devices/resources.js';
 import { ForwardingPool } from './forwarding.js';
 import { HttpRouter } from './http-routes.js';
 import { createStaticHandler } from './http-static.js';
-import { cborCodec as cbor } from './jstp/codec/cbor.js';
+import { cborCodec as cbor } from './jstp/codec/cbor-link.js';
 import { Engine } from './jstp/engine.js';
 import { errors } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';

@@ -40,8 +40,8 @@ export {
   type Stage,
   type Verdict,
 } from './jstp/engine.js';
-export { cborCodec } from './jstp/codec/cbor.js';
-export type { DispatchCodec } from './jstp/codec/codec.js';
+export { cborCodec } from './jstp/codec/cbor-link.js';
+export type { DispatchCodec, LinkCodec, LinkCodecOptions, LinkCodecStats } from './jstp/codec/codec.js';
 export type { Channel } from './jstp/channel.js';
 export {
   createAnswer,

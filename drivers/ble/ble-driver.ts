@@ -7,7 +7,9 @@
  *
  * It scans (filtered by service uuids and a name pattern) and connects the configured
  * devices as they are found; other devices that pass the scan filters are added too,
- * with the profile whose `match` they fit, or the generic GATT view.
+ * with the profile whose `match` they fit, or the generic GATT view. A device that
+ * advertises the JSTP service (it speaks JSTP itself, see jstp-gatt.ts) is added
+ * without any filter, unless filters are set and it does not pass them.
  *
  * Config:
  * ```yaml
@@ -18,6 +20,7 @@
  * ```
  */
 import { z } from 'zod';
+import { JSTP_GATT_SERVICE } from '../../gateway/jstp/codec/ble-frames.js';
 import type { Logger } from '../../gateway/jstp/logger.js';
 import type { BackoffOptions } from '../../gateway/jstp/backoff.js';
 import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
@@ -193,10 +196,10 @@ export function createBleDriver(options: BleDriverOptions = {}): Driver {
         }
         if (found.has(peripheral.id) || ignored.has(peripheral.id) || configured.some((candidate) => candidate.device.attached && sameAddress(candidate, peripheral))) return;
         const filtered = scanServices.length > 0 || scanName !== undefined;
-        const passes =
-          filtered &&
-          (scanServices.length === 0 || advertised.some((uuid) => scanServices.includes(uuid))) &&
-          (scanName === undefined || scanName.test(ad.localName ?? ''));
+        // A device that speaks JSTP describes itself: it needs no filter to be worth adding.
+        const passes = filtered
+          ? (scanServices.length === 0 || advertised.some((uuid) => scanServices.includes(uuid))) && (scanName === undefined || scanName.test(ad.localName ?? ''))
+          : advertised.includes(JSTP_GATT_SERVICE);
         if (!passes) {
           ignored.add(peripheral.id);
           context.logger.debug({ address: peripheral.address, name: ad.localName }, 'BLE device ignored (not configured, or outside the scan filters)');

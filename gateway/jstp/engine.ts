@@ -288,6 +288,23 @@ export class Engine {
     this.enter(result.dispatch, from, result.pristine ? text : undefined, undefined);
   }
 
+  /**
+   * A dispatch from a channel that its decoder read but could not restore (a resource
+   * alias the peer never defined): invalid, so it is counted and logged with
+   * `reason`, and answered 400 when it carries a transaction id (an ANSWER never is).
+   */
+  refuse(raw: Record<string, unknown>, from: Channel, reason: string): void {
+    if (this.closed) return;
+    this.received++;
+    this.invalid++;
+    this.logger.warn({ channel: from.id, status: Status.BadDispatch, reason }, 'invalid dispatch');
+    const token = raw.token;
+    const transactionId = Array.isArray(token) && typeof token[0] === 'string' && token[0].length > 0 ? token[0] : undefined;
+    if (transactionId === undefined || raw.method === 'ANSWER') return;
+    this.channels.add(from);
+    this.sendError(from, transactionId, Status.BadDispatch, reason, undefined, speaksNoMoreAnswers(raw.protocol));
+  }
+
   /** A channel closed: release what it bound, fail what waits on it, forget what it asked. */
   detach(channel: Channel): void {
     this.channels.delete(channel);

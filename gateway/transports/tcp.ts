@@ -43,6 +43,8 @@ export interface DialTcpOptions extends TcpConnectionOptions {
   connectTimeoutMs?: number;
   /** What this side writes; the peer answers in kind (default json). */
   encoding?: Encoding;
+  /** Tell a CBOR peer at once that it may alias toward this side (a client does). */
+  offerAliases?: boolean;
   signal?: AbortSignal;
 }
 
@@ -120,17 +122,21 @@ class TcpWire implements Wire {
   }
 }
 
+/** A CBOR map header, or the tag 259 head (0xd9 0x01 0x03) a Map-encoding library puts before one. */
 function isCborStart(byte: number): boolean {
-  return byte >= 0xa0 && byte <= 0xbf;
+  return (byte >= 0xa0 && byte <= 0xbf) || byte === 0xd9;
 }
 
-/** Feeds a CBOR sequence (RFC 8742) from the stream to the connection, one dispatch per item. */
+/** Feeds a CBOR sequence (RFC 8742) from the stream to the connection, one dispatch per item, each decoded with the connection's aliases. */
 function cborReader(connection: Connection, maxItemBytes: number): (chunk: Buffer) => void {
-  const decoder = new CborSequenceDecoder({ limits: { maxBytes: maxItemBytes, maxStringBytes: maxItemBytes } });
+  const decoder = new CborSequenceDecoder({
+    limits: { maxBytes: maxItemBytes, maxStringBytes: maxItemBytes },
+    decode: (item) => connection.decodeCbor(item),
+  });
   return (chunk) => {
     for (const item of decoder.push(chunk)) {
       if (item.ok) connection.receive(item.value);
-      else if (!item.fatal) connection.invalidInput(ErrorCode.DecodeError, chunk, item.error);
+      else if (!item.fatal) connection.undecodableCbor(chunk, item.error);
       // CBOR has no resynchronisation point: after a framing error the stream is lost.
       else if (item.error.reason === 'too-large' || item.error.reason === 'string-too-long') connection.frameTooLarge(`CBOR item larger than ${maxItemBytes} bytes`);
       else connection.abort(ErrorCode.DecodeError, `CBOR sequence broken: ${item.error.message}`);
@@ -145,20 +151,22 @@ function cborReader(connection: Connection, maxItemBytes: number): (chunk: Buffe
  */
 export function attachTcpSocket(
   socket: net.Socket,
-  options: TcpConnectionOptions & { encoding?: Encoding; encoder?: DispatchEncoder; counters?: TransportStats },
+  options: TcpConnectionOptions & { encoding?: Encoding; offerAliases?: boolean; encoder?: DispatchEncoder; counters?: TransportStats },
 ): Connection {
   const logger = options.logger ?? silentLogger();
   const id = `tcp ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
   const encoder = options.encoder ?? new DispatchEncoder(options.cbor);
+  const maxFrameBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const connection = new Connection(new TcpWire(socket), 'tcp', id, {
     engine: options.engine,
     logger,
     maxBufferedBytes: options.maxBufferedBytes,
     encoder,
     encoding: options.encoding,
+    offerAliases: options.offerAliases,
+    maxCborBytes: maxFrameBytes,
     counters: options.counters,
   });
-  const maxFrameBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const lines = new LineDecoder({ maxLineBytes: maxFrameBytes });
   const onLine = (line: string): void => connection.receiveJson(line);
   const readLines = (chunk: Buffer): void => {

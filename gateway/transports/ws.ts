@@ -54,6 +54,8 @@ export interface DialWsOptions extends WsConnectionOptions {
   connectTimeoutMs?: number;
   /** What this side writes; the peer answers in kind (default json). */
   encoding?: Encoding;
+  /** Tell a CBOR peer at once that it may alias toward this side (a client does). */
+  offerAliases?: boolean;
 }
 
 function rawToBuffer(data: RawData): Buffer {
@@ -89,7 +91,7 @@ class WsWire implements Wire {
 export function attachWebSocket(
   ws: WebSocket,
   id: string,
-  options: WsConnectionOptions & { encoding?: Encoding; encoder?: DispatchEncoder; counters?: TransportStats },
+  options: WsConnectionOptions & { encoding?: Encoding; offerAliases?: boolean; encoder?: DispatchEncoder; counters?: TransportStats },
 ): Connection {
   const logger = options.logger ?? silentLogger();
   const connection = new Connection(new WsWire(ws), 'ws', id, {
@@ -98,6 +100,7 @@ export function attachWebSocket(
     maxBufferedBytes: options.maxBufferedBytes,
     encoder: options.encoder ?? new DispatchEncoder(options.cbor),
     encoding: options.encoding,
+    offerAliases: options.offerAliases,
     counters: options.counters,
   });
   const canCbor = connection.canCbor;

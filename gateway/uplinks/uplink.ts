@@ -267,6 +267,7 @@ export class Uplink {
     if (this.stopped) return;
     const sink: ChannelSink = {
       receive: (raw, channel, text) => this.engine.receive(raw, channel, text),
+      refuse: (raw, channel, reason) => this.engine.refuse(raw, channel, reason),
       detach: (channel) => this.engine.detach(channel),
     };
     this.options.dialer(this.options.url, { sink, logger: this.logger, connectTimeoutMs: this.options.connectTimeoutMs }).then(

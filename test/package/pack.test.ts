@@ -186,7 +186,7 @@ describe('the packed package, installed offline', () => {
       'dist/gateway/client.js',
       'dist/gateway/client.d.ts',
       'dist/gateway/client-node.js',
-      'dist/gateway/jstp/codec/cbor.js',
+      'dist/gateway/jstp/codec/cbor-link.js',
       'dist/drivers/sdk.js',
       'dist/drivers/sdk.d.ts',
       'dist/gateway/cli.js',
@@ -263,7 +263,7 @@ describe('the packed package, installed offline', () => {
     const bundle = await bundleForBrowser('browser-entry.mjs', app);
     expect(nodeOnlyParts(bundle)).toEqual([]);
     expect(bundle.inputs).toContain('node_modules/pasarela/dist/gateway/client.js');
-    expect(bundle.outputs.map((output) => output.entryPoint)).toContain('node_modules/pasarela/dist/gateway/jstp/codec/cbor.js');
+    expect(bundle.outputs.map((output) => output.entryPoint)).toContain('node_modules/pasarela/dist/gateway/jstp/codec/cbor-link.js');
   });
 
   it('runs the installed command: npx pasarela --version, and a gateway serving the dashboard', async () => {
