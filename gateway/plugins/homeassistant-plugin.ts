@@ -3,7 +3,6 @@
  * the broker of `mqtt.url`, with the gateway's status as the connection's last will,
  * so Home Assistant marks every entity unavailable when the gateway goes away.
  */
-import { MqttConnection } from '../../drivers/mqtt/index.js';
 import type { Config } from '../config.js';
 import { packageVersion } from '../gateway.js';
 import { HomeAssistantBridge } from '../homeassistant/bridge.js';
@@ -19,6 +18,8 @@ export function homeAssistantPlugin(): GatewayPlugin {
       const settings = homeAssistantSchema.parse(context.config.homeassistant ?? {});
       const url = context.config.mqtt.url;
       if (url === undefined) throw errors.config('homeassistant: needs mqtt.url, the broker Home Assistant uses');
+      // mqtt.js is loaded only by a gateway that asked for discovery.
+      const { MqttConnection } = await import('../../drivers/mqtt/index.js');
       const connection = new MqttConnection({
         url,
         logger: context.logger,
