@@ -87,6 +87,11 @@ export const configSchema = rootSchema.superRefine((config, ctx) => {
     }
     seen.add(device.id);
   });
+  (config.uplinks ?? []).forEach((uplink, index) => {
+    if (uplink.url.startsWith('nats:') && !config.fleet) {
+      ctx.addIssue({ code: 'custom', path: ['uplinks', index, 'url'], message: 'a fleet section too (nats: is the fleet\'s cluster)' });
+    }
+  });
   if (config.homeassistant?.discovery && config.mqtt.url === undefined) {
     ctx.addIssue({ code: 'custom', path: ['homeassistant', 'discovery'], message: 'mqtt.url to be set too (the broker Home Assistant uses)' });
   }

@@ -11,6 +11,11 @@ export const fleetNatsSchema = z.strictObject({
   user: z.string().optional(),
   pass: z.string().optional(),
   token: z.string().optional(),
+  /**
+   * Add the servers the cluster advertises to the list (default). Off where those
+   * addresses are not reachable from here (behind NAT, a proxy or a tunnel).
+   */
+  discover: z.boolean().default(true),
 });
 
 export const fleetSchema = z.strictObject({

@@ -63,6 +63,8 @@ export interface FleetOptions {
   link: NatsLink;
   config: FleetConfig;
   logger: Logger;
+  /** Publish the PATCH and POST events this gateway emits (off when an uplink carries them). */
+  publishEvents?: boolean;
   /** What this gateway says of itself in heartbeats. */
   describe(): Pick<Heartbeat, 'devices' | 'saturation'>;
 }
@@ -89,6 +91,7 @@ export class Fleet {
   private heartbeat: ReturnType<typeof setInterval> | undefined;
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private readonly describe: FleetOptions['describe'];
+  private readonly publishEvents: boolean;
 
   constructor(options: FleetOptions) {
     this.engine = options.engine;
@@ -97,6 +100,7 @@ export class Fleet {
     this.config = options.config;
     this.name = options.config.name;
     this.describe = options.describe;
+    this.publishEvents = options.publishEvents ?? true;
     this.members = new Members(options.config.offlineAfterMs);
     this.binds = new FleetBinds((subject) => this.link.subscribe(subject, (message) => this.event(message)));
   }
@@ -215,7 +219,7 @@ export class Fleet {
       const hop: Hop = [target, 0, NATS_LABEL];
       return { ...dispatch, resource: rest, host: [hop, ...(dispatch.host ?? [])] };
     }
-    if (from === undefined && (method === 'PATCH' || method === 'POST') && dispatch.token === undefined && !dispatch.host && resource[0] !== 'fleet') {
+    if (this.publishEvents && from === undefined && (method === 'PATCH' || method === 'POST') && dispatch.token === undefined && !dispatch.host && resource[0] !== 'fleet') {
       this.publishEvent(dispatch);
     }
     return dispatch;

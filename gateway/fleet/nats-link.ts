@@ -128,7 +128,7 @@ export class NatsLink {
   private async open(): Promise<void> {
     const nats = await import('@nats-io/transport-node');
     this.headersOf = () => nats.headers();
-    const { servers, user, pass, token } = this.config.nats;
+    const { servers, user, pass, token, discover } = this.config.nats;
     for (;;) {
       if (this.closing) return;
       try {
@@ -150,6 +150,7 @@ export class NatsLink {
           timeout: 5_000,
           // Keep trying the first connection too, for as long as it takes.
           waitOnFirstConnect: true,
+          ignoreClusterUpdates: !discover,
         });
         break;
       } catch (error) {

@@ -7,17 +7,40 @@
  */
 import type { GatewayPlugin } from '../plugin.js';
 import { errors } from '../jstp/errors.js';
+import type { UplinkDialer } from '../uplinks/dialers.js';
 import type { FleetConfig } from './config.js';
 import { Fleet } from './fleet.js';
 import { NatsLink } from './nats-link.js';
+import { natsUplinkDialer } from './uplink-link.js';
 
-export function fleetPlugin(config: FleetConfig): GatewayPlugin {
+export interface FleetPluginOptions {
+  /**
+   * An uplink with a `nats:` URL carries this gateway's events (durably, through its
+   * store): the fleet then publishes none itself, so no event goes out twice.
+   */
+  eventsByUplink?: boolean;
+}
+
+/** The plugin, and the `nats:` uplink dialer that uses its connection once it started. */
+export type FleetPlugin = GatewayPlugin & { readonly uplinkDialer: UplinkDialer };
+
+export function fleetPlugin(config: FleetConfig, options: FleetPluginOptions = {}): FleetPlugin {
+  let current: NatsLink | undefined;
   return {
     name: 'fleet',
+    uplinkDialer: natsUplinkDialer(() => current, () => config.name),
     async start(context) {
       const { engine, logger, registry } = context;
       const link = new NatsLink(config, logger);
-      const fleet = new Fleet({ engine, link, config, logger, describe: () => ({ devices: registry.list() }) });
+      current = link;
+      const fleet = new Fleet({
+        engine,
+        link,
+        config,
+        logger,
+        publishEvents: options.eventsByUplink !== true,
+        describe: () => ({ devices: registry.list() }),
+      });
       const removeStage = engine.use(fleet.stage());
       const inner = context.forwarding?.forwarder;
       engine.setForwarder(fleet.forwarder(inner));
@@ -41,6 +64,7 @@ export function fleetPlugin(config: FleetConfig): GatewayPlugin {
         await fleet.stop();
         removeStage();
         engine.setForwarder(inner);
+        current = undefined;
         await link.close();
       };
     },
@@ -48,6 +72,7 @@ export function fleetPlugin(config: FleetConfig): GatewayPlugin {
 }
 
 /** The fleet plugin when the config has a `fleet` section. */
-export function fleetPlugins(config: { fleet?: FleetConfig | undefined }): GatewayPlugin[] {
-  return config.fleet ? [fleetPlugin(config.fleet)] : [];
+export function fleetPlugins(config: { fleet?: FleetConfig | undefined; uplinks?: readonly { url: string }[] | undefined }): FleetPlugin[] {
+  const eventsByUplink = (config.uplinks ?? []).some((uplink) => uplink.url.startsWith('nats:'));
+  return config.fleet ? [fleetPlugin(config.fleet, { eventsByUplink })] : [];
 }

@@ -78,14 +78,19 @@ const reconnectSchema = z.custom<BackoffOptions>().superRefine((value, ctx) => {
   for (const problem of backoffProblems(value)) ctx.addIssue({ code: 'custom', path: problem.path, message: problem.message });
 });
 
+/** `nats:` names the fleet's cluster (the `fleet` section says where it is), so it needs no host. */
+const HOSTLESS_SCHEMES: readonly string[] = ['nats'];
+
 const urlSchema = z.string().refine((value) => {
   try {
     const url = new URL(value);
-    return UPLINK_SCHEMES.includes(url.protocol.slice(0, -1)) && url.hostname !== '' && url.port !== '';
+    const scheme = url.protocol.slice(0, -1);
+    if (HOSTLESS_SCHEMES.includes(scheme)) return true;
+    return UPLINK_SCHEMES.includes(scheme) && url.hostname !== '' && url.port !== '';
   } catch {
     return false;
   }
-}, `a URL with a host and a port, scheme ${UPLINK_SCHEMES.map((scheme) => `${scheme}://`).join(', ')}`);
+}, `a URL with a host and a port, scheme ${UPLINK_SCHEMES.map((scheme) => `${scheme}://`).join(', ')}, or nats: (the fleet)`);
 
 const forwardSchema = z.string().superRefine((value, ctx) => {
   const parsed = parseForwardPattern(value);
