@@ -9,6 +9,7 @@ import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
 import { parseAllowEntry } from './forwarding.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
+import { limitsSchema } from './limits/schema.js';
 
 function isAllowEntry(entry: string): boolean {
   try {
@@ -63,6 +64,7 @@ const rootSchema = z.strictObject({
   jstp: jstpSchema.prefault({}),
   log: logSchema.prefault({}),
   mqtt: mqttSchema.prefault({}),
+  limits: limitsSchema.prefault({}),
   /** Driver-wide options; each driver validates its own section when it starts. */
   ble: z.looseObject({}).optional(),
   serial: z.looseObject({}).optional(),
@@ -265,6 +267,7 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     'jstp.forwarding': forwardingSchema,
     log: logSchema,
     mqtt: mqttSchema,
+    limits: limitsSchema,
   };
   const schema = sections[path.map(String).join('.')];
   return schema ? Object.keys(schema.shape) : undefined;

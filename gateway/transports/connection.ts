@@ -6,7 +6,7 @@
  */
 import type { Channel } from '../jstp/channel.js';
 import type { DispatchCodec } from '../jstp/codec/codec.js';
-import { serializeDispatch, type Dispatch } from '../jstp/dispatch.js';
+import { IMPLEMENTATION_TAG, serializeDispatch, type Dispatch } from '../jstp/dispatch.js';
 import type { Engine } from '../jstp/engine.js';
 import { ErrorCode, type FixedErrorCode } from '../jstp/errors.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
@@ -114,11 +114,18 @@ export interface ConnectionOptions {
   encoding?: Encoding;
   /** A transport's counters, updated along with the connection's own. */
   counters?: TransportStats;
+  /** The peer's address (for limits kept per address); default: the id. */
+  address?: string;
 }
 
 /** All-zero counters: a server transport's to start with, or a lone connection's (nobody reads those). */
 export function emptyStats(): TransportStats {
   return { connections: 0, accepted: 0, received: 0, invalid: 0, sent: 0, overflows: 0, oversize: 0 };
+}
+
+function isTagged(value: unknown): boolean {
+  const protocol = (value as { protocol?: unknown } | null)?.protocol;
+  return Array.isArray(protocol) && protocol[2] === IMPLEMENTATION_TAG;
 }
 
 /** Invalid input is logged in full for the first few, then sampled, so a flood cannot flood the log. */
@@ -131,6 +138,8 @@ export class Connection implements Channel {
   readonly label: string;
   /** What `send` writes: set by the transport from what the peer speaks. */
   encoding: Encoding;
+  /** The peer's remote address, which per-address limits count by. */
+  readonly address: string;
   /** Resolves (never rejects) once the connection is closed. */
   readonly closed: Promise<CloseInfo>;
   private readonly wire: Wire;
@@ -146,11 +155,13 @@ export class Connection implements Channel {
   private invalid = 0;
   private sent = 0;
   private dropped = 0;
+  private tagged = false;
 
   constructor(wire: Wire, label: string, id: string, options: ConnectionOptions) {
     this.wire = wire;
     this.label = label;
     this.id = id;
+    this.address = options.address ?? id;
     this.engine = options.engine;
     this.logger = options.logger ?? silentLogger();
     this.encoder = options.encoder ?? new DispatchEncoder();
@@ -183,6 +194,16 @@ export class Connection implements Channel {
 
   stats(): ConnectionStats {
     return { received: this.received, invalid: this.invalid, sent: this.sent, dropped: this.dropped };
+  }
+
+  /** Dispatches received so far (cheap: the idle probe reads it). */
+  get receivedCount(): number {
+    return this.received;
+  }
+
+  /** True once the peer sent a dispatch tagged `pasarela`: an engine that answers a RELEASE of nothing with 406. */
+  get speaksPasarela(): boolean {
+    return this.tagged;
   }
 
   /** Calls `listener` once when the connection closes (at once if it has). Returns the unsubscribe. */
@@ -267,6 +288,7 @@ export class Connection implements Channel {
     if (this.info) return;
     this.received++;
     this.counters.received++;
+    if (!this.tagged) this.tagged = isTagged(value);
     try {
       this.engine.receive(value, this, text);
     } catch (error) {
