@@ -24,7 +24,7 @@ export type Captures = Record<string, ResourceElement>;
 const ELLIPSIS = '...';
 const WILDCARD = '*';
 /** Below this many element comparisons a segment is searched directly. */
-const DIRECT_SEARCH_LIMIT = 256;
+const DIRECT_SEARCH_LIMIT = 64;
 const BITS_PER_WORD = 31;
 const WORD_MASK = 0x7fffffff;
 
@@ -71,77 +71,114 @@ function place(patternAt: number, resourceAt: number, length: number): void {
   placementCount++;
 }
 
+/** Does the segment source[from, from+length) fit resource[at, at+length)? The hot loop: equal strings first. */
 function fitsAt(source: readonly string[], from: number, length: number, resource: readonly ResourceElement[], at: number): boolean {
-  for (let k = 0; k < length; k++) if (!stepAccepts(source[from + k]!, resource[at + k]!)) return false;
+  for (let k = 0; k < length; k++) {
+    const element = source[from + k]!;
+    const value = resource[at + k]!;
+    // The same text is a match unless a backslash escapes it (`\*` is the literal `*`, not `\*`).
+    if (element === value ? element.charCodeAt(0) !== 0x5c : kindOf(element) !== LITERAL) continue;
+    if (!stepAccepts(element, value)) return false;
+  }
   return true;
 }
 
+/**
+ * The resource's elements as small ids (equal texts, equal ids), made once per walk of
+ * the table (or once per match call) and only when a bit-parallel search needs it.
+ * A segment then costs one lookup per literal and one array read per element.
+ */
+const elementIds = new Map<string, number>();
+let positionIds = new Int32Array(64);
+let indexedCall = 0;
+let indexedLength = 0;
+
+function indexResource(resource: readonly ResourceElement[], call: number): void {
+  if (indexedCall === call) return;
+  indexedCall = call;
+  elementIds.clear();
+  if (positionIds.length < resource.length) positionIds = new Int32Array(resource.length * 2);
+  for (let at = 0; at < resource.length; at++) {
+    const text = elementText(resource[at]!);
+    let id = elementIds.get(text);
+    if (id === undefined) elementIds.set(text, (id = elementIds.size));
+    positionIds[at] = id;
+  }
+  indexedLength = resource.length;
+}
+
+/** Masks by element id, and the entries a search set (to clear them after). */
+let masks = new Int32Array(64);
+let touched = new Int32Array(64);
+
 /** Leftmost index >= `start` where the segment source[from, from+length) fits, or -1. */
-function findSegment(source: readonly string[], from: number, length: number, resource: readonly ResourceElement[], start: number): number {
+function findSegment(source: readonly string[], from: number, length: number, resource: readonly ResourceElement[], start: number, call: number): number {
   const last = resource.length - length;
   if (last < start) return -1;
   if (length === 1 || (last - start + 1) * length <= DIRECT_SEARCH_LIMIT) {
     for (let at = start; at <= last; at++) if (fitsAt(source, from, length, resource, at)) return at;
     return -1;
   }
-  return length <= BITS_PER_WORD ? shiftAnd(source, from, length, resource, start) : shiftAndWide(source, from, length, resource, start);
+  indexResource(resource, call);
+  const words = Math.ceil(length / BITS_PER_WORD);
+  const needed = words * elementIds.size;
+  if (masks.length < needed) masks = new Int32Array(needed * 2);
+  if (touched.length < length) touched = new Int32Array(length * 2);
+  const wild = new Int32Array(words);
+  let set = 0;
+  let result = -1;
+  let k = 0;
+  for (; k < length; k++) {
+    const element = source[from + k]!;
+    const word = words === 1 ? 0 : Math.floor(k / BITS_PER_WORD);
+    const bit = 1 << (words === 1 ? k : k % BITS_PER_WORD);
+    if (kindOf(element) !== LITERAL) {
+      wild[word]! |= bit;
+      continue;
+    }
+    const id = elementIds.get(literalText(element));
+    // A literal the resource does not hold: the segment is nowhere.
+    if (id === undefined) break;
+    const at = id * words + word;
+    if (masks[at] === 0) touched[set++] = at;
+    masks[at]! |= bit;
+  }
+  if (k === length) result = words === 1 ? shiftAnd(length, wild[0]!, start) : shiftAndWide(length, words, wild, start);
+  for (let i = 0; i < set; i++) masks[touched[i]!] = 0;
+  return result;
 }
 
-/** Shift-And with the whole segment in one word. */
-function shiftAnd(source: readonly string[], from: number, length: number, resource: readonly ResourceElement[], start: number): number {
-  const masks = new Map<string, number>();
-  let wild = 0;
-  for (let k = 0; k < length; k++) {
-    const element = source[from + k]!;
-    const bit = 1 << k;
-    if (kindOf(element) !== LITERAL) wild |= bit;
-    else {
-      const text = literalText(element);
-      masks.set(text, (masks.get(text) ?? 0) | bit);
-    }
-  }
+/** Shift-And with the whole segment in one word (every segment the default limits allow). */
+function shiftAnd(length: number, wild: number, start: number): number {
   const found = 1 << (length - 1);
   let state = 0;
-  for (let at = start; at < resource.length; at++) {
-    state = ((state << 1) | 1) & ((masks.get(elementText(resource[at]!)) ?? 0) | wild);
+  for (let at = start; at < indexedLength; at++) {
+    state = ((state << 1) | 1) & (masks[positionIds[at]!]! | wild);
     if (state & found) return at - length + 1;
   }
   return -1;
 }
 
 /** Shift-And over several words, for segments longer than a word (only with raised limits). */
-function shiftAndWide(source: readonly string[], from: number, length: number, resource: readonly ResourceElement[], start: number): number {
-  const words = Math.ceil(length / BITS_PER_WORD);
-  const masks = new Map<string, Int32Array>();
-  const wild = new Int32Array(words);
-  for (let k = 0; k < length; k++) {
-    const element = source[from + k]!;
-    const word = Math.floor(k / BITS_PER_WORD);
-    const bit = 1 << k % BITS_PER_WORD;
-    if (kindOf(element) !== LITERAL) {
-      wild[word]! |= bit;
-      continue;
-    }
-    const text = literalText(element);
-    let mask = masks.get(text);
-    if (!mask) masks.set(text, (mask = new Int32Array(words)));
-    mask[word]! |= bit;
-  }
+function shiftAndWide(length: number, words: number, wild: Int32Array, start: number): number {
   const foundWord = Math.floor((length - 1) / BITS_PER_WORD);
   const foundBit = 1 << (length - 1) % BITS_PER_WORD;
   const state = new Int32Array(words);
-  for (let at = start; at < resource.length; at++) {
-    const mask = masks.get(elementText(resource[at]!));
+  for (let at = start; at < indexedLength; at++) {
+    const base = positionIds[at]! * words;
     let carry = 1;
     for (let w = 0; w < words; w++) {
       const value = state[w]!;
-      state[w] = (((value << 1) & WORD_MASK) | carry) & ((mask ? mask[w]! : 0) | wild[w]!);
+      state[w] = (((value << 1) & WORD_MASK) | carry) & (masks[base + w]! | wild[w]!);
       carry = (value >>> (BITS_PER_WORD - 1)) & 1;
     }
     if (state[foundWord]! & foundBit) return at - length + 1;
   }
   return -1;
 }
+
+/** Calls without a walk of their own get a fresh id each, so nothing indexed for one is reused. */
+let freshCall = 0;
 
 /**
  * Does `source[start..]` match `resource[from..]`? With `captures` set, also returns
@@ -154,7 +191,10 @@ export function matchSource(
   resource: readonly ResourceElement[],
   from: number,
   captures: boolean,
+  /** The table's walk: one resource indexed once for all the tails it tries (positive ids). */
+  walk?: number,
 ): Captures | null {
+  const call = walk ?? --freshCall;
   const end = source.length;
   const length = resource.length;
   placementCount = 0;
@@ -189,7 +229,7 @@ export function matchSource(
       at = length - size;
       if (at < r || !fitsAt(source, p, size, resource, at)) return null;
     } else {
-      at = findSegment(source, p, size, resource, r);
+      at = findSegment(source, p, size, resource, r, call);
       if (at < 0) return null;
     }
     if (captures) place(p, at, size);

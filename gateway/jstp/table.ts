@@ -73,17 +73,28 @@ class TrieNode<S extends object> {
 class TailGroup<S extends object> {
   /** The tail `...` alone: matches whatever is left. */
   readonly rest: boolean;
+  /** A literal the resource must hold for the tail to match (its longest): most misses cost one lookup. */
+  readonly probe: string | undefined;
   held: Held<S> = null;
   /** The last walk that tried it, so one walk tries it once. */
   walk = 0;
+  /** @internal Its place in its TailIndex list, for O(1) removal. */
+  position = -1;
 
   constructor(
     readonly node: TrieNode<S>,
     /** A source whose elements from `start` on are the tail (the first subscription's, shared). */
     readonly source: readonly string[],
     readonly start: number,
+    readonly hash: number,
   ) {
     this.rest = source.length - start === 1;
+    let probe: string | undefined;
+    for (let k = start + 1; k < source.length; k++) {
+      const step = classifyElement(source[k]!);
+      if (step.kind === StepKind.Literal && (probe === undefined || step.text.length >= probe.length)) probe = step.text;
+    }
+    this.probe = probe;
   }
 
   sameTail(source: readonly string[], start: number): boolean {
@@ -94,6 +105,17 @@ class TailGroup<S extends object> {
   }
 }
 
+/** FNV-1a over the tail's elements: equal tails, equal hashes. */
+function tailHash(source: readonly string[], start: number): number {
+  let hash = 0x811c9dc5;
+  for (let k = start + 1; k < source.length; k++) {
+    const element = source[k]!;
+    for (let i = 0; i < element.length; i++) hash = Math.imul(hash ^ element.charCodeAt(i), 16777619);
+    hash = Math.imul(hash ^ 0xffff, 16777619);
+  }
+  return hash >>> 0;
+}
+
 /** A literal's index keys: its text, and the number whose String() it is, if any. */
 function literalKeys(element: string): (string | number)[] | undefined {
   const step = classifyElement(element);
@@ -102,32 +124,83 @@ function literalKeys(element: string): (string | number)[] | undefined {
   return number === undefined ? [step.text] : [step.text, number];
 }
 
-type GroupMap<S extends object> = Map<string | number, TailGroup<S>[]>;
+/** Tails tried together; `walk` marks the last walk that tried them, since a resource may hold their key many times. */
+class GroupList<S extends object> {
+  readonly groups: TailGroup<S>[] = [];
+  walk = 0;
+
+  push(group: TailGroup<S>): void {
+    group.position = this.groups.length;
+    this.groups.push(group);
+  }
+
+  /** Swaps the last one into its place: order does not matter, results are sorted by id. */
+  delete(group: TailGroup<S>): void {
+    const last = this.groups.pop()!;
+    if (last !== group) {
+      this.groups[group.position] = last;
+      last.position = group.position;
+    }
+  }
+}
+
+type GroupMap<S extends object> = Map<string | number, GroupList<S>>;
+
+/** The texts of a resource's elements, made once per walk and only when a tail has a probe. */
+let presentWalk = -1;
+const present = new Set<string>();
+
+function presentIn(resource: readonly ResourceElement[], walk: number): ReadonlySet<string> {
+  if (presentWalk !== walk) {
+    presentWalk = walk;
+    present.clear();
+    for (let i = 0; i < resource.length; i++) {
+      const element = resource[i]!;
+      present.add(typeof element === 'string' ? element : String(element));
+    }
+  }
+  return present;
+}
 
 /**
  * The tails that start at one node, indexed so that a resource only tries the tails it
  * can match: a tail that ends with a literal is found by the resource's last element
  * (one lookup); one that starts with a literal after its `...`, by the elements that
- * are left; the others (`...` alone, a wildcard on both ends) are tried in turn.
+ * are left; the others (`...` alone, a wildcard on both ends) are tried in turn. A tail
+ * whose longest literal the resource lacks is dismissed with one lookup.
  */
 class TailIndex<S extends object> {
   size = 0;
-  private others: TailGroup<S>[] | null = null;
+  /** Every group by the hash of its tail, for finding an equal tail in O(1). */
+  private readonly byHash = new Map<number, TailGroup<S> | TailGroup<S>[]>();
+  private others: GroupList<S> | null = null;
   private byLast: GroupMap<S> | null = null;
   private byFirst: GroupMap<S> | null = null;
 
   find(source: readonly string[], start: number): TailGroup<S> | undefined {
-    const list = this.listFor(source, start, false);
-    if (list) for (const group of list) if (group.sameTail(source, start)) return group;
-    return undefined;
+    const bucket = this.byHash.get(tailHash(source, start));
+    if (!bucket) return undefined;
+    if (!Array.isArray(bucket)) return bucket.sameTail(source, start) ? bucket : undefined;
+    return bucket.find((group) => group.sameTail(source, start));
   }
 
-  add(group: TailGroup<S>): void {
-    this.listFor(group.source, group.start, true)!.push(group);
+  create(node: TrieNode<S>, source: readonly string[], start: number): TailGroup<S> {
+    const hash = tailHash(source, start);
+    const group = new TailGroup<S>(node, source, start, hash);
+    const bucket = this.byHash.get(hash);
+    this.byHash.set(hash, bucket === undefined ? group : Array.isArray(bucket) ? [...bucket, group] : [bucket, group]);
+    this.listFor(source, start, true)!.push(group);
     this.size++;
+    return group;
   }
 
   remove(group: TailGroup<S>): void {
+    const bucket = this.byHash.get(group.hash)!;
+    if (!Array.isArray(bucket)) this.byHash.delete(group.hash);
+    else {
+      const rest = bucket.filter((each) => each !== group);
+      this.byHash.set(group.hash, rest.length === 1 ? rest[0]! : rest);
+    }
     const { source, start } = group;
     const last = literalKeys(source[source.length - 1]!);
     const first = last ? undefined : literalKeys(source[start + 1] ?? '*');
@@ -136,16 +209,15 @@ class TailIndex<S extends object> {
       // One list, under each of the literal's keys.
       const keys = (last ?? first)!;
       const list = map.get(keys[0]!)!;
-      list.splice(list.indexOf(group), 1);
-      if (list.length === 0) for (const key of keys) map.delete(key);
+      list.delete(group);
+      if (list.groups.length === 0) for (const key of keys) map.delete(key);
       if (map.size === 0) {
         if (last) this.byLast = null;
         else this.byFirst = null;
       }
     } else {
-      const others = this.others!;
-      others.splice(others.indexOf(group), 1);
-      if (others.length === 0) this.others = null;
+      this.others!.delete(group);
+      if (this.others!.groups.length === 0) this.others = null;
     }
     this.size--;
   }
@@ -153,34 +225,29 @@ class TailIndex<S extends object> {
   /** Appends the subscriptions of every tail that matches resource[index..]; returns the lists appended. */
   match(resource: readonly ResourceElement[], index: number, walk: number, found: Subscription<S>[]): number {
     let sources = 0;
-    const others = this.others;
-    if (others) {
-      for (let i = 0; i < others.length; i++) {
-        const group = others[i]!;
-        if (group.rest || matchSource(group.source, group.start, resource, index, false)) sources += take(group.held, found);
-      }
-    }
+    if (this.others) sources += tryGroups(this.others.groups, resource, index, walk, found);
     const length = resource.length;
     if (index === length) return sources;
-    const byLast = this.byLast;
-    const ending = byLast?.get(resource[length - 1]!);
-    if (ending) sources += tryGroups(ending, resource, index, walk, found);
+    const ending = this.byLast?.get(resource[length - 1]!);
+    if (ending) sources += tryGroups(ending.groups, resource, index, walk, found);
     const byFirst = this.byFirst;
     if (byFirst) {
       for (let at = index; at < length; at++) {
         const starting = byFirst.get(resource[at]!);
-        if (starting) sources += tryGroups(starting, resource, index, walk, found);
+        if (!starting || starting.walk === walk) continue;
+        starting.walk = walk;
+        sources += tryGroups(starting.groups, resource, index, walk, found);
       }
     }
     return sources;
   }
 
   /** The list a tail belongs in; with `create`, made if missing. */
-  private listFor(source: readonly string[], start: number, create: boolean): TailGroup<S>[] | undefined {
+  private listFor(source: readonly string[], start: number, create: boolean): GroupList<S> | undefined {
     const last = literalKeys(source[source.length - 1]!);
     const first = last ? undefined : literalKeys(source[start + 1] ?? '*');
     if (!last && !first) {
-      if (!this.others && create) this.others = [];
+      if (!this.others && create) this.others = new GroupList();
       return this.others ?? undefined;
     }
     let map = last ? this.byLast : this.byFirst;
@@ -193,7 +260,7 @@ class TailIndex<S extends object> {
     const keys = (last ?? first)!;
     let list = map.get(keys[0]!);
     if (!list && create) {
-      list = [];
+      list = new GroupList();
       for (const key of keys) map.set(key, list);
     }
     return list;
@@ -206,7 +273,12 @@ function tryGroups<S extends object>(groups: TailGroup<S>[], resource: readonly 
     const group = groups[i]!;
     if (group.walk === walk) continue;
     group.walk = walk;
-    if (matchSource(group.source, group.start, resource, index, false)) sources += take(group.held, found);
+    if (group.rest) {
+      sources += take(group.held, found);
+      continue;
+    }
+    if (group.probe !== undefined && !presentIn(resource, walk).has(group.probe)) continue;
+    if (matchSource(group.source, group.start, resource, index, false, walk)) sources += take(group.held, found);
   }
   return sources;
 }
@@ -377,10 +449,8 @@ export class SubscriptionTable<S extends object> {
     if (start === source.length) return node;
     const found = node.tails?.find(source, start);
     if (found || !create) return found;
-    const group = new TailGroup<S>(node, source, start);
     this.nodes++;
-    (node.tails ??= new TailIndex()).add(group);
-    return group;
+    return (node.tails ??= new TailIndex()).create(node, source, start);
   }
 
   private child(node: TrieNode<S>, element: string, create: boolean): TrieNode<S> | undefined {
