@@ -283,6 +283,12 @@ function tryGroups<S extends object>(groups: TailGroup<S>[], resource: readonly 
   return sources;
 }
 
+/**
+ * Walk ids for every table: what is cached for one walk (the resource's texts, its
+ * element ids in segment-match.ts) is keyed by it, so two tables must never share one.
+ */
+let walks = 0;
+
 function byId(a: Subscription<object>, b: Subscription<object>): number {
   return a.id - b.id;
 }
@@ -338,7 +344,6 @@ export class SubscriptionTable<S extends object> {
   private nextId = 1;
   private count = 0;
   private nodes = 0;
-  private walkId = 0;
   /** Scratch stack reused by every match, so walks allocate nothing but the result. */
   private readonly stackNodes: (TrieNode<S> | undefined)[] = [];
   private readonly stackIndexes: number[] = [];
@@ -534,7 +539,7 @@ export class SubscriptionTable<S extends object> {
    */
   private walk(root: TrieNode<S>, resource: readonly ResourceElement[], found: Subscription<S>[]): number {
     const length = resource.length;
-    const walk = ++this.walkId;
+    const walk = ++walks;
     const nodes = this.stackNodes;
     const indexes = this.stackIndexes;
     let sources = 0;
