@@ -182,7 +182,7 @@ export function canonicalNumber(text: string): number | undefined {
 class Compiled implements CompiledPattern {
   readonly source: readonly string[];
 
-  /** `source` must be a fresh canonical array: it is frozen, not copied. */
+  /** `source` must be a fresh canonical array of its own: it is frozen, not copied. */
   constructor(source: string[]) {
     this.source = Object.freeze(source);
   }
@@ -206,5 +206,6 @@ export function compilePattern(pattern: readonly string[]): CompiledPattern {
   if (!normalized.ok) {
     throw errors.badPattern(normalized.reason);
   }
-  return new Compiled(normalized.pattern);
+  // A copy of exact length: the array normalizePattern grew by pushing has room for 17.
+  return new Compiled(normalized.pattern.slice());
 }

@@ -16,9 +16,6 @@ import { LimitMonitor } from './monitor.js';
 import { ownHops, type OwnPorts } from './own-hops.js';
 import type { Limits } from './schema.js';
 
-export { limitsSchema, defaultLimits, type Limits, type LimitName } from './schema.js';
-export { LimitMonitor } from './monitor.js';
-
 export interface LimitsOptions {
   engine: Engine;
   limits: Limits;
