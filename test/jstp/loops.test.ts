@@ -139,6 +139,17 @@ describe('the via trace', () => {
     expect(a.stats().looped).toBe(0);
   });
 
+  it('keeps a header named __proto__ a header when it adds the trace', () => {
+    const a = new Engine();
+    const sent: Dispatch[] = [];
+    const subscriber: Channel = { id: 'sub', send: (dispatch) => void sent.push(dispatch) };
+    a.receive({ protocol: ['JSTP', '0.5'], method: 'BIND', endpoint: { method: 'PATCH', resource: ['x'] }, timestamp: 1, token: [] }, subscriber);
+    a.receive(JSON.parse('{"protocol":["JSTP","0.5"],"method":"PATCH","resource":["x"],"timestamp":1,"token":[],"__proto__":{"polluted":true}}'), { id: 'pub', send: () => {} });
+    expect(Object.getPrototypeOf(sent[0])).toBe(Object.prototype);
+    expect(Object.hasOwn(sent[0]!, '__proto__')).toBe(true);
+    expect(sent[0]!.via).toEqual([a.id]);
+  });
+
   it('appends to a trace that others started, and keeps it out of the relayed text only when it must re-encode', async () => {
     const a = new Engine();
     const texts: string[] = [];
