@@ -14,6 +14,7 @@ import { ErrorCode, PasarelaError } from './jstp/errors.js';
 import { bufferSchema, uplinkSchema, uplinksSchema } from './uplinks/uplink-config.js';
 import { clusterSchema } from './cluster/schema.js';
 import { onCriticalSchema, saturationSchema, thresholdsSectionSchema } from './saturation/schema.js';
+import { limitsSchema } from './limits/schema.js';
 
 function isAllowEntry(entry: string): boolean {
   try {
@@ -69,6 +70,7 @@ const rootSchema = z.strictObject({
   log: logSchema.prefault({}),
   mqtt: mqttSchema.prefault({}),
   fleet: fleetSchema.optional(),
+  limits: limitsSchema.prefault({}),
   /** Driver-wide options; each driver validates its own section when it starts. */
   ble: z.looseObject({}).optional(),
   serial: z.looseObject({}).optional(),
@@ -293,6 +295,7 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     'saturation.thresholds': thresholdsSectionSchema,
     'saturation.onCritical': onCriticalSchema,
     cluster: clusterSchema,
+    limits: limitsSchema,
   };
   // A list's entries share one schema: `uplinks.*` names any of them.
   const schema = sections[path.map((key) => (typeof key === 'number' ? '*' : String(key))).join('.')];

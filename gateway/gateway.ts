@@ -17,6 +17,7 @@ import { cborCodec as cbor } from './jstp/codec/cbor-link.js';
 import { Engine } from './jstp/engine.js';
 import { errors } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
+import { installLimits } from './limits/index.js';
 import type { GatewayPlugin, GatewayPorts, PluginContext, PluginStop } from './plugin.js';
 import { TcpTransport } from './transports/tcp.js';
 import { WsTransport } from './transports/ws.js';
@@ -91,6 +92,10 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     ? new ForwardingPool({ engine, ...config.jstp.forwarding, cbor, logger: logger.child({ component: 'forwarding' }) }).install()
     : undefined;
 
+  // Filled in once the transports listen: hops naming these are this gateway.
+  const ownPorts = { tcp: undefined as number | undefined, http: undefined as number | undefined };
+  const limits = installLimits({ engine, limits: config.limits, listenHost: config.listen.host, ports: () => ownPorts, logger: logger.child({ component: 'limits' }) });
+
   const devicesLogger = logger.child({ component: 'devices' });
   const registry = new DeviceRegistry({ engine, logger: devicesLogger, devices: config.devices });
   bindDeviceResources(engine, registry, devicesLogger);
@@ -98,6 +103,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   engine.bind({ method: 'GET', resource: ['gateway'] }, () => ({
     name: 'pasarela',
     version: packageVersion(),
+    // What this gateway writes into the `via` trace of what it delivers.
+    id: engine.id,
     drivers: registry.drivers(),
     // Seconds, like process.uptime().
     uptime: Math.round((Date.now() - startedAt) / 10) / 100,
@@ -111,12 +118,17 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     host: config.listen.host,
     port: config.listen.tcp,
     cbor,
+    ...limits.transports,
+    maxLineBytes: config.limits.maxDispatchBytes,
+    idleProbeMs: config.limits.idleProbeMs,
     closeTimeoutMs: TRANSPORT_CLOSE_MS,
     logger: logger.child({ component: 'tcp' }),
   });
   // One port: plugins' routes and the dashboard over plain HTTP, JSTP over WebSocket upgrades on any path.
   const ws = new WsTransport({
     engine,
+    ...limits.transports,
+    maxPayload: config.limits.maxDispatchBytes,
     onRequest: (request, response) => {
       if (!router.handle(request, response)) serveStatic(request, response);
     },
@@ -126,6 +138,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     closeTimeoutMs: TRANSPORT_CLOSE_MS,
     logger: logger.child({ component: 'ws' }),
   });
+  limits.guardHttp(ws.server);
 
   let markReady: (ports: GatewayPorts) => void = () => undefined;
   const ready = new Promise<GatewayPorts>((resolve) => {
@@ -180,6 +193,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     const tcpAddress = await tcp.listen();
     const httpAddress = await ws.listen();
     const ports: GatewayPorts = { tcp: tcpAddress.port, http: httpAddress.port };
+    Object.assign(ownPorts, ports);
     markReady(ports);
     return { engine, registry, ports, close };
   } catch (error) {

@@ -94,9 +94,14 @@ const CATALOGUE = {
   /** The connection (or the pool or client it belonged to) is closed. */
   ChannelClosed: { code: 'PASARELA_CHANNEL_CLOSED', status: Status.UnreachableHost },
   ChannelOverflow: { code: 'PASARELA_CHANNEL_OVERFLOW', status: null },
-  /** A peer stopped answering heartbeats (WebSocket ping/pong). */
+  /** A peer stopped answering heartbeats (WebSocket ping/pong, the TCP idle probe). */
   PeerTimeout: { code: 'PASARELA_PEER_TIMEOUT', status: null },
   FrameTooLarge: { code: 'PASARELA_FRAME_TOO_LARGE', status: null },
+  /**
+   * Over one of the gateway's limits (docs/limits.md): a dispatch is answered 400 with
+   * it; input that cannot be answered closes its connection with it as the reason.
+   */
+  LimitExceeded: { code: 'PASARELA_LIMIT', status: Status.BadDispatch },
   InvalidJson: { code: 'PASARELA_INVALID_JSON', status: null },
   DecodeError: { code: 'PASARELA_DECODE_ERROR', status: null },
 

@@ -6,7 +6,7 @@
  */
 import type { Channel } from '../jstp/channel.js';
 import { unrestorable, type DispatchCodec, type LinkCodec } from '../jstp/codec/codec.js';
-import { serializeDispatch, type Dispatch } from '../jstp/dispatch.js';
+import { IMPLEMENTATION_TAG, serializeDispatch, type Dispatch } from '../jstp/dispatch.js';
 import type { Engine } from '../jstp/engine.js';
 import { ErrorCode, type FixedErrorCode } from '../jstp/errors.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
@@ -104,11 +104,18 @@ export interface ConnectionOptions {
   maxCborBytes?: number;
   /** A transport's counters, updated along with the connection's own. */
   counters?: TransportStats;
+  /** The peer's address (for limits kept per address); default: the id. */
+  address?: string;
 }
 
 /** All-zero counters: a server transport's to start with, or a lone connection's (nobody reads those). */
 export function emptyStats(): TransportStats {
   return { connections: 0, accepted: 0, received: 0, invalid: 0, sent: 0, overflows: 0, oversize: 0 };
+}
+
+function isTagged(value: unknown): boolean {
+  const protocol = (value as { protocol?: unknown } | null)?.protocol;
+  return Array.isArray(protocol) && protocol[2] === IMPLEMENTATION_TAG;
 }
 
 /** Invalid input is logged in full for the first few, then sampled, so a flood cannot flood the log. */
@@ -121,6 +128,8 @@ export class Connection implements Channel {
   readonly label: string;
   /** What `send` writes: set by the transport from what the peer speaks. */
   encoding: Encoding;
+  /** The peer's remote address, which per-address limits count by. */
+  readonly address: string;
   /** Resolves (never rejects) once the connection is closed. */
   readonly closed: Promise<CloseInfo>;
   private readonly wire: Wire;
@@ -139,11 +148,13 @@ export class Connection implements Channel {
   private invalid = 0;
   private sent = 0;
   private dropped = 0;
+  private tagged = false;
 
   constructor(wire: Wire, label: string, id: string, options: ConnectionOptions) {
     this.wire = wire;
     this.label = label;
     this.id = id;
+    this.address = options.address ?? id;
     this.engine = options.engine;
     this.logger = options.logger ?? silentLogger();
     this.encoder = options.encoder ?? new DispatchEncoder();
@@ -184,6 +195,16 @@ export class Connection implements Channel {
   private cborLink(): LinkCodec | undefined {
     if (!this.link && this.encoder.cbor) this.link = this.encoder.cbor.openLink(this.linkOptions);
     return this.link;
+  }
+
+  /** Dispatches received so far (cheap: the idle probe reads it). */
+  get receivedCount(): number {
+    return this.received;
+  }
+
+  /** True once the peer sent a dispatch tagged `pasarela`: an engine that answers a RELEASE of nothing with 406. */
+  get speaksPasarela(): boolean {
+    return this.tagged;
   }
 
   /** Calls `listener` once when the connection closes (at once if it has). Returns the unsubscribe. */
@@ -293,6 +314,7 @@ export class Connection implements Channel {
     if (this.info) return;
     this.received++;
     this.counters.received++;
+    if (!this.tagged) this.tagged = isTagged(value);
     try {
       this.engine.receive(value, this, text);
     } catch (error) {

@@ -12,6 +12,10 @@ import { DEFAULT_MAX_LINE_BYTES, LineDecoder } from '../jstp/codec/json.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
 import type { DispatchCodec } from '../jstp/codec/codec.js';
 import { Connection, DispatchEncoder, type Encoding, type Wire } from './connection.js';
+import type { ConnectionGate } from './connection-gate.js';
+import { watchIdle } from './idle-probe.js';
+import type { LimitReporter } from './limit-reporter.js';
+import { PendingInput, type InputBudget } from './pending-input.js';
 import { ServerTransport } from './server.js';
 import type { TransportAddress, TransportStats } from './transport.js';
 
@@ -27,6 +31,14 @@ export interface TcpConnectionOptions {
    * is read as a CBOR sequence and answered in CBOR. Without it such a peer is closed.
    */
   cbor?: DispatchCodec;
+  /** TCP keepalive after this long without traffic, so a vanished host is noticed (default 30 s; 0 off). */
+  keepAliveMs?: number;
+  /** How long a line (or CBOR item) the peer started may take to arrive whole; default no limit. */
+  lineTimeoutMs?: number;
+  /** The total of unfinished input, shared with other connections; default none. */
+  inputBudget?: InputBudget;
+  /** Where inputs over a limit are reported (counted and logged by the gateway). */
+  report?: LimitReporter;
 }
 
 export interface TcpTransportOptions extends TcpConnectionOptions {
@@ -36,6 +48,10 @@ export interface TcpTransportOptions extends TcpConnectionOptions {
   port?: number;
   /** How long `close()` lets peers flush before destroying their sockets (default 2 s). */
   closeTimeoutMs?: number;
+  /** Connections in total and per address, shared with the other server transports. */
+  gate?: ConnectionGate;
+  /** Probe a peer holding subscriptions after this long without input (see idle-probe.ts); default off. */
+  idleProbeMs?: number;
 }
 
 export interface DialTcpOptions extends TcpConnectionOptions {
@@ -47,6 +63,9 @@ export interface DialTcpOptions extends TcpConnectionOptions {
   offerAliases?: boolean;
   signal?: AbortSignal;
 }
+
+/** Default TCP keepalive delay: a quiet connection is probed by the kernel after 30 s. */
+export const DEFAULT_KEEPALIVE_MS = 30_000;
 
 /** Queued output is written at the end of the current task, or sooner past this size. */
 const FLUSH_BYTES = 64 * 1024;
@@ -128,17 +147,22 @@ function isCborStart(byte: number): boolean {
 }
 
 /** Feeds a CBOR sequence (RFC 8742) from the stream to the connection, one dispatch per item, each decoded with the connection's aliases. */
-function cborReader(connection: Connection, maxItemBytes: number): (chunk: Buffer) => void {
+function cborReader(connection: Connection, maxItemBytes: number, pending: PendingInput, report: LimitReporter | undefined): (chunk: Buffer) => void {
   const decoder = new CborSequenceDecoder({
     limits: { maxBytes: maxItemBytes, maxStringBytes: maxItemBytes },
     decode: (item) => connection.decodeCbor(item),
   });
   return (chunk) => {
-    for (const item of decoder.push(chunk)) {
+    const items = decoder.push(chunk);
+    pending.update(decoder.buffered);
+    for (const item of items) {
       if (item.ok) connection.receive(item.value);
       else if (!item.fatal) connection.undecodableCbor(chunk, item.error);
       // CBOR has no resynchronisation point: after a framing error the stream is lost.
-      else if (item.error.reason === 'too-large' || item.error.reason === 'string-too-long') connection.frameTooLarge(`CBOR item larger than ${maxItemBytes} bytes`);
+      else if (item.error.reason === 'too-large' || item.error.reason === 'string-too-long') {
+        report?.exceeded('maxDispatchBytes', connection.address, { max: maxItemBytes });
+        connection.frameTooLarge(`CBOR item larger than ${maxItemBytes} bytes`);
+      }
       else connection.abort(ErrorCode.DecodeError, `CBOR sequence broken: ${item.error.message}`);
     }
   };
@@ -155,6 +179,7 @@ export function attachTcpSocket(
 ): Connection {
   const logger = options.logger ?? silentLogger();
   const id = `tcp ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+  const address = socket.remoteAddress ?? '?';
   const encoder = options.encoder ?? new DispatchEncoder(options.cbor);
   const maxFrameBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const connection = new Connection(new TcpWire(socket), 'tcp', id, {
@@ -166,15 +191,30 @@ export function attachTcpSocket(
     offerAliases: options.offerAliases,
     maxCborBytes: maxFrameBytes,
     counters: options.counters,
+    address,
   });
   const lines = new LineDecoder({ maxLineBytes: maxFrameBytes });
+  const pending = new PendingInput({
+    budget: options.inputBudget,
+    timeoutMs: options.lineTimeoutMs,
+    onFault: (limit, reason) => {
+      options.report?.exceeded(limit, connection.address, { reason });
+      connection.abort(ErrorCode.LimitExceeded, reason);
+    },
+  });
   const onLine = (line: string): void => connection.receiveJson(line);
   const readLines = (chunk: Buffer): void => {
-    if (!lines.push(chunk, onLine)) connection.frameTooLarge(`line longer than ${maxFrameBytes} bytes`);
+    if (lines.push(chunk, onLine)) pending.update(lines.buffered);
+    else {
+      options.report?.exceeded('maxDispatchBytes', connection.address, { max: maxFrameBytes });
+      connection.frameTooLarge(`line longer than ${maxFrameBytes} bytes`);
+    }
   };
   let read: ((chunk: Buffer) => void) | undefined;
 
   socket.setNoDelay(true);
+  const keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
+  if (keepAliveMs > 0) socket.setKeepAlive(true, keepAliveMs);
   socket.on('data', (chunk: Buffer) => {
     if (connection.isClosed) return;
     if (!read) {
@@ -182,7 +222,7 @@ export function attachTcpSocket(
         read = readLines;
         connection.encoding = 'json';
       } else if (encoder.cbor) {
-        read = cborReader(connection, maxFrameBytes);
+        read = cborReader(connection, maxFrameBytes, pending, options.report);
         connection.encoding = 'cbor';
       } else {
         connection.abort(ErrorCode.DecodeError, 'peer speaks CBOR and no CBOR codec is installed');
@@ -196,6 +236,7 @@ export function attachTcpSocket(
   });
   socket.on('close', () => {
     lines.reset();
+    pending.close();
     connection.wireClosed();
   });
   return connection;
@@ -216,7 +257,7 @@ export class TcpTransport extends ServerTransport<net.Socket> {
 
   listen(): Promise<TransportAddress> {
     const host = this.options.host ?? '127.0.0.1';
-    return this.listenOn(this.server, host, this.options.port ?? 0, (error) => this.logger.error({ err: error }, 'tcp server error'));
+    return this.listenOn(this.server, host, this.options.port ?? 0, (error) => this.serverError(error, this.options.report));
   }
 
   protected async shutdown(): Promise<void> {
@@ -239,6 +280,13 @@ export class TcpTransport extends ServerTransport<net.Socket> {
       socket.destroy();
       return;
     }
+    const gate = this.options.gate;
+    const address = socket.remoteAddress ?? '?';
+    if (gate && !gate.admit(address)) {
+      socket.destroy();
+      return;
+    }
+    if (gate) socket.once('close', () => gate.leave(address));
     this.counters.accepted++;
     const connection = attachTcpSocket(socket, {
       ...this.options,
@@ -248,6 +296,8 @@ export class TcpTransport extends ServerTransport<net.Socket> {
     });
     this.sockets.set(socket, connection);
     socket.once('close', () => this.sockets.delete(socket));
+    const idleProbeMs = this.options.idleProbeMs ?? 0;
+    if (idleProbeMs > 0) watchIdle(connection, this.options.engine, idleProbeMs, this.options.report);
     this.logger.debug({ channel: connection.id }, 'tcp peer connected');
   }
 }
