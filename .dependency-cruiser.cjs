@@ -3,7 +3,7 @@
  * test/architecture/dependencies.test.ts in `npm test`. Paths are relative to the
  * repository root. Tests and benches may import anything and are not cruised.
  */
-const PROJECT = '^(gateway|drivers|firmware-sim|demo)/';
+const PROJECT = '^(gateway|drivers|testing|firmware-sim|demo)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -70,6 +70,20 @@ module.exports = {
       severity: 'error',
       from: { path: '^gateway/plugins/' },
       to: { path: '^drivers/[^/]+/', pathNot: ['^drivers/[^/]+/index\\.ts$', '^drivers/mqtt/embedded-broker\\.ts$'] },
+    },
+    {
+      name: 'the-contract-suite-is-for-tests',
+      comment: 'testing/ (`pasarela/testing`) runs drivers in tests; nothing a gateway runs imports it.',
+      severity: 'error',
+      from: { path: '^(gateway|drivers|firmware-sim|demo)/' },
+      to: { path: '^testing/' },
+    },
+    {
+      name: 'the-contract-suite-knows-drivers-by-their-interface',
+      comment: 'The suite runs any driver through drivers/driver.ts and the shared profile helpers: no concrete driver, no simulator.',
+      severity: 'error',
+      from: { path: '^testing/' },
+      to: { path: '^(drivers/[^/]+/|firmware-sim/|demo/)' },
     },
     {
       name: 'no-runtime-cycles',

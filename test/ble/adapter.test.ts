@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createBleDriver, NO_ADAPTER } from '../../drivers/ble/index.js';
 import { ErrorCode } from '../../gateway/jstp/errors.js';
-import { ContractGateway } from '../support/driver-contract.js';
+import { ContractGateway } from '../../testing/index.js';
 import { COFFEE, captureLogger } from './helpers.js';
 
 const require = createRequire(import.meta.url);

@@ -1,4 +1,4 @@
-import { describeDriverContract } from '../support/driver-contract.js';
+import { describeDriverContract } from '../../testing/index.js';
 import { memoryDriver, SimulatedLamp } from './memory-driver.js';
 
 describeDriverContract('memory', async () => {
