@@ -10,6 +10,7 @@ import { ErrorCode, PasarelaError } from '../gateway/jstp/errors.js';
 import { converterSpecSchema } from './converters.js';
 import type { ActionSpec, DeviceDescription, EventSpec, PropertySpec, ValueSchema } from './driver.js';
 import { checkValue } from './value-check.js';
+import { explainIssue } from './zod-issues.js';
 
 const VALUE_TYPES = ['number', 'integer', 'boolean', 'string', 'object', 'array', 'null'] as const;
 
@@ -132,14 +133,6 @@ export interface ProfileIssue {
   readonly message: string;
 }
 
-/** One issue per problem; an unknown key is reported at the key itself. */
-function toIssues(issues: readonly z.core.$ZodIssue[]): ProfileIssue[] {
-  return issues.flatMap((issue) => {
-    const path = issue.path.map((part) => (typeof part === 'number' ? part : String(part)));
-    if (issue.code === 'unrecognized_keys' && issue.keys.length > 0) return issue.keys.map((key) => ({ path: [...path, key], message: 'unknown field' }));
-    return [{ path, message: issue.message }];
-  });
-}
 
 /** `properties.temperature.codec: expected ...` */
 function formatIssue(issue: ProfileIssue): string {
@@ -184,7 +177,7 @@ export function loadProfile<P extends z.ZodRawShape = {}, Pr extends z.ZodRawSha
   extension: ProfileExtension<P, Pr, A, E> = {},
 ): Profile<P, Pr, A, E> {
   const result = profileSchema(extension).safeParse(data);
-  if (!result.success) throw new ProfileError(name, toIssues(result.error.issues));
+  if (!result.success) throw new ProfileError(name, result.error.issues.flatMap((issue) => explainIssue(issue, data)));
   const parsed = result.data as Record<string, unknown>;
   return { ...parsed, name, model: (parsed.model as string | undefined) ?? name } as unknown as Profile<P, Pr, A, E>;
 }

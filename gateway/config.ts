@@ -7,8 +7,10 @@ import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { driverEntrySchema, driversSchema } from './driver-host/config-schema.js';
 import { parseAllowEntry } from './forwarding.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
+import { profilesSchema } from './profiles/config-schema.js';
 
 function isAllowEntry(entry: string): boolean {
   try {
@@ -67,6 +69,8 @@ const rootSchema = z.strictObject({
   ble: z.looseObject({}).optional(),
   serial: z.looseObject({}).optional(),
   devices: z.array(deviceSchema).default([]),
+  drivers: driversSchema,
+  profiles: profilesSchema,
 });
 
 export const configSchema = rootSchema.superRefine((config, ctx) => {
@@ -104,8 +108,8 @@ export class ConfigError extends PasarelaError {
   readonly source: string;
   readonly issues: readonly ConfigIssue[];
 
-  constructor(source: string, issues: ConfigIssue[], detail?: string) {
-    super(ErrorCode.Config, detail ?? formatIssues(source, issues));
+  constructor(source: string, issues: ConfigIssue[], detail?: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Config, detail ?? formatIssues(source, issues), options);
     this.name = 'ConfigError';
     this.source = source;
     this.issues = issues;
@@ -155,7 +159,8 @@ export function applyOverrides(config: Config, overrides: ConfigOverrides): Conf
 /** Finds the line of a key path in the source text, for messages. */
 export type SourceMap = (path: readonly PropertyKey[]) => number | undefined;
 
-function parseYaml(path: string, text: string): { value: unknown; map: SourceMap } {
+/** Parses YAML keeping where each key is (config files, profile files); a syntax error names the file and the line. */
+export function parseYaml(path: string, text: string): { value: unknown; map: SourceMap } {
   const lineCounter = new LineCounter();
   const document: Document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
   const first = document.errors[0];
@@ -178,7 +183,7 @@ function parseYaml(path: string, text: string): { value: unknown; map: SourceMap
   return { value: document.toJS() ?? {}, map };
 }
 
-function parseJson(path: string, text: string): { value: unknown; map: SourceMap } {
+export function parseJson(path: string, text: string): { value: unknown; map: SourceMap } {
   try {
     return { value: JSON.parse(text), map: () => undefined };
   } catch (error) {
@@ -265,8 +270,10 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     'jstp.forwarding': forwardingSchema,
     log: logSchema,
     mqtt: mqttSchema,
+    'drivers.*': driverEntrySchema,
   };
-  const schema = sections[path.map(String).join('.')];
+  // A list's entries share one schema: `drivers[2]` is `drivers.*`.
+  const schema = sections[path.map((part) => (typeof part === 'number' ? '*' : String(part))).join('.')];
   return schema ? Object.keys(schema.shape) : undefined;
 }
 

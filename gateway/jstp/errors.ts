@@ -101,6 +101,8 @@ const CATALOGUE = {
   AddressInUse: { code: 'PASARELA_ADDRESS_IN_USE', status: null },
   /** A device profile failed validation (the message names the profile and the field). */
   Profile: { code: 'PASARELA_PROFILE', status: null },
+  /** A driver failed (its start, or its code later); logged with its name while the rest of the gateway runs. */
+  DriverFailed: { code: 'PASARELA_DRIVER_FAILED', status: null },
 
   // ---- devices ----
   /** The device sent data its converter cannot read. */

@@ -39,6 +39,8 @@ describe('defaults', () => {
       log: { level: 'info' },
       mqtt: {},
       devices: [],
+      drivers: [],
+      profiles: [],
     });
   });
 
