@@ -145,7 +145,20 @@ export async function loadConfig(path: string, overrides: ConfigOverrides = {}):
     throw new ConfigError(path, [], `${path}: cannot read config file (${reason})`);
   }
   const { value, map } = extension === '.json' ? parseJson(path, text) : parseYaml(path, text);
-  return applyOverrides(parseConfig(value, path, map), overrides);
+  const config = applyOverrides(parseConfig(value, path, map), overrides);
+  origins.set(config, { source: path, map });
+  return config;
+}
+
+/** The file each loaded config came from, and where its keys are. */
+const origins = new WeakMap<Config, { source: string; map: SourceMap }>();
+
+/** Where a key of a config is, for messages: `pasarela.yaml:12`, the file alone, or undefined (no file). */
+export function configLocation(config: Config, path: readonly PropertyKey[]): string | undefined {
+  const origin = origins.get(config);
+  if (!origin) return undefined;
+  const line = origin.map(path);
+  return line === undefined ? origin.source : `${origin.source}:${line}`;
 }
 
 /** Flags win over the file; the result is validated again with `flags` as its source. */

@@ -1,12 +1,18 @@
 /**
  * `pasarela [options]`: runs a gateway until SIGINT/SIGTERM. The drivers start as
  * plugins when the config asks for them; with `--demo`, the demo's plugins (loaded
- * only then, from demo/) run the simulated devices instead.
+ * only then, from demo/) run the simulated devices instead. The config's `drivers:`
+ * are loaded from its folder either way. An exception or a rejection nobody handled
+ * is given to the driver whose code raised it (the gateway keeps running); anything
+ * else ends the process, logged.
  */
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { applyOverrides, ConfigError, defaultConfig, loadConfig, LOG_LEVELS, type Config, type ConfigOverrides, type LogLevel } from '../config.js';
+import { claimDriverFault, type FaultKind } from '../driver-host/fault-scope.js';
+import { externalDriverPlugins } from '../driver-host/external-drivers.js';
 import { packageVersion, startGateway, type Gateway, type GatewayPlugin } from '../gateway.js';
+import { ErrorCode, PasarelaError } from '../jstp/errors.js';
 import { blePlugins } from '../plugins/ble-plugin.js';
 import { mqttPlugins } from '../plugins/mqtt-plugin.js';
 import { serialPlugins } from '../plugins/serial-plugin.js';
@@ -31,13 +37,19 @@ function parseLogLevel(value: string | undefined): LogLevel | undefined {
   return value as LogLevel;
 }
 
-/** The plugins the config asks for, or the demo's. */
-async function pluginsFor(config: Config, demo: boolean): Promise<GatewayPlugin[]> {
+/** The plugins the config asks for (or the demo's), then the drivers it loads from outside. */
+async function pluginsFor(config: Config, demo: boolean, configDir: string | undefined): Promise<GatewayPlugin[]> {
+  const external = await externalDriverPlugins(config, configDir ?? process.cwd());
   if (demo) {
     const { demoPlugins } = await import('../../demo/plugins.js');
-    return demoPlugins();
+    return [...demoPlugins(), ...external];
   }
-  return [...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config)];
+  return [...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config), ...external];
+}
+
+/** A config error, the gateway's own or one a driver found in its section or its profiles: exit 2. */
+function isConfigProblem(error: unknown): boolean {
+  return error instanceof ConfigError || (error instanceof PasarelaError && (error.code === ErrorCode.Config || error.code === ErrorCode.Profile));
 }
 
 export async function serve(argv: string[]): Promise<number | undefined> {
@@ -74,6 +86,15 @@ export async function serve(argv: string[]): Promise<number | undefined> {
   }
 
   const logger = createLogger(config.log.level, 1);
+  // A driver's failure is its own (the driver host isolates it); any other ends the process, as Node would.
+  const onFault = (error: unknown, kind: FaultKind): void => {
+    if (claimDriverFault(error, kind)) return;
+    logger.fatal({ err: error }, `${kind}: exiting`);
+    err(`pasarela: ${kind}: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    process.exit(EXIT_FAILURE);
+  };
+  process.on('uncaughtException', (error) => onFault(error, 'uncaught exception'));
+  process.on('unhandledRejection', (reason) => onFault(reason, 'unhandled rejection'));
   let starting: Promise<Gateway> | undefined;
   let closing = false;
   const shutdown = (signal: NodeJS.Signals): void => {
@@ -111,14 +132,14 @@ export async function serve(argv: string[]): Promise<number | undefined> {
 
   let gateway: Gateway;
   try {
-    const plugins = await pluginsFor(config, values.demo === true);
     const configDir = values.config === undefined ? undefined : dirname(resolve(values.config));
+    const plugins = await pluginsFor(config, values.demo === true, configDir);
     starting = startGateway(config, { logger, plugins, ...(configDir === undefined ? {} : { configDir }) });
     gateway = await starting;
   } catch (error) {
     logger.fatal({ err: error }, 'gateway failed to start');
     err(`pasarela: ${error instanceof Error ? error.message : String(error)}`);
-    return EXIT_FAILURE;
+    return isConfigProblem(error) ? EXIT_USAGE : EXIT_FAILURE;
   }
   if (closing) return undefined; // a signal came while starting: shutdown() exits
   logger.info({ host: config.listen.host, tcp: gateway.ports.tcp, http: gateway.ports.http, version: packageVersion() }, 'ready');
