@@ -59,10 +59,10 @@ module.exports = {
     },
     {
       name: 'gateway-knows-drivers-by-their-interface',
-      comment: 'The gateway meets drivers through drivers/driver.ts (and the value checks of its schemas); only the driver plugins (gateway/plugins/) construct concrete drivers.',
+      comment: 'The gateway meets drivers through drivers/driver.ts (and the value checks of its schemas, and the data files both read); only the driver plugins (gateway/plugins/) construct concrete drivers.',
       severity: 'error',
       from: { path: '^gateway/', pathNot: '^gateway/plugins/' },
-      to: { path: '^drivers/', pathNot: '^drivers/(driver|value-check)\\.ts$' },
+      to: { path: '^drivers/', pathNot: '^drivers/(driver|value-check|data-file)\\.ts$' },
     },
     {
       name: 'driver-plugins-use-a-drivers-entry',

@@ -5,8 +5,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { DataFileError, parseJson as parseJsonData, parseYaml as parseYamlData, type ParsedData, type SourceMap } from '../drivers/data-file.js';
 import { driverEntrySchema, driversSchema } from './driver-host/config-schema.js';
 import { parseAllowEntry } from './forwarding.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
@@ -169,42 +169,23 @@ export function applyOverrides(config: Config, overrides: ConfigOverrides): Conf
 
 // ---- parsing -----------------------------------------------------------------------
 
-/** Finds the line of a key path in the source text, for messages. */
-export type SourceMap = (path: readonly PropertyKey[]) => number | undefined;
+export type { SourceMap } from '../drivers/data-file.js';
 
-/** Parses YAML keeping where each key is (config files, profile files); a syntax error names the file and the line. */
-export function parseYaml(path: string, text: string): { value: unknown; map: SourceMap } {
-  const lineCounter = new LineCounter();
-  const document: Document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  const first = document.errors[0];
-  if (first) {
-    const line = first.linePos?.[0].line;
-    const column = first.linePos?.[0].col;
-    const where = line === undefined ? path : `${path}:${line}${column === undefined ? '' : `:${column}`}`;
-    // yaml's message continues with a code excerpt; the first line says it all.
-    const reason = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    throw new ConfigError(path, [], `${where}: YAML syntax error${line === undefined ? '' : ` at line ${line}`}: ${reason}`);
-  }
-  const map: SourceMap = (keyPath) => {
-    // Walk up the path until a node exists (a missing key is reported on its parent).
-    for (let depth = keyPath.length; depth >= 0; depth--) {
-      const node = document.getIn(keyPath.slice(0, depth) as unknown[], true) as { range?: [number, number, number] } | undefined;
-      if (node?.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
-  return { value: document.toJS() ?? {}, map };
+/** Parses YAML keeping where each key is (config files, profile files); a syntax error is a ConfigError naming the file and the line. */
+export function parseYaml(path: string, text: string): ParsedData {
+  return asConfigError(path, () => parseYamlData(path, text));
 }
 
-export function parseJson(path: string, text: string): { value: unknown; map: SourceMap } {
+export function parseJson(path: string, text: string): ParsedData {
+  return asConfigError(path, () => parseJsonData(path, text));
+}
+
+function asConfigError<T>(path: string, parse: () => T): T {
   try {
-    return { value: JSON.parse(text), map: () => undefined };
+    return parse();
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const position = /at position (\d+)/.exec(message);
-    const line = position ? text.slice(0, Number(position[1])).split('\n').length : undefined;
-    const where = line === undefined ? path : `${path}:${line}`;
-    throw new ConfigError(path, [], `${where}: JSON syntax error${line === undefined ? '' : ` at line ${line}`}: ${message.replace(/ in JSON at position \d+.*$/, '')}`);
+    if (error instanceof DataFileError) throw new ConfigError(path, [], error.message);
+    throw error;
   }
 }
 

@@ -5,13 +5,12 @@
  * driver checks it (`Driver.checkProfile`) before it starts; every problem is reported
  * with the file, the line, the key and what was expected.
  */
-import { readFile } from 'node:fs/promises';
 import { basename, extname, isAbsolute, relative, resolve } from 'node:path';
 import { glob, isDynamicPattern } from 'tinyglobby';
-import { ConfigError, formatKey, parseJson, parseYaml } from '../config.js';
+import { DataFileError, readDataFile, type ParsedData } from '../../drivers/data-file.js';
+import { ConfigError, formatKey } from '../config.js';
 import { PasarelaError, ErrorCode } from '../jstp/errors.js';
 
-const EXTENSIONS = ['.yaml', '.yml', '.json'];
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
 /** One profile file, read and parsed. */
@@ -45,18 +44,14 @@ async function expand(pattern: string, index: number, baseDir: string): Promise<
 
 async function readProfileFile(path: string): Promise<ProfileFile> {
   const file = shown(path);
-  const extension = extname(path).toLowerCase();
-  if (!EXTENSIONS.includes(extension)) {
-    throw new ConfigError(file, [], `${file}: a profile file is .yaml, .yml or .json, not "${extension || '(none)'}"`);
-  }
-  let text: string;
+  let parsed: ParsedData;
   try {
-    text = await readFile(path, 'utf8');
+    parsed = await readDataFile(path, file, 'profile file');
   } catch (error) {
-    const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
-    throw new ConfigError(file, [], `${file}: cannot read profile file (${reason})`);
+    if (error instanceof DataFileError) throw new ConfigError(file, [], error.message);
+    throw error;
   }
-  const { value, map } = extension === '.json' ? parseJson(file, text) : parseYaml(file, text);
+  const { value, map } = parsed;
   const problem = (line: number | undefined, key: string, message: string): ConfigError =>
     new ConfigError(file, [], `profile error: ${file}${line === undefined ? '' : `:${line}`}: ${key}: ${message}`);
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
