@@ -69,11 +69,17 @@ function styleOf(functions: TestFunctions): 'vitest' | 'node' {
 }
 
 /**
- * vitest's functions inside a vitest worker (it sets VITEST), node:test's anywhere
- * else. Loaded as this module loads (top-level await), so that tests register while
- * the test file runs, as both runners need.
+ * Inside a vitest worker: it sets VITEST and keeps its state on `globalThis` (a child
+ * process a vitest test starts inherits the first, not the second).
  */
-const detected: Runner = process.env.VITEST
+const inVitest = process.env.VITEST !== undefined && '__vitest_worker__' in globalThis;
+
+/**
+ * vitest's functions inside a vitest worker, node:test's anywhere else. Loaded as
+ * this module loads (top-level await), so that tests register while the test file
+ * runs, as both runners need.
+ */
+const detected: Runner = inVitest
   ? adapt((await import('vitest')) as unknown as TestFunctions, 'vitest')
   : adapt((await import('node:test')) as unknown as TestFunctions, 'node');
 

@@ -1,83 +1,32 @@
 /**
  * The package as others get it: `npm pack` (which runs `prepare`, the build, as a
  * publish does), the tarball installed into an empty folder with no network, then
- * each entry (`pasarela`, `pasarela/client`, `pasarela/driver`) imported from Node
- * and type-checked, the client bundled for browsers from the install, and the
- * installed `pasarela` command run.
- *
- * Offline installs need a lockfile here: npm 11 reads full registry metadata to
- * resolve a version range, and the npm cache on this machine holds only the
- * abbreviated metadata and the tarballs that the project's own (locked) install
- * fetched. So the consumer folder gets a lockfile made from the project's
- * package-lock.json: its runtime packages, at the versions the suite runs with.
- * npm still checks them against the ranges in the tarball's package.json.
+ * each entry (`pasarela`, `pasarela/client`, `pasarela/driver`, `pasarela/testing`)
+ * imported from Node and type-checked, the client bundled for browsers from the
+ * install, and the installed `pasarela` command run. How the offline install works
+ * (a lockfile made from the project's): test/support/packed.ts.
  */
 import { execFile, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForBrowser, nodeOnlyParts } from '../support/browser-bundle.js';
+import { installPasarela, NPM_ENV, packPasarela, projectPackage, type PackageJson } from '../support/packed.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'package-consumer');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
-interface PackageJson {
-  name: string;
-  version: string;
-  license?: string;
-  bin?: Record<string, string>;
-  engines?: Record<string, string>;
-  dependencies?: Record<string, string>;
-  allowScripts?: Record<string, boolean>;
-}
-
-interface LockEntry {
-  dev?: boolean;
-  devOptional?: boolean;
-  optional?: boolean;
-  [key: string]: unknown;
-}
-
 const run = promisify(execFile);
-/** npm never reaches the network from this test. */
-const NPM_ENV = { ...process.env, npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false' };
 
 let dir: string;
 let app: string;
 let tarball: string;
 let installWarnings: string;
 let project: PackageJson;
-
-async function npm(args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
-  return run('npm', args, { cwd, env: NPM_ENV, maxBuffer: 16 * 1024 * 1024 });
-}
-
-/** The consumer's lockfile: the tarball, and the project's locked runtime packages where npm would hoist them. */
-async function consumerLock(tarballSpec: string): Promise<object> {
-  const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
-  const packages: Record<string, unknown> = {
-    '': { name: 'consumer', dependencies: { pasarela: tarballSpec } },
-    'node_modules/pasarela': {
-      version: project.version,
-      resolved: tarballSpec,
-      license: project.license,
-      dependencies: project.dependencies,
-      bin: project.bin,
-      engines: project.engines,
-    },
-  };
-  for (const [path, entry] of Object.entries(lock.packages)) {
-    if (path === '' || entry.dev) continue;
-    // Needed by a runtime package as an optional one, and by a dev tool too.
-    const { devOptional, ...rest } = entry;
-    packages[path] = devOptional ? { ...rest, optional: true } : rest;
-  }
-  return { name: 'consumer', lockfileVersion: 3, requires: true, packages };
-}
 
 /** A JSON log line of the command, or undefined for anything else. */
 function parseLogLine(line: string): { msg?: unknown; http?: unknown } | undefined {
@@ -91,22 +40,12 @@ function parseLogLine(line: string): { msg?: unknown; http?: unknown } | undefin
 
 describe('the packed package, installed offline', () => {
   beforeAll(async () => {
-    project = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
+    project = await projectPackage();
+    tarball = await packPasarela();
     dir = await mkdtemp(join(tmpdir(), 'pasarela-pack-'));
-    await npm(['pack', '--pack-destination', dir], ROOT);
-    tarball = join(dir, `pasarela-${project.version}.tgz`);
     app = join(dir, 'app');
-    await mkdir(app);
-    const spec = `file:${tarball}`;
-    const lock = await consumerLock(spec);
-    const runtime = Object.keys((lock as { packages: Record<string, unknown> }).packages).map((path) => path.replace(/^.*node_modules\//, ''));
-    // The same install-script choices as the project makes for the packages the consumer gets.
-    const allowScripts = Object.fromEntries(Object.entries(project.allowScripts ?? {}).filter(([name]) => runtime.includes(name)));
-    await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { pasarela: spec }, allowScripts }, null, 2));
-    await writeFile(join(app, 'package-lock.json'), JSON.stringify(lock, null, 2));
+    installWarnings = await installPasarela(app, tarball);
     for (const file of ['consumer.mjs', 'consumer.ts', 'tsconfig.json']) await copyFile(join(FIXTURE, file), join(app, file));
-    const install = await npm(['install', '--offline', '--no-audit', '--no-fund', tarball], app);
-    installWarnings = install.stderr;
   }, 300_000);
 
   afterAll(async () => {
@@ -127,13 +66,19 @@ describe('the packed package, installed offline', () => {
       'dist/gateway/jstp/codec/cbor.js',
       'dist/drivers/sdk.js',
       'dist/drivers/sdk.d.ts',
+      'dist/testing/index.js',
+      'dist/testing/index.d.ts',
+      'templates/driver/package.json',
+      'templates/driver/index.js',
+      'templates/driver/test/contract.test.js',
       'dist/gateway/cli.js',
       'web/dist/index.html',
     ]) {
       expect(files).toContain(needed);
     }
-    expect(files.filter((path) => !/^(package\.json|README\.md|dist\/|web\/dist\/[^/.][^/]*$)/.test(path))).toEqual([]);
-    expect(files.filter((path) => /(^|\/)test\/|\.test\./.test(path))).toEqual([]);
+    expect(files.filter((path) => !/^(package\.json|README\.md|dist\/|templates\/driver\/|web\/dist\/[^/.][^/]*$)/.test(path))).toEqual([]);
+    // The driver template's contract test is a file `pasarela new driver` writes, not one of ours.
+    expect(files.filter((path) => !path.startsWith('templates/driver/') && /(^|\/)test\/|\.test\./.test(path))).toEqual([]);
     // Each compiled module has its source: nothing left over from files since moved or removed.
     const orphans = files.filter((path) => path.startsWith('dist/') && path.endsWith('.js') && !existsSync(join(ROOT, path.slice('dist/'.length).replace(/\.js$/, '.ts'))));
     expect(orphans).toEqual([]);
@@ -157,7 +102,11 @@ describe('the packed package, installed offline', () => {
     const seen = JSON.parse(stdout) as Record<string, any>;
     expect(seen.exports.pasarela).toEqual(expect.arrayContaining(['startGateway', 'Engine', 'Status', 'PasarelaError', 'ErrorCode', 'loadConfig', 'parseConfig', 'validateDispatch', 'driverPlugin']));
     expect(seen.exports.client).toEqual(expect.arrayContaining(['connect', 'Client', 'AnswerError', 'Status']));
-    expect(seen.exports.driver).toEqual(expect.arrayContaining(['PasarelaError', 'Status', 'ErrorCode', 'createConverter', 'int16le', 'loadProfile', 'describeProfile', 'profileSchema']));
+    expect(seen.exports.driver).toEqual(
+      expect.arrayContaining(['PasarelaError', 'Status', 'ErrorCode', 'createConverter', 'int16le', 'loadProfile', 'describeProfile', 'profileSchema', 'readProfileFile', 'checkValue', 'applyDefaults', 'Backoff', 'z']),
+    );
+    expect(seen.exports.testing).toEqual(['ContractGateway', 'describeDriverContract']);
+    expect(seen.contractRead).toEqual({ status: 200, body: 21.5 });
     expect(seen.localGet).toEqual({ status: 200, body: 'hello pi' });
     expect(seen.localMissing).toEqual({ status: 404, isPasarelaError: true });
     expect(seen.sameErrorClass).toBe(true);

@@ -18,9 +18,9 @@ interface NodeTestRun {
 }
 
 function nodeTest(flaw?: string): Promise<NodeTestRun> {
+  // The child inherits VITEST from this worker, as any process a vitest test starts does:
+  // the suite must still see that it is not inside vitest, and pick node:test.
   const env: NodeJS.ProcessEnv = { ...process.env, PASARELA_CONTRACT_FLAW: flaw ?? '' };
-  // Not inside vitest's worker: the suite must pick node:test by itself.
-  delete env.VITEST;
   return new Promise((resolve) => {
     execFile(process.execPath, ['--import', 'tsx', '--test', '--test-reporter=tap', FIXTURE], { cwd: ROOT, env, timeout: 60_000 }, (error, stdout, stderr) => {
       const output = `${stdout}${stderr}`;
