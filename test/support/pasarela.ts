@@ -24,11 +24,11 @@ export class Run {
   readonly exited: Promise<Exit>;
   private waiters: (() => void)[] = [];
 
-  /** `pasarela ARGS`; with `command`, that program and its args instead (e.g. a shell pipeline). */
-  constructor(args: string[], command: string = process.execPath) {
+  /** `pasarela ARGS`; with `command`, that program and its args instead (e.g. a shell pipeline, an installed `pasarela`). */
+  constructor(args: string[], command: string = process.execPath, cwd: string = ROOT) {
     const argv = command === process.execPath ? ['--import', 'tsx', CLI, ...args] : args;
     this.child = spawn(command, argv, {
-      cwd: ROOT,
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, FORCE_COLOR: '0' },
     });
