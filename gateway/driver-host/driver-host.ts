@@ -54,6 +54,8 @@ export class DriverHost {
       options: run.options,
       profiles: this.profilesFor(driver),
       source: run.source,
+      // Pasarela's own drivers run unscoped: a gateway without drivers from outside pays nothing for the scope.
+      scoped: run.source.origin !== 'built-in',
       ...(run.restart === undefined ? {} : { restart: run.restart }),
     });
     this.supervisors.set(name, supervisor);

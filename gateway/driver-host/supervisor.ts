@@ -1,7 +1,7 @@
 /**
  * Runs one driver so that its failures stay its own. A `start` that throws, rejects
- * or never finishes, and an exception or unhandled rejection raised by the driver's
- * code later (fault-scope.ts), are logged with the driver's name; its devices go
+ * or never finishes, and (for a scoped driver) an exception or unhandled rejection
+ * raised by the driver's code later (fault-scope.ts), are logged with the driver's name; its devices go
  * offline and stay listed, the driver is stopped, and it is started again with
  * backoff. Everything it reports after it failed is ignored: each start hands the
  * driver a context of its own, and a failure retires that context's handles.
@@ -74,6 +74,12 @@ export interface SupervisorOptions {
   readonly source: DriverSource;
   readonly restart?: RestartPolicy;
   readonly startTimeoutMs?: number;
+  /**
+   * Run the driver's code in a fault scope of its own, so that an exception or a
+   * rejection it raises later is isolated too (default true). Without it, only a
+   * failed start is isolated, and nothing of the process pays for the scope.
+   */
+  readonly scoped?: boolean;
 }
 
 type HandlerName = keyof DeviceHandlers;
@@ -110,6 +116,7 @@ export class DriverSupervisor {
   private readonly settings: SupervisorOptions;
   private readonly backoff: Backoff | undefined;
   private readonly logger: Logger;
+  private readonly scoped: boolean;
   /** Each start's context is one generation; a failure moves on, retiring the old one's handles. */
   private generation = 0;
   /** The registry's handles of the current generation's devices. */
@@ -128,6 +135,7 @@ export class DriverSupervisor {
     this.driver = settings.driver;
     this.name = settings.driver.name;
     this.logger = settings.logger;
+    this.scoped = settings.scoped ?? true;
     const restart = settings.restart ?? {};
     this.backoff = restart === false ? undefined : new Backoff({ ...RESTART_DEFAULTS, ...restart }, { where: `drivers[${this.name}].restart` });
   }
@@ -195,7 +203,7 @@ export class DriverSupervisor {
     const timeoutMs = this.settings.startTimeoutMs ?? START_TIMEOUT_MS;
     let error: unknown;
     try {
-      await within(timeoutMs, `driver "${this.name}" start`, runAs(this.owner(generation), () => Promise.resolve().then(() => this.driver.start(context))));
+      await within(timeoutMs, `driver "${this.name}" start`, this.run(this.owner(generation), () => Promise.resolve().then(() => this.driver.start(context))));
     } catch (failure) {
       error = failure ?? new Error(`driver "${this.name}" start rejected without a reason`);
     }
@@ -246,11 +254,16 @@ export class DriverSupervisor {
   private async stopDriver(closing = false): Promise<void> {
     const owner: FaultOwner = { name: this.name, fault: (error) => this.late(error) };
     try {
-      await within(STOP_TIMEOUT_MS, `driver "${this.name}" stop`, runAs(owner, () => Promise.resolve().then(() => this.driver.stop())));
+      await within(STOP_TIMEOUT_MS, `driver "${this.name}" stop`, this.run(owner, () => Promise.resolve().then(() => this.driver.stop())));
     } catch (error) {
       if (closing) throw error;
       this.logger.warn({ err: error, driver: this.name }, `driver "${this.name}" failed to stop`);
     }
+  }
+
+  /** Runs the driver's code, in its scope when it is scoped. */
+  private run<T>(owner: FaultOwner, fn: () => T): T {
+    return this.scoped ? runAs(owner, fn) : fn();
   }
 
   /** A scope's owner: faults count only while its generation is the current one. */
@@ -281,19 +294,19 @@ export class DriverSupervisor {
       profiles,
       addDevice: (info, handlers) => {
         if (!live()) return inertHandle(info.id ?? info.key);
-        const raw = asGateway(() => base.addDevice(info, this.scoped(handlers, owner)));
+        const raw = asGateway(() => base.addDevice(info, this.scopedHandlers(handlers, owner)));
         this.handles.push(raw);
         return this.guarded(raw, live);
       },
     };
   }
 
-  /** The driver's handlers, each call run in the driver's scope. */
-  private scoped(handlers: DeviceHandlers, owner: FaultOwner): DeviceHandlers {
+  /** The driver's handlers, each call run in the driver's scope (when it has one). */
+  private scopedHandlers(handlers: DeviceHandlers, owner: FaultOwner): DeviceHandlers {
     const scoped: DeviceHandlers = {};
     for (const name of HANDLER_NAMES) {
       const handler = handlers[name] as ((...args: unknown[]) => Promise<unknown>) | undefined;
-      if (handler) (scoped as Record<HandlerName, unknown>)[name] = (...args: unknown[]) => runAs(owner, () => handler.apply(handlers, args));
+      if (handler) (scoped as Record<HandlerName, unknown>)[name] = (...args: unknown[]) => this.run(owner, () => handler.apply(handlers, args));
     }
     return scoped;
   }
