@@ -37,14 +37,15 @@ function parseLogLevel(value: string | undefined): LogLevel | undefined {
   return value as LogLevel;
 }
 
-/** The plugins the config asks for (or the demo's), then the drivers it loads from outside. */
+/**
+ * The plugins the config asks for (or the demo's), then the drivers it loads from
+ * outside; a driver from outside named like a built-in one (`ble`) runs instead of it.
+ */
 async function pluginsFor(config: Config, demo: boolean, configDir: string | undefined): Promise<GatewayPlugin[]> {
   const external = await externalDriverPlugins(config, configDir ?? process.cwd());
-  if (demo) {
-    const { demoPlugins } = await import('../../demo/plugins.js');
-    return [...demoPlugins(), ...external];
-  }
-  return [...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config), ...external];
+  const replaced = new Set(external.map((plugin) => plugin.name));
+  const builtIn = demo ? (await import('../../demo/plugins.js')).demoPlugins() : [...mqttPlugins(config), ...blePlugins(config), ...serialPlugins(config)];
+  return [...builtIn.filter((plugin) => !replaced.has(plugin.name)), ...external];
 }
 
 /** A config error, the gateway's own or one a driver found in its section or its profiles: exit 2. */

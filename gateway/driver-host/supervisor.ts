@@ -185,11 +185,12 @@ export class DriverSupervisor {
     this.restartAt = undefined;
     await this.failing;
     const running = this.current === 'running' || this.current === 'starting';
-    this.generation++;
     this.current = 'stopped';
     try {
+      // Its handles stay live while it stops: a driver takes its devices offline itself.
       if (running) await this.stopDriver(true);
     } finally {
+      this.generation++;
       this.settings.registry.removeDriver(this.name);
     }
   }

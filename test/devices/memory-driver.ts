@@ -1,7 +1,7 @@
 /**
- * A driver and simulator that live in memory: the contract suite's own check, and
- * the example of docs/writing-a-driver.md. The simulator is an instance with its own
- * timer; the driver reaches it only through its methods and events.
+ * A driver and simulator that live in memory: the contract suite's own check, under
+ * vitest and under node --test. The simulator is an instance with its own timer; the
+ * driver reaches it only through its methods and events.
  */
 import { EventEmitter } from 'node:events';
 import type { DeviceHandle, Driver } from '../../drivers/driver.js';

@@ -141,6 +141,26 @@ describe('the supervisor', () => {
     expect(claimDriverFault(new Error('elsewhere'), 'unhandled rejection')).toBe(false);
   });
 
+  it('keeps a driver\'s handles live while it stops, so it takes its own devices offline', async () => {
+    let handle: DeviceHandle | undefined;
+    const { supervisor } = supervise({
+      name: 'lamp',
+      async start(context) {
+        handle = context.addDevice({ key: 'lamp-1', id: 'lamp' }, {});
+        handle.setOnline(true);
+      },
+      async stop() {
+        handle!.setOnline(false);
+      },
+    });
+    await supervisor.start();
+    const seen: unknown[] = [];
+    engine.bind({ method: 'PATCH', resource: ['devices', 'lamp'] }, ({ body }) => void seen.push(body));
+    await supervisor.stop();
+    // Offline as the driver said, then no second "removed" PATCH for a device already offline.
+    expect(seen).toEqual([{ online: false }]);
+  });
+
   it('cancels a waiting restart when the gateway closes', async () => {
     const lamp = failingLater();
     const { supervisor } = supervise(lamp.driver, { initialMs: 60_000 });
