@@ -1,41 +1,34 @@
 /**
  * docs/device-profiles.md's example, as it is written in docs/examples/ble-thermometer:
  * a YAML profile for a Bluetooth thermometer (Environmental Sensing 0x181A,
- * Temperature 0x2A6E, sint16 in 0.01 °C) loaded through `profiles:` in the config,
- * driving a simulated GATT peripheral made from a YAML description of its own; the
- * temperature arrives over TCP as PATCH. (The command cannot reach a simulated radio,
- * so the gateway runs here, composed as the command composes it.)
+ * Temperature 0x2A6E, sint16 in 0.01 °C), listed under `profiles:` in the example's
+ * config, drives a simulated GATT peripheral made from a YAML description of its own;
+ * its temperature arrives over TCP as PATCH. The gateway is the real `pasarela`
+ * command; since the machine has no radio, the config also loads (as `drivers:`) the
+ * BLE driver on a simulated one, which runs instead of the built-in driver.
  */
-import { readFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, type Client } from '../../gateway/client.js';
-import { loadConfig } from '../../gateway/config.js';
-import { startGateway, type Gateway } from '../../gateway/gateway.js';
-import { blePlugin } from '../../gateway/plugins/ble-plugin.js';
-import { createDescribedPeripheral, parsePeripheral, type DescribedPeripheral } from '../../firmware-sim/gatt-peripheral/index.js';
-import { ROOT } from '../support/pasarela.js';
+import { cleanupsAfterEach } from '../support/cleanups.js';
+import { parseJson, pasarelaRuns, ROOT } from '../support/pasarela.js';
 
 const EXAMPLE = join(ROOT, 'docs', 'examples', 'ble-thermometer');
+const SIMULATED_BLE = join(ROOT, 'test', 'fixtures', 'drivers', 'simulated-ble.ts');
+const { gateway } = pasarelaRuns();
+const cleanups = cleanupsAfterEach();
+let dir: string;
 
-let gateway: Gateway | undefined;
-let client: Client | undefined;
-let thermometer: DescribedPeripheral | undefined;
-
-afterEach(async () => {
-  await client?.close();
-  await gateway?.close();
-  thermometer?.stop();
-  gateway = client = thermometer = undefined;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'pasarela-thermometer-'));
 });
 
-/** Every PATCH of the temperature, in order. */
-function temperatures(target: Client): number[] {
-  const seen: number[] = [];
-  target.bind({ method: 'PATCH', resource: ['devices', 'thermometer', 'properties', 'temperature'] }, ({ body }) => void seen.push((body as { value: number }).value));
-  return seen;
-}
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
 
 async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
   const giveUp = Date.now() + ms;
@@ -47,12 +40,18 @@ async function until(what: string, check: () => boolean, ms = 10_000): Promise<v
 
 describe('a BLE thermometer from a YAML profile', () => {
   it('is found by its service, described by the profile, and its temperature arrives as PATCH', async () => {
-    thermometer = createDescribedPeripheral(parsePeripheral(parse(await readFile(join(EXAMPLE, 'thermometer-peripheral.yaml'), 'utf8'))));
-    const config = await loadConfig(join(EXAMPLE, 'pasarela.yaml'), { listen: { tcp: 0, http: 0 }, log: { level: 'silent' } });
-    gateway = await startGateway(config, { plugins: [blePlugin({ bindings: thermometer.radio })], configDir: EXAMPLE });
-    client = connect(`tcp://127.0.0.1:${gateway.ports.tcp}`, { reconnect: false });
-    await client.ready();
-    const peer = client;
+    // The example folder as it is, plus the simulated radio.
+    await cp(EXAMPLE, join(dir, 'example'), { recursive: true });
+    const config = join(dir, 'example', 'pasarela.yaml');
+    const peripheral = join(EXAMPLE, 'thermometer-peripheral.yaml');
+    await writeFile(config, `${await readFile(config, 'utf8')}drivers:\n  - { module: ${SIMULATED_BLE}, options: { peripheral: ${peripheral} } }\n`);
+    const { run, tcp } = await gateway('--config', config);
+    const control = parseJson(await run.line('stdout', (line) => parseJson(line)?.msg === 'simulated peripheral control'))!.port as number;
+    const radio = net.connect(control, '127.0.0.1');
+    cleanups.push(() => radio.destroy());
+    const peer: Client = connect(`tcp://127.0.0.1:${tcp}`, { reconnect: false });
+    cleanups.push(() => peer.close());
+    await peer.ready();
 
     // Found by its advertised service; its first reading came as it connected.
     await expect.poll(async () => ((await peer.get(['devices', 'thermometer'])).body as { online: boolean }).online, { timeout: 10_000 }).toBe(true);
@@ -66,14 +65,17 @@ describe('a BLE thermometer from a YAML profile', () => {
     });
 
     // Notified by the peripheral: a rise, then below zero (the sign of sint16).
-    const seen = temperatures(peer);
+    const seen: number[] = [];
+    peer.bind({ method: 'PATCH', resource: ['devices', 'thermometer', 'properties', 'temperature'] }, ({ body }) => void seen.push((body as { value: number }).value));
     await peer.get(['gateway']); // the BIND is in place once this is answered
-    thermometer.set('temperature', 22.75);
+    radio.write('temperature 22.75\n');
     await until('22.75 °C', () => seen.includes(22.75));
-    thermometer.set('temperature', -5.25);
+    radio.write('temperature -5.25\n');
     await until('-5.25 °C', () => seen.includes(-5.25));
     expect(seen).toEqual([22.75, -5.25]);
     expect((await peer.get(['devices', 'thermometer', 'properties', 'temperature'])).body).toBe(-5.25);
+    // The simulated radio's driver ran instead of the built-in one.
+    expect((await peer.get(['drivers'])).body).toEqual([expect.objectContaining({ name: 'ble', origin: 'file', state: 'running', devices: 1 })]);
   });
 
   it('is in the docs exactly as in the example folder', async () => {
