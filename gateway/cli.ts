@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
- * The `pasarela` command: runs a gateway (cli/serve.ts), or talks to one
- * (cli/call.ts, cli/watch.ts). The command (this file and cli/) is the only code
+ * The `pasarela` command: runs a gateway (cli/serve.ts), talks to one (cli/call.ts,
+ * cli/watch.ts), or writes a driver package (cli/new.ts). The command (this file and cli/) is the only code
  * allowed to write to stdout/stderr directly.
  */
 import { call } from './cli/call.js';
 import { err, EXIT_OK, EXIT_USAGE, flushed, out, UsageError } from './cli/common.js';
+import { newCommand } from './cli/new.js';
 import { serve } from './cli/serve.js';
 import { service } from './cli/service.js';
 import { watch } from './cli/watch.js';
@@ -18,6 +19,7 @@ const USAGE = `Usage:
   pasarela watch METHOD a/*/c [--url tcp://127.0.0.1:33333]
   pasarela service install [--user pasarela] [--config /etc/pasarela/pasarela.yaml] [--print]
   pasarela service uninstall
+  pasarela new driver NAME [--dir DIR]
 
 Run a gateway:
   --config FILE     YAML (.yaml, .yml) or JSON (.json) config; flags override it
@@ -42,6 +44,10 @@ Run it as a systemd service (as root; --unit-dir DIR writes elsewhere than
                     --print prints the unit instead
   service uninstall remove that unit (stopped and disabled first)
 
+Make a driver of your own:
+  new driver NAME   write a driver package (default folder pasarela-driver-NAME):
+                    the driver, its profile, a simulator, the contract test, a README
+
   -h, --help        this help
   -v, --version     the version
 `;
@@ -59,6 +65,7 @@ async function main(argv: string[]): Promise<number | undefined> {
   if (first === 'call') return call(rest);
   if (first === 'watch') return watch(rest);
   if (first === 'service') return service(rest);
+  if (first === 'new') return newCommand(rest);
   return serve(argv);
 }
 

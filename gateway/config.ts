@@ -5,8 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import type { Document } from 'yaml';
 import { z } from 'zod';
+import { DataFileError, parseJson as parseJsonData, parseYaml as parseYamlData, type ParsedData, type SourceMap } from '../drivers/data-file.js';
+import { driverEntrySchema, driversSchema } from './driver-host/config-schema.js';
 import { fleetNatsSchema, fleetSchema } from './fleet/config.js';
 import { parseAllowEntry } from './forwarding.js';
 import { homeAssistantSchema } from './homeassistant/config.js';
@@ -15,6 +16,7 @@ import { bufferSchema, uplinkSchema, uplinksSchema } from './uplinks/uplink-conf
 import { clusterSchema } from './cluster/schema.js';
 import { onCriticalSchema, saturationSchema, thresholdsSectionSchema } from './saturation/schema.js';
 import { limitsSchema } from './limits/schema.js';
+import { profilesSchema } from './profiles/config-schema.js';
 
 function isAllowEntry(entry: string): boolean {
   try {
@@ -79,6 +81,8 @@ const rootSchema = z.strictObject({
   uplinks: uplinksSchema.optional(),
   saturation: saturationSchema.prefault({}),
   cluster: clusterSchema.optional(),
+  drivers: driversSchema,
+  profiles: profilesSchema,
 });
 
 export const configSchema = rootSchema.superRefine((config, ctx) => {
@@ -124,8 +128,8 @@ export class ConfigError extends PasarelaError {
   readonly source: string;
   readonly issues: readonly ConfigIssue[];
 
-  constructor(source: string, issues: ConfigIssue[], detail?: string) {
-    super(ErrorCode.Config, detail ?? formatIssues(source, issues));
+  constructor(source: string, issues: ConfigIssue[], detail?: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Config, detail ?? formatIssues(source, issues), options);
     this.name = 'ConfigError';
     this.source = source;
     this.issues = issues;
@@ -160,8 +164,21 @@ export async function loadConfig(path: string, overrides: ConfigOverrides = {}):
     const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
     throw new ConfigError(path, [], `${path}: cannot read config file (${reason})`);
   }
-  const { value, map } = extension === '.json' ? parseJson(path, text) : parseYaml(path, text, await import('yaml'));
-  return applyOverrides(parseConfig(value, path, map), overrides);
+  const { value, map } = extension === '.json' ? parseJson(path, text) : await parseYaml(path, text);
+  const config = applyOverrides(parseConfig(value, path, map), overrides);
+  origins.set(config, { source: path, map });
+  return config;
+}
+
+/** The file each loaded config came from, and where its keys are. */
+const origins = new WeakMap<Config, { source: string; map: SourceMap }>();
+
+/** Where a key of a config is, for messages: `pasarela.yaml:12`, the file alone, or undefined (no file). */
+export function configLocation(config: Config, path: readonly PropertyKey[]): string | undefined {
+  const origin = origins.get(config);
+  if (!origin) return undefined;
+  const line = origin.map(path);
+  return line === undefined ? origin.source : `${origin.source}:${line}`;
 }
 
 /** Flags win over the file; the result is validated again with `flags` as its source. */
@@ -172,43 +189,30 @@ export function applyOverrides(config: Config, overrides: ConfigOverrides): Conf
 
 // ---- parsing -----------------------------------------------------------------------
 
-/** Finds the line of a key path in the source text, for messages. */
-export type SourceMap = (path: readonly PropertyKey[]) => number | undefined;
+export type { SourceMap } from '../drivers/data-file.js';
 
-/** `yaml` is loaded for YAML files only: a gateway on flags or a JSON file never loads it. */
-function parseYaml(path: string, text: string, { LineCounter, parseDocument }: typeof import('yaml')): { value: unknown; map: SourceMap } {
-  const lineCounter = new LineCounter();
-  const document: Document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  const first = document.errors[0];
-  if (first) {
-    const line = first.linePos?.[0].line;
-    const column = first.linePos?.[0].col;
-    const where = line === undefined ? path : `${path}:${line}${column === undefined ? '' : `:${column}`}`;
-    // yaml's message continues with a code excerpt; the first line says it all.
-    const reason = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    throw new ConfigError(path, [], `${where}: YAML syntax error${line === undefined ? '' : ` at line ${line}`}: ${reason}`);
+/**
+ * Parses YAML keeping where each key is (config files, profile files); a syntax error
+ * is a ConfigError naming the file and the line. `yaml` is loaded for YAML files only.
+ */
+export async function parseYaml(path: string, text: string): Promise<ParsedData> {
+  try {
+    return await parseYamlData(path, text);
+  } catch (error) {
+    throw asConfigError(path, error);
   }
-  const map: SourceMap = (keyPath) => {
-    // Walk up the path until a node exists (a missing key is reported on its parent).
-    for (let depth = keyPath.length; depth >= 0; depth--) {
-      const node = document.getIn(keyPath.slice(0, depth) as unknown[], true) as { range?: [number, number, number] } | undefined;
-      if (node?.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
-  return { value: document.toJS() ?? {}, map };
 }
 
-function parseJson(path: string, text: string): { value: unknown; map: SourceMap } {
+export function parseJson(path: string, text: string): ParsedData {
   try {
-    return { value: JSON.parse(text), map: () => undefined };
+    return parseJsonData(path, text);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const position = /at position (\d+)/.exec(message);
-    const line = position ? text.slice(0, Number(position[1])).split('\n').length : undefined;
-    const where = line === undefined ? path : `${path}:${line}`;
-    throw new ConfigError(path, [], `${where}: JSON syntax error${line === undefined ? '' : ` at line ${line}`}: ${message.replace(/ in JSON at position \d+.*$/, '')}`);
+    throw asConfigError(path, error);
   }
+}
+
+function asConfigError(path: string, error: unknown): unknown {
+  return error instanceof DataFileError ? new ConfigError(path, [], error.message) : error;
 }
 
 // ---- messages ----------------------------------------------------------------------
@@ -296,8 +300,9 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     'saturation.onCritical': onCriticalSchema,
     cluster: clusterSchema,
     limits: limitsSchema,
+    'drivers.*': driverEntrySchema,
   };
-  // A list's entries share one schema: `uplinks.*` names any of them.
+  // A list's entries share one schema: `uplinks[2]` is `uplinks.*`.
   const schema = sections[path.map((key) => (typeof key === 'number' ? '*' : String(key))).join('.')];
   return schema ? Object.keys(schema.shape) : undefined;
 }

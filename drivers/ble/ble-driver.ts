@@ -104,6 +104,10 @@ export function createBleDriver(options: BleDriverOptions = {}): Driver {
   return {
     name: 'ble',
 
+    checkProfile(name: string, data: unknown): void {
+      compileGattProfile(name, data);
+    },
+
     async start(context: DriverContext): Promise<void> {
       logger = context.logger;
       const parsed = optionsSchema.safeParse(context.options);
@@ -114,7 +118,7 @@ export function createBleDriver(options: BleDriverOptions = {}): Driver {
         operationTimeoutMs: settings.operationTimeoutMs ?? 5_000,
         reconnect: { initialMs: 500, maxMs: 30_000, ...settings.reconnect },
       };
-      const profiles = profileBook({ ...builtinProfiles, ...options.profiles });
+      const profiles = profileBook({ ...builtinProfiles, ...options.profiles, ...context.profiles });
       const scanName = settings.scan?.name === undefined ? undefined : new RegExp(settings.scan.name);
       const scanServices = (settings.scan?.services ?? []).map(nobleUuid);
 

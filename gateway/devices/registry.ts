@@ -18,7 +18,7 @@ import { errors, PasarelaError } from '../jstp/errors.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
 import { withDeadline } from './deadline.js';
 import { derivedId, disambiguatedId } from './ids.js';
-import { checkValue } from './schema-check.js';
+import { applyDefaults, checkValue } from './schema-check.js';
 
 export interface RegistryOptions {
   engine: Engine;
@@ -106,12 +106,19 @@ export class DeviceRegistry {
   }
 
   /** The context a driver's `start` receives. */
-  context(driver: string, devices: readonly DeviceConfig[] = [], options: Readonly<Record<string, unknown>> = {}, logger?: Logger): DriverContext {
+  context(
+    driver: string,
+    devices: readonly DeviceConfig[] = [],
+    options: Readonly<Record<string, unknown>> = {},
+    logger?: Logger,
+    profiles: Readonly<Record<string, unknown>> = {},
+  ): DriverContext {
     this.driverNames.add(driver);
     return {
       logger: logger ?? this.logger.child({ driver }),
       devices,
       options,
+      profiles,
       addDevice: (info, handlers) => this.add(driver, info, handlers),
     };
   }
@@ -173,7 +180,7 @@ export class DeviceRegistry {
     if (!spec) throw notFound(`device "${id}" has no property "${name}"`);
     if (!spec.writable) throw errors.readOnly(`property "${name}" of "${id}" is read-only`);
     const problem = checkValue(spec, value);
-    if (problem) throw errors.badValue(problem);
+    if (problem) throw errors.badValue(`${name}: ${problem}`);
     this.assertOnline(device);
     const write = device.handlers.writeProperty;
     if (!write) throw errors.notSupported(`device "${id}" cannot write "${name}"`);
@@ -182,13 +189,15 @@ export class DeviceRegistry {
     return confirmed;
   }
 
-  async invokeAction(id: string, name: string, input: unknown): Promise<unknown> {
+  /** Runs an action with its input's defaults filled in: `brew` with no input brews a `medium` cup. */
+  async invokeAction(id: string, name: string, given: unknown): Promise<unknown> {
     const device = this.device(id);
     const spec = device.description.actions?.[name];
     if (!spec) throw notFound(`device "${id}" has no action "${name}"`);
+    const input = applyDefaults(spec.input, given);
     if (spec.input) {
       const problem = checkValue(spec.input, input, 'input');
-      if (problem) throw errors.badValue(problem);
+      if (problem) throw errors.badValue(`${name}: ${problem}`);
     }
     this.assertOnline(device);
     const invoke = device.handlers.invokeAction;

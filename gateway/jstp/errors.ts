@@ -112,6 +112,8 @@ const CATALOGUE = {
   AddressInUse: { code: 'PASARELA_ADDRESS_IN_USE', status: null },
   /** A device profile failed validation (the message names the profile and the field). */
   Profile: { code: 'PASARELA_PROFILE', status: null },
+  /** A driver failed (its start, or its code later); logged with its name while the rest of the gateway runs. */
+  DriverFailed: { code: 'PASARELA_DRIVER_FAILED', status: null },
 
   // ---- devices ----
   /** The device sent data its converter cannot read. */
@@ -162,10 +164,24 @@ export const errorCatalogue: readonly Readonly<{ key: string; code: ErrorCodeVal
 
 const statusOfCode = new Map<string, CatalogueStatus>(errorCatalogue.map((entry) => [entry.code, entry.status]));
 
-/** An error with a stable code and, where the catalogue gives it one, a JSTP status. */
+/** Marks every PasarelaError, whichever copy of the package made it. */
+const BRAND = Symbol.for('pasarela.PasarelaError');
+
+/**
+ * An error with a stable code and, where the catalogue gives it one, a JSTP status.
+ * `instanceof PasarelaError` also holds for errors made by another copy of the
+ * package (a driver developed in a folder of its own, with its own node_modules), so
+ * a driver's `errors.readOnly(...)` still picks its answer.
+ */
 export class PasarelaError extends Error {
   readonly code: ErrorCodeValue;
   readonly status: number | undefined;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // Subclasses (ConfigError, ProfileError) keep the ordinary prototype check.
+    if (this !== PasarelaError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
 
   /** The status comes from the catalogue; only a code whose status is "as answered" takes one. */
   constructor(code: AnsweredCode, message: string, options: { status: number; cause?: unknown });
@@ -173,6 +189,7 @@ export class PasarelaError extends Error {
   constructor(code: ErrorCodeValue, message: string, options?: { status?: number; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PasarelaError';
+    Object.defineProperty(this, BRAND, { value: true });
     this.code = code;
     const status = statusOfCode.get(code);
     this.status = status === 'answered' ? options?.status : (status ?? undefined);

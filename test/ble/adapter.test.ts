@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createBleDriver, NO_ADAPTER, NO_BINDING } from '../../drivers/ble/index.js';
 import { bindingFix } from '../../drivers/ble/noble-loader.js';
 import { ErrorCode } from '../../gateway/jstp/errors.js';
-import { ContractGateway } from '../support/driver-contract.js';
+import { ContractGateway } from '../../testing/index.js';
 import { COFFEE, captureLogger } from './helpers.js';
 
 const require = createRequire(import.meta.url);

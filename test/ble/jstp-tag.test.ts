@@ -9,7 +9,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createBleDriver } from '../../drivers/ble/index.js';
 import type { DeviceConfig, Driver } from '../../drivers/driver.js';
 import { createSimulatedSensorTag, TAG_DESCRIPTION, type SimulatedSensorTag, type SimulatedSensorTagOptions } from '../../firmware-sim/sensor-tag/index.js';
-import { ContractGateway, describeDriverContract } from '../support/driver-contract.js';
+import { ContractGateway, describeDriverContract } from '../../testing/index.js';
 import { until } from '../support/until.js';
 import { captureLogger, FAST } from './helpers.js';
 

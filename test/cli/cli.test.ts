@@ -155,7 +155,8 @@ describe('pasarela (the gateway)', () => {
     const old = join(dir, 'reconnect-old.yaml');
     await writeFile(old, `serial: { reconnect: { initialDelayMs: 20 } }\ndevices:\n${device}`);
     const run = pasarela('--tcp', '0', '--http', '0', '--config', old);
-    expect((await run.exited).code).toBe(1);
+    // A driver's config error is a config error: exit 2, like the gateway's own.
+    expect((await run.exited).code).toBe(2);
     expect(run.stderr.join('\n')).toContain('serial.reconnect.initialDelayMs: is not a backoff option: it is called initialMs now');
   });
 });

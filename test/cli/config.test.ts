@@ -56,6 +56,8 @@ describe('defaults', () => {
       },
       devices: [],
       saturation: { enabled: true, periodS: 5, dataDir: '.', paths: [], interfaces: [], sustain: 3, windowS: 10, thresholds: Object.fromEntries(['cpu', 'eventLoop', 'memory', 'disk', 'network'].map((r) => [r, { warn: 0.85, critical: 0.95, clear: 0.7 }])) },
+      drivers: [],
+      profiles: [],
     });
   });
 

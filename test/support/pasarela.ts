@@ -26,12 +26,14 @@ export class Run {
 
   /**
    * `pasarela ARGS`; with `command`, that program and its args instead (e.g. a shell
-   * pipeline). `extra.nodeArgs` go to node before the command, `extra.env` to its environment.
+   * pipeline, an installed `pasarela`). `extra.nodeArgs` go to node before the command,
+   * `extra.env` to its environment, `extra.cwd` is where it runs (default the project).
    */
-  constructor(args: string[], command: string = process.execPath, extra: { nodeArgs?: string[]; env?: Record<string, string> } = {}) {
+  constructor(args: string[], command: string = process.execPath, extra: { nodeArgs?: string[]; env?: Record<string, string>; cwd?: string } = {}) {
     const argv = command === process.execPath ? ['--import', 'tsx', ...(extra.nodeArgs ?? []), CLI, ...args] : args;
+    const cwd = extra.cwd ?? ROOT;
     this.child = spawn(command, argv, {
-      cwd: ROOT,
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, FORCE_COLOR: '0', ...extra.env },
     });
