@@ -3,7 +3,7 @@
  * test/architecture/dependencies.test.ts in `npm test`. Paths are relative to the
  * repository root. Tests and benches may import anything and are not cruised.
  */
-const PROJECT = '^(gateway|drivers|firmware-sim|demo)/';
+const PROJECT = '^(gateway|drivers|testing|firmware-sim|demo)/';
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
@@ -59,10 +59,10 @@ module.exports = {
     },
     {
       name: 'gateway-knows-drivers-by-their-interface',
-      comment: 'The gateway meets drivers through drivers/driver.ts (and the value checks of its schemas); only the driver plugins (gateway/plugins/) construct concrete drivers.',
+      comment: 'The gateway meets drivers through drivers/driver.ts (and the value checks of its schemas, and the data files both read); only the driver plugins (gateway/plugins/) construct concrete drivers.',
       severity: 'error',
       from: { path: '^gateway/', pathNot: '^gateway/plugins/' },
-      to: { path: '^drivers/', pathNot: '^drivers/(driver|value-check)\\.ts$' },
+      to: { path: '^drivers/', pathNot: '^drivers/(driver|value-check|data-file)\\.ts$' },
     },
     {
       name: 'driver-plugins-use-a-drivers-entry',
@@ -70,6 +70,20 @@ module.exports = {
       severity: 'error',
       from: { path: '^gateway/plugins/' },
       to: { path: '^drivers/[^/]+/', pathNot: ['^drivers/[^/]+/index\\.ts$', '^drivers/mqtt/embedded-broker\\.ts$'] },
+    },
+    {
+      name: 'the-contract-suite-is-for-tests',
+      comment: 'testing/ (`pasarela/testing`) runs drivers in tests; nothing a gateway runs imports it.',
+      severity: 'error',
+      from: { path: '^(gateway|drivers|firmware-sim|demo)/' },
+      to: { path: '^testing/' },
+    },
+    {
+      name: 'the-contract-suite-knows-drivers-by-their-interface',
+      comment: 'The suite runs any driver through drivers/driver.ts and the shared profile helpers: no concrete driver, no simulator.',
+      severity: 'error',
+      from: { path: '^testing/' },
+      to: { path: '^(drivers/[^/]+/|firmware-sim/|demo/)' },
     },
     {
       name: 'no-runtime-cycles',

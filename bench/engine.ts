@@ -9,11 +9,20 @@
  * of the no-stage figure; the target is at least 0.9). Then it measures heap
  * bytes per subscription in the 10000 case (needs --expose-gc; bench/run.ts passes it).
  *
+ * Then the worst cases of matching, with patterns and resources as long as the default
+ * limits allow (32 elements): `...` patterns that every index lets through and that
+ * fail only after a search of the whole resource, 1, 1,000 (one connection's limit)
+ * and 10,000 (the gateway's) of them. It prints the longest single dispatch in ms
+ * against the issue's target of 10 ms (`peer` is the target there), after a forced
+ * collection so no earlier case's garbage is paid for, with the median and the CPU
+ * time per dispatch, which a busy machine inflates less.
+ *
  * Prints one JSON line per case, e.g.
  * {"bench":"engine","case":"1000 subscriptions","unit":"dispatch/s","ours":N,"peer":"node-jstp","theirs":M,"ratio":N/M}
  */
 import { performance } from 'node:perf_hooks';
 import { Engine, type Stage } from '../gateway/jstp/engine.js';
+import { defaultLimits } from '../gateway/limits/schema.js';
 import { freshNodeJstp, quietly, type NodeJstpCallback } from './support/node-jstp.js';
 
 const SIZES = [1, 1_000, 10_000];
@@ -175,7 +184,64 @@ async function runCase(size: number, stage: boolean): Promise<void> {
   });
 }
 
+/** The target for the longest single task (issue "A gateway that hostile peers cannot break"). */
+const LONGEST_TASK_TARGET_MS = 10;
+const WORST_ELEMENTS = defaultLimits().maxResourceElements;
+const WORST_WARMUP = 30;
+const WORST_DISPATCHES = 200;
+
+/**
+ * Patterns of the maximum length that no index or quick check can dismiss: after
+ * `...`, a literal the resource holds, a run of `a` and `*` (distinct per pattern, so
+ * nothing is shared), then `b a`, which the resource (16 a, then 16 b) never has in a
+ * row: every one is searched through the whole resource, and fails.
+ */
+function worstPattern(i: number): string[] {
+  const run = WORST_ELEMENTS - 6;
+  const variant = i.toString(2).padStart(run, '0').slice(-run);
+  return ['...', 'a', ...[...variant].map((bit) => (bit === '1' ? 'a' : '*')), 'b', 'a', '...', ':x'];
+}
+
+function worstCase(count: number): void {
+  const engine = new Engine({ mode: 'strict', answerTimeoutMs: 10_000 });
+  let matched = 0;
+  for (let i = 0; i < count; i++) {
+    engine.bind({ method: 'PATCH', resource: worstPattern(i) }, () => {
+      matched++;
+    });
+  }
+  const half = WORST_ELEMENTS / 2;
+  const resource = [...Array.from({ length: half }, () => 'a'), ...Array.from({ length: WORST_ELEMENTS - half }, () => 'b')];
+  for (let i = 0; i < WORST_WARMUP; i++) engine.emit('PATCH', resource, body);
+  // A collection now, so that what the earlier cases left behind is not paid for here.
+  collect();
+  const tasks: number[] = [];
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < WORST_DISPATCHES; i++) {
+    const before = performance.now();
+    engine.emit('PATCH', resource, body);
+    tasks.push(performance.now() - before);
+  }
+  const used = process.cpuUsage(cpu);
+  tasks.sort((a, b) => a - b);
+  const longest = tasks.at(-1)!;
+  engine.close();
+  if (matched !== 0) throw new Error(`the worst-case patterns matched ${matched} times`);
+  print({
+    bench: 'engine',
+    case: `longest task: ${count} worst-case pattern${count === 1 ? '' : 's'} of ${WORST_ELEMENTS} elements with ... against a ${WORST_ELEMENTS}-element resource`,
+    unit: 'ms',
+    ours: round2(longest),
+    peer: 'target',
+    theirs: LONGEST_TASK_TARGET_MS,
+    ratio: round2(longest / LONGEST_TASK_TARGET_MS),
+    medianMs: round2(tasks[tasks.length >> 1]!),
+    cpuMsPerDispatch: round2((used.user + used.system) / 1000 / WORST_DISPATCHES),
+  });
+}
+
 for (const size of SIZES) {
   await runCase(size, false);
   await runCase(size, true);
 }
+for (const count of [1, 1_000, 10_000]) worstCase(count);

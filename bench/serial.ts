@@ -16,9 +16,9 @@ import { SerialPort } from 'serialport';
 import { createSerialDriver } from '../drivers/serial/index.js';
 import { DeviceRegistry } from '../gateway/devices/registry.js';
 import { bindDeviceResources } from '../gateway/devices/resources.js';
-import { decodeDispatch } from '../gateway/jstp/codec/cbor.js';
-import { FrameDecoder } from '../gateway/jstp/codec/frames.js';
-import { serializeDispatch, validateDispatch } from '../gateway/jstp/dispatch.js';
+import { FramedDispatchLink } from '../gateway/jstp/codec/framed-link.js';
+import { createDispatch, serializeDispatch, validateDispatch } from '../gateway/jstp/dispatch.js';
+import { randomUUID } from '../gateway/jstp/uuid.js';
 import { Engine } from '../gateway/jstp/engine.js';
 import { JstpFirmware } from '../firmware-sim/robot/jstp-firmware.js';
 import { LineFirmware } from '../firmware-sim/robot/line-firmware.js';
@@ -42,33 +42,50 @@ function report(name: string, unit: string, ours: number, peer: string, theirs: 
 
 // ---- bytes per telemetry update ---------------------------------------------------
 
-/** What a firmware writes for one step of a move: a pose update and a battery update. */
-async function captureTelemetry(protocol: LinkProtocolName): Promise<Uint8Array[]> {
+/**
+ * What a firmware writes for one step of a move in the steady state: a pose update and
+ * a battery update. The jstp-cbor firmware first hears the gateway (which answers its
+ * offer of aliases, as the driver does), and the step before defines the aliases.
+ */
+async function captureTelemetry(protocol: LinkProtocolName, gateway: FramedDispatchLink): Promise<Uint8Array[]> {
   const writes: Uint8Array[] = [];
   let firmware: FirmwareProtocol | undefined;
   // Drain set high so that one 2.5 cm step also costs a whole percent of battery.
   const model = new RobotModel((change: RobotChange) => firmware?.report(change), { battery: 80.01, drainPerMetre: 100 });
   const context = { model, logger: silentLogger(), write: (bytes: Uint8Array) => void writes.push(Uint8Array.from(bytes)) };
   firmware = protocol === 'line' ? new LineFirmware(context) : new JstpFirmware(context);
+  if (firmware instanceof JstpFirmware) {
+    firmware.announce();
+    for (const frame of writes.splice(0)) gateway.receive(frame);
+    firmware.receive(gateway.frame(createDispatch('GET', ['properties'], { token: [randomUUID()] })));
+  }
   model.move(1);
-  writes.length = 0;
   model.advance(100);
   await new Promise<void>((resolve) => queueMicrotask(resolve)); // the line firmware's status report
+  const first = writes.splice(0);
+  if (firmware instanceof JstpFirmware) for (const frame of first) gateway.receive(frame);
+  model.advance(100);
+  await new Promise<void>((resolve) => queueMicrotask(resolve));
   return writes;
 }
 
 async function telemetryBytes(): Promise<void> {
-  const jstp = await captureTelemetry('jstp-cbor');
-  const line = await captureTelemetry('line');
-  // The first two frames: PATCH pose, PATCH battery.
-  const decoder = new FrameDecoder();
+  const received: unknown[] = [];
+  const gateway = new FramedDispatchLink({ write: () => undefined, onDispatch: (raw) => void received.push(raw), onUndecodable: (error) => {
+    throw error;
+  } });
+  const jstp = await captureTelemetry('jstp-cbor', gateway);
+  const line = await captureTelemetry('line', gateway);
+  // The two frames of the step: PATCH pose, PATCH battery, read with the gateway's aliases.
   const frames = jstp.slice(0, 2);
-  const dispatches = frames.map((frame) => {
-    const [payload] = decoder.push(frame);
-    const result = validateDispatch(decodeDispatch(payload!));
+  received.length = 0;
+  for (const frame of frames) gateway.receive(frame);
+  const dispatches = received.map((raw) => {
+    const result = validateDispatch(raw);
     if (!result.ok) throw new Error(result.reason);
     return result.dispatch;
   });
+  if (dispatches.length !== 2 || gateway.aliasStats().usesReceived < 2) throw new Error('the steady state frames did not use aliases');
   const jsonLines = dispatches.map((dispatch) => Buffer.byteLength(`${serializeDispatch(dispatch)}\n`));
   // The line firmware folds every value that changed into one status report.
   const status = line.find((bytes) => bytes[0] === 0x3c /* < */)!;

@@ -8,6 +8,7 @@
 import { createBleDriver } from '../drivers/ble/index.js';
 import { createSerialDriver } from '../drivers/serial/index.js';
 import { createSimulatedCoffeeMaker } from '../firmware-sim/coffee-maker/index.js';
+import { createSimulatedSensorTag } from '../firmware-sim/sensor-tag/index.js';
 import type { GatewayPlugin } from '../gateway/plugin.js';
 import { preparedDriverPlugin } from '../gateway/plugins/driver-plugin.js';
 import { mqttPlugin } from '../gateway/plugins/mqtt-plugin.js';
@@ -16,6 +17,8 @@ import { startSensorDemo } from './sensor-demo.js';
 
 /** The demo's config entry for the coffee maker: found by its advertised name, served with its profile. */
 export const COFFEE_DEMO_DEVICE = { id: 'coffee', driver: 'ble', profile: 'coffee-maker', name: 'Cafetera' } as const;
+/** The sensor tag that speaks JSTP over BLE: no profile, it describes itself. */
+export const TAG_DEMO_DEVICE = { id: 'tag', driver: 'ble', name: 'JSTP Tag' } as const;
 
 export interface DemoOptions {
   /** The embedded broker's port (default 1883, or a free one when that is taken; 0 = any free port). */
@@ -46,8 +49,16 @@ export function mqttDemoPlugin(options: DemoOptions = {}): GatewayPlugin {
 export function bleDemoPlugin(options: DemoOptions = {}): GatewayPlugin {
   return preparedDriverPlugin('ble', async (context) => {
     const coffee = createSimulatedCoffeeMaker({ speed: options.coffeeSpeed ?? 1 });
-    context.logger.info({ device: COFFEE_DEMO_DEVICE.id }, 'BLE demo: simulated coffee maker on a simulated radio');
-    return { driver: createBleDriver({ bindings: coffee.radio }), devices: [{ ...COFFEE_DEMO_DEVICE }], cleanup: () => coffee.stop() };
+    const tag = createSimulatedSensorTag({ radio: coffee.radio, ...(options.sensorIntervalMs === undefined ? {} : { intervalMs: options.sensorIntervalMs }) });
+    context.logger.info({ devices: [COFFEE_DEMO_DEVICE.id, TAG_DEMO_DEVICE.id] }, 'BLE demo: simulated coffee maker and JSTP sensor tag on a simulated radio');
+    return {
+      driver: createBleDriver({ bindings: coffee.radio }),
+      devices: [{ ...COFFEE_DEMO_DEVICE }, { ...TAG_DEMO_DEVICE }],
+      cleanup: () => {
+        tag.stop();
+        coffee.stop();
+      },
+    };
   });
 }
 

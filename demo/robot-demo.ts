@@ -6,9 +6,8 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { BindingInterface } from '@serialport/bindings-cpp';
+import { autoDetect, type BindingInterface } from '@serialport/bindings-cpp';
 import { type Logger } from '../gateway/jstp/logger.js';
-import { SerialPort } from 'serialport';
 import type { LinkProtocolName } from '../firmware-sim/robot/protocol.js';
 import { SimulatedRobot } from '../firmware-sim/robot/robot.js';
 import { RobotOnPort } from '../firmware-sim/robot/robot-port.js';
@@ -71,7 +70,7 @@ export async function startRobotDemo(options: RobotDemoOptions): Promise<RobotDe
   }
 
   // Real ports in the config still open through the OS binding.
-  const ports = new VirtualSerialPorts(SerialPort.binding);
+  const ports = new VirtualSerialPorts(autoDetect());
   const devicePath = `/virtual/${id}`;
   robot.attach(ports.plug(devicePath));
   logger.info({ path: devicePath, protocol }, 'simulated robot on an in-process virtual serial port (socat not available)');

@@ -35,6 +35,12 @@ export interface ValueSchema {
   items?: ValueSchema;
   title?: string;
   description?: string;
+  /**
+   * The value a missing one takes. In an action's input, the gateway fills every
+   * missing field that has a default before it checks the input, so the driver
+   * always gets it (`size` defaults to `medium`: a POST without a body brews one).
+   */
+  default?: unknown;
 }
 
 /** A property of a device: a value it reports and, if writable, accepts. */
@@ -66,6 +72,8 @@ export interface DeviceDescription {
   title?: string;
   /** The profile or model name, e.g. `coffee-maker`, `homie`. */
   model?: string;
+  /** Who made the device, when the profile or the device says so. */
+  manufacturer?: string;
   properties?: Readonly<Record<string, PropertySpec>>;
   actions?: Readonly<Record<string, ActionSpec>>;
   events?: Readonly<Record<string, EventSpec>>;
@@ -124,8 +132,17 @@ export interface DriverContext {
   readonly logger: Logger;
   /** The config entries for this driver. */
   readonly devices: readonly DeviceConfig[];
-  /** Driver-wide options from the config (e.g. `mqtt: { url }`), if any. */
+  /**
+   * Driver-wide options from the config: the section named after a built-in driver
+   * (e.g. `mqtt: { url }`), or the `options` of a `drivers:` entry.
+   */
   readonly options: Readonly<Record<string, unknown>>;
+  /**
+   * Device models from the config's profile files (`profiles: [./profiles/*.yaml]`)
+   * whose `driver` is this driver, by name. Each has passed `checkProfile` when the
+   * driver has one. Use them beside your built-in profiles.
+   */
+  readonly profiles: Readonly<Record<string, unknown>>;
   /**
    * Adds a device. It starts offline unless `setOnline(true)` is called. Adding a key
    * that already exists replaces the device's description and handlers, keeping its id.
@@ -138,9 +155,23 @@ export interface DriverContext {
  * are discovered); it must not reject because a device is absent: it reports the
  * device offline and retries with backoff. `stop` releases every socket, port and
  * timer and resolves when done. A driver never imports another driver.
+ *
+ * The gateway isolates a driver that fails: a `start` that throws or rejects, or an
+ * exception or unhandled rejection from the driver's own callbacks (timers, socket
+ * and event handlers, promises it started), is logged with the driver's name; its
+ * devices go offline, it is stopped and started again with backoff, and the rest of
+ * the gateway keeps running.
  */
 export interface Driver {
   readonly name: string;
+  /** Shown by `GET ["drivers"]` when no package.json says it (a driver in a file of its own). */
+  readonly version?: string;
   start(context: DriverContext): Promise<void>;
   stop(): Promise<void>;
+  /**
+   * Validates one device model for this driver (a profile file of the config): throw a
+   * `ProfileError` (from `loadProfile`) naming each bad field. The gateway runs it
+   * before `start` and reports the file, the line and the key of each problem.
+   */
+  checkProfile?(name: string, data: unknown): void;
 }

@@ -9,6 +9,8 @@ import { z } from 'zod';
 import { ErrorCode, PasarelaError } from '../gateway/jstp/errors.js';
 import { converterSpecSchema } from './converters.js';
 import type { ActionSpec, DeviceDescription, EventSpec, PropertySpec, ValueSchema } from './driver.js';
+import { checkValue } from './value-check.js';
+import { explainIssue } from './zod-issues.js';
 
 const VALUE_TYPES = ['number', 'integer', 'boolean', 'string', 'object', 'array', 'null'] as const;
 
@@ -30,12 +32,19 @@ const valueShape = {
   },
   title: z.string().optional(),
   description: z.string().optional(),
+  /** Must itself fit the schema. */
+  default: z.json().optional(),
 };
 
 function checkRanges(input: unknown, ctx: z.RefinementCtx<any>): void {
-  const value = input as { minimum?: number; maximum?: number };
+  const value = input as ValueSchema;
   if (value.minimum !== undefined && value.maximum !== undefined && value.minimum > value.maximum) {
     ctx.addIssue({ code: 'custom', path: ['minimum'], message: `minimum ${value.minimum} is above maximum ${value.maximum}` });
+  }
+  if (value.default !== undefined) {
+    const { default: fallback, ...schema } = value;
+    const problem = checkValue(schema, fallback, 'default');
+    if (problem) ctx.addIssue({ code: 'custom', path: ['default'], message: problem.slice('default: '.length) });
   }
 }
 
@@ -89,6 +98,7 @@ export type Profile<
   readonly name: string;
   readonly title?: string;
   readonly model: string;
+  readonly manufacturer?: string;
   readonly properties: Readonly<Record<string, Out<typeof propertyShape> & Out<Pr>>>;
   readonly actions: Readonly<Record<string, Out<typeof actionShape> & Out<A>>>;
   readonly events: Readonly<Record<string, Out<typeof eventShape> & Out<E>>>;
@@ -102,6 +112,7 @@ export function profileSchema<P extends z.ZodRawShape = {}, Pr extends z.ZodRawS
     ...(extension.profile ?? ({} as P)),
     title: z.string().optional(),
     model: z.string().min(1).optional(),
+    manufacturer: z.string().min(1).optional(),
     properties: z.record(z.string().min(1), z.strictObject({ ...propertyShape, ...(extension.property ?? ({} as Pr)) }).superRefine(checkRanges)).default({}),
     actions: z.record(z.string().min(1), z.strictObject({ ...actionShape, ...(extension.action ?? ({} as A)) })).default({}),
     events: z.record(z.string().min(1), z.strictObject({ ...eventShape, ...(extension.event ?? ({} as E)) })).default({}),
@@ -118,26 +129,43 @@ function formatPath(path: readonly PropertyKey[]): string {
   return text || '(root)';
 }
 
-/** One line per problem: `field: what was wrong`. */
-function formatIssues(issues: readonly z.core.$ZodIssue[]): string[] {
-  return issues.map((issue) => {
-    const keys = issue.code === 'unrecognized_keys' ? issue.keys : undefined;
-    if (keys && keys.length > 0) {
-      return keys.map((key) => `${formatPath([...issue.path, key])}: unknown field`).join('; ');
-    }
-    return `${formatPath(issue.path)}: ${issue.message}`;
-  });
+/** One problem of a profile: where (`properties.temperature.codec`, as a path) and what was wrong. */
+export interface ProfileIssue {
+  readonly path: readonly (string | number)[];
+  readonly message: string;
 }
 
-/** A profile that cannot be used: `profile` names it, `fields` the bad paths. */
+
+/** `properties.temperature.codec: expected ...` */
+function formatIssue(issue: ProfileIssue): string {
+  return `${formatPath(issue.path)}: ${issue.message}`;
+}
+
+/** A problem given as text (`field: what was wrong`) as an issue with its path. */
+function parseProblem(problem: string): ProfileIssue {
+  const match = /^([A-Za-z_$][\w$-]*(?:\.[^\s.:[\]]+|\[\d+\])*): (.*)$/s.exec(problem);
+  if (!match) return { path: [], message: problem };
+  const path = match[1]!.split(/\.|(?=\[)/).map((part) => (part.startsWith('[') ? Number(part.slice(1, -1)) : part));
+  return { path, message: match[2]! };
+}
+
+/**
+ * A profile that cannot be used: `profile` names it, `issues` the bad fields (paths a
+ * profile file maps to its lines), `problems` the same as text.
+ */
 export class ProfileError extends PasarelaError {
   readonly profile: string;
+  readonly issues: readonly ProfileIssue[];
   readonly problems: readonly string[];
-  constructor(profile: string, problems: string[]) {
-    super(ErrorCode.Profile, `profile "${profile}": ${problems.join('; ')}`);
+  /** Problems as issues, or as `field: what was wrong` text (a driver's own checks). */
+  constructor(profile: string, problems: readonly (ProfileIssue | string)[]) {
+    const issues = problems.map((problem) => (typeof problem === 'string' ? parseProblem(problem) : problem));
+    const texts = problems.map((problem) => (typeof problem === 'string' ? problem : formatIssue(problem)));
+    super(ErrorCode.Profile, `profile "${profile}": ${texts.join('; ')}`);
     this.name = 'ProfileError';
     this.profile = profile;
-    this.problems = problems;
+    this.issues = issues;
+    this.problems = texts;
   }
 }
 
@@ -151,7 +179,7 @@ export function loadProfile<P extends z.ZodRawShape = {}, Pr extends z.ZodRawSha
   extension: ProfileExtension<P, Pr, A, E> = {},
 ): Profile<P, Pr, A, E> {
   const result = profileSchema(extension).safeParse(data);
-  if (!result.success) throw new ProfileError(name, formatIssues(result.error.issues));
+  if (!result.success) throw new ProfileError(name, result.error.issues.flatMap((issue) => explainIssue(issue, data)));
   const parsed = result.data as Record<string, unknown>;
   return { ...parsed, name, model: (parsed.model as string | undefined) ?? name } as unknown as Profile<P, Pr, A, E>;
 }
@@ -180,6 +208,7 @@ export function describeProfile(profile: Profile<any, any, any, any>): DeviceDes
   return {
     ...(profile.title === undefined ? {} : { title: profile.title }),
     model: profile.model,
+    ...(profile.manufacturer === undefined ? {} : { manufacturer: profile.manufacturer }),
     properties: mapValues(profile.properties, (spec) => pick<PropertySpec>(spec, PROPERTY_KEYS)),
     actions: mapValues(profile.actions, (spec) => pick<ActionSpec>(spec, ACTION_KEYS)),
     events: mapValues(profile.events, (spec) => pick<EventSpec>(spec, EVENT_KEYS)),

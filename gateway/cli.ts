@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 /**
- * The `pasarela` command: runs a gateway (cli/serve.ts), or talks to one
- * (cli/call.ts, cli/watch.ts). The command (this file and cli/) is the only code
+ * The `pasarela` command: runs a gateway (cli/serve.ts), talks to one (cli/call.ts,
+ * cli/watch.ts), makes identities, grants and certificates (cli/identity.ts, grant.ts,
+ * delegate.ts, pair.ts, cert.ts), installs the service (cli/service.ts) or writes a
+ * driver package (cli/new.ts). The command (this file and cli/) is the only code
  * allowed to write to stdout/stderr directly.
  */
 import { call } from './cli/call.js';
@@ -10,8 +12,10 @@ import { err, EXIT_OK, EXIT_USAGE, flushed, out, UsageError } from './cli/common
 import { delegate } from './cli/delegate.js';
 import { grant } from './cli/grant.js';
 import { identity } from './cli/identity.js';
+import { newCommand } from './cli/new.js';
 import { pair } from './cli/pair.js';
 import { serve } from './cli/serve.js';
+import { service } from './cli/service.js';
 import { watch } from './cli/watch.js';
 import { LOG_LEVELS } from './config.js';
 import { packageVersion } from './gateway.js';
@@ -25,6 +29,9 @@ const USAGE = `Usage:
   pasarela delegate GRANT_FILE --to ID --can PRESET [--devices a,b] [--expires 7d] --identity HOLDER_FILE --out FILE
   pasarela pair CODE --can PRESET [--devices a,b] [--expires 7d] --identity OWNER_FILE [--url URL]
   pasarela cert new [--cert pasarela.crt] [--key pasarela-tls.key] [--name HOST]... [--days 825]
+  pasarela service install [--user pasarela] [--config /etc/pasarela/pasarela.yaml] [--print]
+  pasarela service uninstall
+  pasarela new driver NAME [--dir DIR]
 
 Run a gateway:
   --config FILE     YAML (.yaml, .yml) or JSON (.json) config; flags override it
@@ -57,6 +64,17 @@ Identities and grants:
   pair CODE         grant the dashboard page that shows CODE
   cert new          a self-signed certificate for listen.tls; prints its pin
 
+Run it as a systemd service (as root; --unit-dir DIR writes elsewhere than
+/etc/systemd/system and leaves systemctl alone):
+  service install   write /etc/systemd/system/pasarela.service, running this
+                    command with --config FILE as --user (default pasarela);
+                    --print prints the unit instead
+  service uninstall remove that unit (stopped and disabled first)
+
+Make a driver of your own:
+  new driver NAME   write a driver package (default folder pasarela-driver-NAME):
+                    the driver, its profile, a simulator, the contract test, a README
+
   -h, --help        this help
   -v, --version     the version
 `;
@@ -78,6 +96,8 @@ async function main(argv: string[]): Promise<number | undefined> {
   if (first === 'delegate') return delegate(rest);
   if (first === 'pair') return pair(rest);
   if (first === 'cert') return cert(rest);
+  if (first === 'service') return service(rest);
+  if (first === 'new') return newCommand(rest);
   return serve(argv);
 }
 

@@ -18,6 +18,7 @@ export async function dialNode(request: DialRequest, handlers: LinkHandlers): Pr
   // The connection reports to the client, which feeds its own engine.
   const sink: ChannelSink = {
     receive: (raw) => handlers.receive(raw),
+    refuse: (raw, _channel, reason) => handlers.refuse(raw, reason),
     detach: () => {
       const info = connection?.closeInfo;
       handlers.closed(info && (info.code || !info.local) ? new PasarelaError(info.code ?? ErrorCode.ChannelClosed, info.reason) : undefined);
@@ -28,6 +29,8 @@ export async function dialNode(request: DialRequest, handlers: LinkHandlers): Pr
     logger: request.logger,
     connectTimeoutMs: request.connectTimeoutMs,
     encoding: request.encoding,
+    // The client offers resource aliases; the gateway then uses them toward it.
+    offerAliases: true,
     ...(request.cbor ? { cbor: request.cbor } : {}),
   };
   const url = request.url;

@@ -3,6 +3,7 @@
  * the same shape). Browser-safe: no Node imports.
  */
 import type { ClientLink, DialRequest, LinkHandlers } from './client.js';
+import { unrestorable } from './jstp/codec/codec.js';
 import { serializeDispatch, type Dispatch } from './jstp/dispatch.js';
 import { errors } from './jstp/errors.js';
 
@@ -23,10 +24,11 @@ const CLOSED = 3;
 let sequence = 0;
 
 export function dialWebSocket(WebSocketImpl: WebSocketConstructor, request: DialRequest, handlers: LinkHandlers): Promise<ClientLink> {
-  const cbor = request.encoding === 'cbor' ? request.cbor : undefined;
-  if (request.encoding === 'cbor' && !cbor) {
+  if (request.encoding === 'cbor' && !request.cbor) {
     return Promise.reject(errors.notSupported('encoding cbor needs the CBOR codec'));
   }
+  // This connection's aliases; the client offers them, and the gateway then aliases toward it.
+  const cbor = request.encoding === 'cbor' ? request.cbor?.openLink({ offerAliases: true }) : undefined;
   const url = request.url.href;
   return new Promise((resolve, reject) => {
     let socket: WebSocketLike;
@@ -55,7 +57,7 @@ export function dialWebSocket(WebSocketImpl: WebSocketConstructor, request: Dial
       send(dispatch: Dispatch): void {
         // The Channel contract: never throw for a closed connection, drop instead.
         if (socket.readyState !== OPEN) return;
-        socket.send(cbor ? cbor.encodeDispatch(dispatch) : serializeDispatch(dispatch));
+        socket.send(cbor ? cbor.encode(dispatch) : serializeDispatch(dispatch));
       },
       close(): Promise<void> {
         if (socket.readyState === CLOSED) return Promise.resolve();
@@ -77,14 +79,16 @@ export function dialWebSocket(WebSocketImpl: WebSocketConstructor, request: Dial
       let raw: unknown;
       try {
         if (typeof data === 'string') raw = JSON.parse(data);
-        else if (cbor && data instanceof ArrayBuffer) raw = cbor.decodeDispatch(new Uint8Array(data));
-        else if (cbor && ArrayBuffer.isView(data)) raw = cbor.decodeDispatch(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+        else if (cbor && data instanceof ArrayBuffer) raw = cbor.decode(new Uint8Array(data));
+        else if (cbor && ArrayBuffer.isView(data)) raw = cbor.decode(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
         else {
           request.logger.warn({ channel: link.id }, 'binary message dropped: this link speaks JSON');
           return;
         }
       } catch (error) {
-        request.logger.warn({ channel: link.id, err: error }, 'undecodable message dropped');
+        const refused = unrestorable(error);
+        if (refused) handlers.refuse(refused.partial, refused.message);
+        else request.logger.warn({ channel: link.id, err: error }, 'undecodable message dropped');
         return;
       }
       handlers.receive(raw);

@@ -18,12 +18,15 @@ import type { Mode, RegularMethod, ResourceElement } from './jstp/dispatch.js';
 import { Engine, type Answer, type EndpointInput, type Handler, type Peer, type Reply, type RequestOptions, type Stage } from './jstp/engine.js';
 import { ErrorCode, errors, PasarelaError, Status } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
+import { BalancedClient, type BalancedOptions } from './client-balancer.js';
 import { dialWebSocket, type WebSocketConstructor } from './client-websocket.js';
 
 export type { Answer, EndpointInput, Handler, Incoming, Reply, Stage, Verdict } from './jstp/engine.js';
 export { AnswerError } from './jstp/engine.js';
 export { ErrorCode, PasarelaError, Status } from './jstp/errors.js';
 export type { WebSocketConstructor } from './client-websocket.js';
+export { BalancedClient } from './client-balancer.js';
+export type { BalancedMember, BalancedOptions, BalancerEvents, BalancingOptions, MemberState, PolicyName } from './client-balancer.js';
 export type { DispatchCodec } from './jstp/codec/codec.js';
 
 export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -92,6 +95,8 @@ export interface ClientLink extends Channel {
 export interface LinkHandlers {
   /** A parsed dispatch (not yet validated) arrived. */
   receive(raw: unknown): void;
+  /** A dispatch arrived that the codec could not restore (an unknown resource alias): refused, answered 400 if it has a transaction. */
+  refuse(raw: Record<string, unknown>, reason: string): void;
   /** The connection closed (after the dial resolved); called once. */
   closed(error?: Error): void;
 }
@@ -99,7 +104,7 @@ export interface LinkHandlers {
 export interface DialRequest {
   url: URL;
   encoding: ClientEncoding;
-  /** Set when `encoding` is 'cbor'. */
+  /** Set when `encoding` is 'cbor': the dialer opens a link codec per connection. */
   cbor?: DispatchCodec;
   connectTimeoutMs: number;
   logger: Logger;
@@ -314,6 +319,9 @@ export class Client {
       receive: (raw) => {
         if (link !== undefined && link === this.link) this.receive(raw, link);
       },
+      refuse: (raw, reason) => {
+        if (link !== undefined && link === this.link) this.engine.refuse(raw, link, reason);
+      },
       closed: (error) => {
         if (link !== undefined) this.lost(link, error);
       },
@@ -362,7 +370,7 @@ export class Client {
     // Loaded on demand: a JSON client never runs it, and a bundler that splits code
     // puts it in a chunk of its own. The literal specifier lets bundlers see it.
     try {
-      this.codec ??= await import('./jstp/codec/cbor.js');
+      this.codec ??= await import('./jstp/codec/cbor-link.js');
     } catch (error) {
       throw errors.notSupported('the CBOR codec cannot be loaded', { cause: error });
     }
@@ -465,7 +473,14 @@ function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
-/** Opens a client; it connects (and reconnects) in the background: `await client.ready()`. */
-export function connect(url: string | URL, options: ClientOptions = {}): Client {
-  return new Client(url, options);
+/**
+ * Opens a client; it connects (and reconnects) in the background: `await client.ready()`.
+ * With `{ urls }`, a balancing client over the members of a cluster (client-balancer.ts).
+ */
+export function connect(options: BalancedOptions): BalancedClient;
+// Last, so that `Parameters<typeof connect>` stays the single client's.
+export function connect(url: string | URL, options?: ClientOptions): Client;
+export function connect(target: string | URL | BalancedOptions, options: ClientOptions = {}): Client | BalancedClient {
+  if (typeof target === 'string' || target instanceof URL) return new Client(target, options);
+  return new BalancedClient(target, (url, linkOptions) => new Client(url, linkOptions));
 }

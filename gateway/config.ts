@@ -5,11 +5,19 @@
  */
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
 import { z } from 'zod';
+import { DataFileError, parseJson as parseJsonData, parseYaml as parseYamlData, type ParsedData, type SourceMap } from '../drivers/data-file.js';
+import { driverEntrySchema, driversSchema } from './driver-host/config-schema.js';
+import { fleetNatsSchema, fleetSchema } from './fleet/config.js';
 import { parseAllowEntry } from './forwarding.js';
+import { homeAssistantSchema } from './homeassistant/config.js';
 import { ErrorCode, PasarelaError } from './jstp/errors.js';
 import { securitySectionSchema, tlsSectionSchema } from './security/config-schema.js';
+import { bufferSchema, uplinkSchema, uplinksSchema } from './uplinks/uplink-config.js';
+import { clusterSchema } from './cluster/schema.js';
+import { onCriticalSchema, saturationSchema, thresholdsSectionSchema } from './saturation/schema.js';
+import { limitsSchema } from './limits/schema.js';
+import { profilesSchema } from './profiles/config-schema.js';
 
 function isAllowEntry(entry: string): boolean {
   try {
@@ -65,11 +73,19 @@ const rootSchema = z.strictObject({
   jstp: jstpSchema.prefault({}),
   log: logSchema.prefault({}),
   mqtt: mqttSchema.prefault({}),
+  fleet: fleetSchema.optional(),
+  limits: limitsSchema.prefault({}),
   /** Driver-wide options; each driver validates its own section when it starts. */
   ble: z.looseObject({}).optional(),
   serial: z.looseObject({}).optional(),
+  homeassistant: homeAssistantSchema.optional(),
   devices: z.array(deviceSchema).default([]),
   security: securitySectionSchema.optional(),
+  uplinks: uplinksSchema.optional(),
+  saturation: saturationSchema.prefault({}),
+  cluster: clusterSchema.optional(),
+  drivers: driversSchema,
+  profiles: profilesSchema,
 });
 
 export const configSchema = rootSchema.superRefine((config, ctx) => {
@@ -80,6 +96,14 @@ export const configSchema = rootSchema.superRefine((config, ctx) => {
     }
     seen.add(device.id);
   });
+  (config.uplinks ?? []).forEach((uplink, index) => {
+    if (uplink.url.startsWith('nats:') && !config.fleet) {
+      ctx.addIssue({ code: 'custom', path: ['uplinks', index, 'url'], message: 'a fleet section too (nats: is the fleet\'s cluster)' });
+    }
+  });
+  if (config.homeassistant?.discovery && config.mqtt.url === undefined) {
+    ctx.addIssue({ code: 'custom', path: ['homeassistant', 'discovery'], message: 'mqtt.url to be set too (the broker Home Assistant uses)' });
+  }
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -107,8 +131,8 @@ export class ConfigError extends PasarelaError {
   readonly source: string;
   readonly issues: readonly ConfigIssue[];
 
-  constructor(source: string, issues: ConfigIssue[], detail?: string) {
-    super(ErrorCode.Config, detail ?? formatIssues(source, issues));
+  constructor(source: string, issues: ConfigIssue[], detail?: string, options?: { cause?: unknown }) {
+    super(ErrorCode.Config, detail ?? formatIssues(source, issues), options);
     this.name = 'ConfigError';
     this.source = source;
     this.issues = issues;
@@ -143,8 +167,21 @@ export async function loadConfig(path: string, overrides: ConfigOverrides = {}):
     const reason = (error as NodeJS.ErrnoException).code ?? (error instanceof Error ? error.message : String(error));
     throw new ConfigError(path, [], `${path}: cannot read config file (${reason})`);
   }
-  const { value, map } = extension === '.json' ? parseJson(path, text) : parseYaml(path, text);
-  return applyOverrides(parseConfig(value, path, map), overrides);
+  const { value, map } = extension === '.json' ? parseJson(path, text) : await parseYaml(path, text);
+  const config = applyOverrides(parseConfig(value, path, map), overrides);
+  origins.set(config, { source: path, map });
+  return config;
+}
+
+/** The file each loaded config came from, and where its keys are. */
+const origins = new WeakMap<Config, { source: string; map: SourceMap }>();
+
+/** Where a key of a config is, for messages: `pasarela.yaml:12`, the file alone, or undefined (no file). */
+export function configLocation(config: Config, path: readonly PropertyKey[]): string | undefined {
+  const origin = origins.get(config);
+  if (!origin) return undefined;
+  const line = origin.map(path);
+  return line === undefined ? origin.source : `${origin.source}:${line}`;
 }
 
 /** Flags win over the file; the result is validated again with `flags` as its source. */
@@ -155,42 +192,30 @@ export function applyOverrides(config: Config, overrides: ConfigOverrides): Conf
 
 // ---- parsing -----------------------------------------------------------------------
 
-/** Finds the line of a key path in the source text, for messages. */
-export type SourceMap = (path: readonly PropertyKey[]) => number | undefined;
+export type { SourceMap } from '../drivers/data-file.js';
 
-function parseYaml(path: string, text: string): { value: unknown; map: SourceMap } {
-  const lineCounter = new LineCounter();
-  const document: Document = parseDocument(text, { lineCounter, prettyErrors: true, uniqueKeys: true });
-  const first = document.errors[0];
-  if (first) {
-    const line = first.linePos?.[0].line;
-    const column = first.linePos?.[0].col;
-    const where = line === undefined ? path : `${path}:${line}${column === undefined ? '' : `:${column}`}`;
-    // yaml's message continues with a code excerpt; the first line says it all.
-    const reason = first.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-    throw new ConfigError(path, [], `${where}: YAML syntax error${line === undefined ? '' : ` at line ${line}`}: ${reason}`);
+/**
+ * Parses YAML keeping where each key is (config files, profile files); a syntax error
+ * is a ConfigError naming the file and the line. `yaml` is loaded for YAML files only.
+ */
+export async function parseYaml(path: string, text: string): Promise<ParsedData> {
+  try {
+    return await parseYamlData(path, text);
+  } catch (error) {
+    throw asConfigError(path, error);
   }
-  const map: SourceMap = (keyPath) => {
-    // Walk up the path until a node exists (a missing key is reported on its parent).
-    for (let depth = keyPath.length; depth >= 0; depth--) {
-      const node = document.getIn(keyPath.slice(0, depth) as unknown[], true) as { range?: [number, number, number] } | undefined;
-      if (node?.range) return lineCounter.linePos(node.range[0]).line;
-    }
-    return undefined;
-  };
-  return { value: document.toJS() ?? {}, map };
 }
 
-function parseJson(path: string, text: string): { value: unknown; map: SourceMap } {
+export function parseJson(path: string, text: string): ParsedData {
   try {
-    return { value: JSON.parse(text), map: () => undefined };
+    return parseJsonData(path, text);
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const position = /at position (\d+)/.exec(message);
-    const line = position ? text.slice(0, Number(position[1])).split('\n').length : undefined;
-    const where = line === undefined ? path : `${path}:${line}`;
-    throw new ConfigError(path, [], `${where}: JSON syntax error${line === undefined ? '' : ` at line ${line}`}: ${message.replace(/ in JSON at position \d+.*$/, '')}`);
+    throw asConfigError(path, error);
   }
+}
+
+function asConfigError(path: string, error: unknown): unknown {
+  return error instanceof DataFileError ? new ConfigError(path, [], error.message) : error;
 }
 
 // ---- messages ----------------------------------------------------------------------
@@ -270,8 +295,20 @@ function knownKeys(path: readonly PropertyKey[]): string[] | undefined {
     mqtt: mqttSchema,
     security: securitySectionSchema,
     'listen.tls': tlsSectionSchema,
+    homeassistant: homeAssistantSchema,
+    fleet: fleetSchema,
+    'fleet.nats': fleetNatsSchema,
+    'uplinks.*': uplinkSchema,
+    'uplinks.*.buffer': bufferSchema,
+    saturation: saturationSchema,
+    'saturation.thresholds': thresholdsSectionSchema,
+    'saturation.onCritical': onCriticalSchema,
+    cluster: clusterSchema,
+    limits: limitsSchema,
+    'drivers.*': driverEntrySchema,
   };
-  const schema = sections[path.map(String).join('.')];
+  // A list's entries share one schema: `uplinks[2]` is `uplinks.*`.
+  const schema = sections[path.map((key) => (typeof key === 'number' ? '*' : String(key))).join('.')];
   return schema ? Object.keys(schema.shape) : undefined;
 }
 

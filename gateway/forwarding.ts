@@ -244,6 +244,7 @@ export class ForwardingPool {
         entry.lastUsed = Date.now();
         engine.receive(raw, channel, text);
       },
+      refuse: (raw, channel, reason) => engine.refuse(raw, channel, reason),
       detach: (channel) => {
         const failed = engine.pendingOn(channel);
         engine.detach(channel);

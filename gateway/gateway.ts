@@ -4,25 +4,27 @@
  * WebSocket transport, and the plugins it is given (drivers among them). Everything
  * it starts, `close()` stops.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Config } from './config.js';
 import { DeviceRegistry } from './devices/registry.js';
 import { bindDeviceResources } from './devices/resources.js';
+import { DriverHost } from './driver-host/driver-host.js';
 import { ForwardingPool } from './forwarding.js';
 import { HttpRouter } from './http-routes.js';
 import { createStaticHandler } from './http-static.js';
-import { cborCodec as cbor } from './jstp/codec/cbor.js';
+import { cborCodec as cbor } from './jstp/codec/cbor-link.js';
 import { Engine } from './jstp/engine.js';
 import { errors } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
+import { installLimits } from './limits/index.js';
 import type { GatewayPlugin, GatewayPorts, PluginContext, PluginStop } from './plugin.js';
+import { packageVersion } from './package-version.js';
+import { loadProfileFiles } from './profiles/profile-files.js';
 import { loadServerTls } from './security/tls.js';
 import { TcpTransport } from './transports/tcp.js';
 import { WsTransport } from './transports/ws.js';
 
 export type { GatewayPlugin, GatewayPorts, PluginContext, PluginStop } from './plugin.js';
+export { packageVersion } from './package-version.js';
 
 export interface GatewayOptions {
   logger?: Logger;
@@ -36,6 +38,8 @@ export interface Gateway {
   readonly engine: Engine;
   /** The one device registry: every driver's devices. */
   readonly registry: DeviceRegistry;
+  /** The drivers, under supervision. */
+  readonly drivers: DriverHost;
   /** The bound ports (the real ones when 0 was configured). */
   readonly ports: GatewayPorts;
   /** Stops plugins, transports, forwarding and the engine; idempotent, never rejects. */
@@ -44,27 +48,6 @@ export interface Gateway {
 
 /** How long a transport lets peers flush on close: well under the CLI's 2 s deadline. */
 const TRANSPORT_CLOSE_MS = 1_000;
-
-let cachedVersion: string | undefined;
-
-/** The `version` of Pasarela's package.json, found from here in the source tree and in dist/. */
-export function packageVersion(): string {
-  if (cachedVersion !== undefined) return cachedVersion;
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = join(dir, 'package.json');
-    if (existsSync(candidate)) {
-      const pkg = JSON.parse(readFileSync(candidate, 'utf8')) as { name?: string; version?: string };
-      if (pkg.name === 'pasarela' && typeof pkg.version === 'string') {
-        cachedVersion = pkg.version;
-        return cachedVersion;
-      }
-    }
-    const parent = dirname(dir);
-    if (parent === dir) return (cachedVersion = '0.0.0');
-    dir = parent;
-  }
-}
 
 interface StartedPlugin {
   readonly name: string;
@@ -81,6 +64,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   }
   const startedAt = Date.now();
   const started: StartedPlugin[] = [];
+  // Read before anything starts: a bad profile file is a config error, like a bad config.
+  const profileFiles = config.profiles.length === 0 ? [] : await loadProfileFiles(config.profiles, options.configDir ?? process.cwd());
 
   const engine = new Engine({
     mode: config.jstp.mode,
@@ -92,13 +77,21 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     ? new ForwardingPool({ engine, ...config.jstp.forwarding, cbor, logger: logger.child({ component: 'forwarding' }) }).install()
     : undefined;
 
+  // Filled in once the transports listen: hops naming these are this gateway.
+  const ownPorts = { tcp: undefined as number | undefined, http: undefined as number | undefined };
+  const limits = installLimits({ engine, limits: config.limits, listenHost: config.listen.host, ports: () => ownPorts, logger: logger.child({ component: 'limits' }) });
+
   const devicesLogger = logger.child({ component: 'devices' });
   const registry = new DeviceRegistry({ engine, logger: devicesLogger, devices: config.devices });
   bindDeviceResources(engine, registry, devicesLogger);
+  const drivers = new DriverHost({ registry, logger: logger.child({ component: 'drivers' }), profileFiles });
+  drivers.bind(engine);
 
   engine.bind({ method: 'GET', resource: ['gateway'] }, () => ({
     name: 'pasarela',
     version: packageVersion(),
+    // What this gateway writes into the `via` trace of what it delivers.
+    id: engine.id,
     drivers: registry.drivers(),
     // Seconds, like process.uptime().
     uptime: Math.round((Date.now() - startedAt) / 10) / 100,
@@ -114,6 +107,9 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     host: config.listen.host,
     port: config.listen.tcp,
     cbor,
+    ...limits.transports,
+    maxLineBytes: config.limits.maxDispatchBytes,
+    idleProbeMs: config.limits.idleProbeMs,
     closeTimeoutMs: TRANSPORT_CLOSE_MS,
     logger: logger.child({ component: 'tcp' }),
     ...tls,
@@ -121,6 +117,8 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
   // One port: plugins' routes and the dashboard over plain HTTP, JSTP over WebSocket upgrades on any path.
   const ws = new WsTransport({
     engine,
+    ...limits.transports,
+    maxPayload: config.limits.maxDispatchBytes,
     onRequest: (request, response) => {
       if (!router.handle(request, response)) serveStatic(request, response);
     },
@@ -131,6 +129,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
     logger: logger.child({ component: 'ws' }),
     ...tls,
   });
+  limits.guardHttp(ws.server);
 
   let markReady: (ports: GatewayPorts) => void = () => undefined;
   const ready = new Promise<GatewayPorts>((resolve) => {
@@ -167,6 +166,7 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
       const context: PluginContext = {
         engine,
         registry,
+        drivers,
         transports: { tcp, ws },
         forwarding,
         logger: logger.child({ plugin: plugin.name }),
@@ -182,11 +182,18 @@ export async function startGateway(config: Config, options: GatewayOptions = {})
         throw error;
       }
     }
+    for (const file of drivers.unusedProfileFiles()) {
+      logger.warn({ file: file.file, driver: file.driver }, `profile file ${file.file} is for driver "${file.driver}", which is not running`);
+    }
+    for (const device of drivers.devicesWithoutDriver(config.devices)) {
+      logger.warn({ device: device.id, driver: device.driver }, `device "${device.id}" names driver "${device.driver}", which is not running`);
+    }
     const tcpAddress = await tcp.listen();
     const httpAddress = await ws.listen();
     const ports: GatewayPorts = { tcp: tcpAddress.port, http: httpAddress.port };
+    Object.assign(ownPorts, ports);
     markReady(ports);
-    return { engine, registry, ports, close };
+    return { engine, registry, drivers, ports, close };
   } catch (error) {
     await close();
     throw error;

@@ -41,8 +41,8 @@ export {
   type Stage,
   type Verdict,
 } from './jstp/engine.js';
-export { cborCodec } from './jstp/codec/cbor.js';
-export type { DispatchCodec } from './jstp/codec/codec.js';
+export { cborCodec } from './jstp/codec/cbor-link.js';
+export type { DispatchCodec, LinkCodec, LinkCodecOptions, LinkCodecStats } from './jstp/codec/codec.js';
 export type { Channel } from './jstp/channel.js';
 export {
   createAnswer,
@@ -74,3 +74,15 @@ export { securityPlugin, securityPlugins } from './security/plugin.js';
 export { nodeSuite } from './security/node-suite.js';
 export { fileSequenceStore, readGrantFile, readIdentityFile, writeGrantFile, writeIdentityFile } from './security/files.js';
 export { SecurityStage, type SecurityStageOptions } from './security/security-stage.js';
+export { storePath, uplinkPlugin, uplinkPlugins, type UplinkPluginOptions } from './uplinks/uplink-plugin.js';
+export type { UplinkStatus } from './uplinks/uplink.js';
+export type { UplinkDialer, UplinkDialOptions, UplinkLink } from './uplinks/dialers.js';
+export { bindReceipts, DedupMemory, dedupPlugin, dedupStage, type DedupOptions } from './uplinks/dedup.js';
+export { Outbox, type OutboxOptions } from './uplinks/outbox.js';
+export type { FillLevel, OutboxQueue, QueueBounds, QueueStats, StoredEntry, StoredId, WhenFull } from './uplinks/queue.js';
+export { saturationPlugin, saturationPlugins } from './saturation/saturation-plugin.js';
+export type { Level, LevelChange, LoadFigures, Resource, SaturationReport } from './saturation/report.js';
+export { readLoad } from './saturation/report.js';
+export { clusterPlugin, clusterPlugins } from './cluster/cluster-plugin.js';
+export { BalancePolicy, type BalancingOptions, type Candidate, type PolicyName } from './cluster/balance-policy.js';
+export type { ClusterChange, ClusterView, DrainRefusal, MemberInfo, MemberView } from './cluster/protocol.js';

@@ -6,6 +6,7 @@
 import type http from 'node:http';
 import type { Config } from './config.js';
 import type { DeviceRegistry } from './devices/registry.js';
+import type { DriverHost } from './driver-host/driver-host.js';
 import type { ForwardingPool } from './forwarding.js';
 import type { Engine } from './jstp/engine.js';
 import type { Logger } from './jstp/logger.js';
@@ -36,6 +37,8 @@ export interface PluginContext {
   readonly engine: Engine;
   /** The one device registry (its resources are bound by the gateway). */
   readonly registry: DeviceRegistry;
+  /** Runs drivers under supervision on the registry (`driverPlugin` uses it); lists them for `GET ["drivers"]`. */
+  readonly drivers: DriverHost;
   /** Built, not yet listening while plugins start. */
   readonly transports: { readonly tcp: TcpTransport; readonly ws: WsTransport };
   /** Installed as the engine's forwarder; undefined when forwarding is off. */

@@ -4,8 +4,10 @@
  * reads, writes and actions. Notifications become reported properties and events.
  * After a disconnect it goes offline and reconnects with backoff, subscribing again
  * (a new connection starts with no subscriptions). A device with no profile gets the
- * generic view once its characteristics are known.
+ * generic view once its characteristics are known, unless it serves the JSTP service:
+ * then it speaks JSTP itself (jstp-gatt.ts) and describes itself.
  */
+import { DEFAULT_ATT_MTU, JSTP_GATT_CHARACTERISTIC, JSTP_GATT_SERVICE } from '../../gateway/jstp/codec/ble-frames.js';
 import type { Logger } from '../../gateway/jstp/logger.js';
 import { Backoff, type BackoffOptions } from '../../gateway/jstp/backoff.js';
 import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
@@ -14,6 +16,7 @@ import { genericView, type Discovered } from './generic-gatt.js';
 import { refKey, type ActionBinding, type EventBinding, type GattProfile, type GattRef, type PropertyBinding } from './gatt-profile.js';
 import * as gatt from './gatt-ops.js';
 import { GattQueue } from './gatt-queue.js';
+import { JSTP_LINK_PROPERTY, JstpGattSession } from './jstp-gatt.js';
 import type { NobleCharacteristic, NoblePeripheral } from './noble-types.js';
 
 export interface Timing {
@@ -37,12 +40,15 @@ interface Link {
   readonly queue: GattQueue;
   readonly characteristics: Map<string, NobleCharacteristic>;
   readonly cleanups: (() => void)[];
+  /** Set when the device speaks JSTP over its JSTP characteristic. */
+  jstp?: JstpGattSession;
 }
+
+const JSTP_KEY = refKey({ service: JSTP_GATT_SERVICE, characteristic: JSTP_GATT_CHARACTERISTIC });
+const LINK = 'link';
 
 const RSSI = 'rssi';
 const RSSI_SPEC = { type: 'integer', unit: 'dBm', title: 'Signal strength', observable: false } as const;
-/** The minimum ATT MTU, until the exchange says more. */
-const DEFAULT_MTU = 23;
 
 function offline(what: string): PasarelaError {
   return errors.deviceOffline(what);
@@ -191,6 +197,11 @@ export class BleDevice {
       }
     }
     if (!this.options.profile) {
+      const jstp = link.characteristics.get(JSTP_KEY);
+      if (jstp) {
+        await this.startJstp(link, jstp);
+        return;
+      }
       const view = genericView(discovered, this.options.title);
       this.properties = view.properties;
       this.handle.describe(withRssi(view.description));
@@ -216,6 +227,61 @@ export class BleDevice {
       const raw = await queue.run(`read ${binding.name}`, (signal) => gatt.read(characteristic, signal));
       this.report(binding, raw);
     }
+  }
+
+  /** The device speaks JSTP: subscribe to its characteristic, then learn what it is from itself. */
+  private async startJstp(link: Link, characteristic: NobleCharacteristic): Promise<void> {
+    let greeted = false;
+    const session = new JstpGattSession({
+      characteristic,
+      queue: link.queue,
+      mtu: () => this.peripheral?.mtu ?? null,
+      name: this.options.id ?? this.options.key,
+      logger: this.logger,
+      commandTimeoutMs: this.options.timing.operationTimeoutMs,
+      listener: {
+        property: (name, value) => this.handle.reportProperty(name, value),
+        event: (name, data) => this.handle.reportEvent(name, data),
+        announced: () => {
+          // Announced after the hello: it restarted while connected. Learn it again.
+          if (greeted && this.link === link) {
+            this.greetJstp(link, session).catch((error: unknown) => this.logger.warn({ err: error }, 'the JSTP device restarted and did not say hello'));
+          }
+        },
+        countersChanged: () => this.jstpCountersChanged(link),
+      },
+    });
+    link.jstp = session;
+    link.cleanups.push(() => session.close());
+    const listener = (data: Buffer, isNotification: boolean): void => {
+      if (isNotification && this.link === link) session.receive(data);
+    };
+    characteristic.on('data', listener);
+    link.cleanups.push(() => characteristic.off('data', listener));
+    await link.queue.run('subscribe JSTP', (signal) => gatt.subscribe(characteristic, signal));
+    await this.greetJstp(link, session);
+    greeted = true;
+  }
+
+  private async greetJstp(link: Link, session: JstpGattSession): Promise<void> {
+    const hello = await session.hello();
+    if (this.link !== link) return;
+    const title = this.options.title ?? hello.description.title;
+    const description = withRssi({ ...hello.description, ...(title === undefined ? {} : { title }) });
+    this.handle.describe({ ...description, properties: { ...description.properties, [LINK]: JSTP_LINK_PROPERTY } });
+    for (const [name, value] of Object.entries(hello.values)) this.handle.reportProperty(name, value);
+  }
+
+  private jstpCountersDue = false;
+
+  private jstpCountersChanged(link: Link): void {
+    if (this.jstpCountersDue) return;
+    this.jstpCountersDue = true;
+    // Losses come in bursts: one PATCH per burst is enough.
+    queueMicrotask(() => {
+      this.jstpCountersDue = false;
+      if (this.link === link && link.jstp) this.handle.reportProperty(LINK, link.jstp.counters());
+    });
   }
 
   private warnMissing(link: Link): void {
@@ -310,6 +376,7 @@ export class BleDevice {
 
   private async readProperty(name: string, signal: AbortSignal): Promise<unknown> {
     const link = this.currentLink();
+    if (link.jstp && name !== RSSI) return name === LINK ? link.jstp.counters() : link.jstp.read(name, signal);
     if (name === RSSI && !this.properties.has(RSSI)) {
       const peripheral = this.peripheral!;
       return link.queue.run('read RSSI', (opSignal) => gatt.updateRssi(peripheral, opSignal), { signal });
@@ -324,6 +391,7 @@ export class BleDevice {
 
   private async writeProperty(name: string, value: unknown, signal: AbortSignal): Promise<unknown> {
     const link = this.currentLink();
+    if (link.jstp) return link.jstp.writeProperty(name, value, signal);
     const binding = this.properties.get(name);
     if (!binding?.codec.encode) throw notSupported(`"${name}" cannot be written`);
     const characteristic = this.characteristic(link, binding, name);
@@ -335,6 +403,7 @@ export class BleDevice {
 
   private async invokeAction(name: string, input: unknown, signal: AbortSignal): Promise<unknown> {
     const link = this.currentLink();
+    if (link.jstp) return link.jstp.invoke(name, input, signal);
     const binding = this.actions.get(name);
     if (!binding) throw notSupported(`no action "${name}"`);
     const characteristic = this.characteristic(link, binding, name);
@@ -368,7 +437,7 @@ export class BleDevice {
     const command = has(characteristic, 'writeWithoutResponse');
     if (!request && !command) throw errors.readOnly(`characteristic ${characteristic.uuid} is not writable`);
     const useCommand = command && (preferCommand || !request);
-    const mtu = this.peripheral?.mtu ?? DEFAULT_MTU;
+    const mtu = this.peripheral?.mtu ?? DEFAULT_ATT_MTU;
     // A command must fit one packet; a request may be longer (noble then writes it in parts).
     if (useCommand && bytes.length > mtu - 3) {
       throw errors.badValue(`${bytes.length} bytes do not fit one write at MTU ${mtu}`);

@@ -7,7 +7,9 @@
  *
  * It scans (filtered by service uuids and a name pattern) and connects the configured
  * devices as they are found; other devices that pass the scan filters are added too,
- * with the profile whose `match` they fit, or the generic GATT view.
+ * with the profile whose `match` they fit, or the generic GATT view. A device that
+ * advertises the JSTP service (it speaks JSTP itself, see jstp-gatt.ts) is added
+ * without any filter, unless filters are set and it does not pass them.
  *
  * Config:
  * ```yaml
@@ -18,6 +20,7 @@
  * ```
  */
 import { z } from 'zod';
+import { JSTP_GATT_SERVICE } from '../../gateway/jstp/codec/ble-frames.js';
 import type { Logger } from '../../gateway/jstp/logger.js';
 import type { BackoffOptions } from '../../gateway/jstp/backoff.js';
 import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
@@ -25,7 +28,7 @@ import type { DeviceConfig, Driver, DriverContext } from '../driver.js';
 import { reconnectSchema } from '../reconnect-schema.js';
 import { BleDevice, type Timing } from './ble-device.js';
 import { compileGattProfile, nobleUuid, type GattProfile } from './gatt-profile.js';
-import { NO_ADAPTER, nobleOnAdapter, nobleWithBindings } from './noble-loader.js';
+import { NO_ADAPTER, NO_BINDING, nobleOnAdapter, nobleWithBindings } from './noble-loader.js';
 import type { Noble, NobleBindings, NoblePeripheral, NobleState } from './noble-types.js';
 
 // noble's events carry different arguments each; EventEmitter takes any listener.
@@ -101,6 +104,10 @@ export function createBleDriver(options: BleDriverOptions = {}): Driver {
   return {
     name: 'ble',
 
+    checkProfile(name: string, data: unknown): void {
+      compileGattProfile(name, data);
+    },
+
     async start(context: DriverContext): Promise<void> {
       logger = context.logger;
       const parsed = optionsSchema.safeParse(context.options);
@@ -111,7 +118,7 @@ export function createBleDriver(options: BleDriverOptions = {}): Driver {
         operationTimeoutMs: settings.operationTimeoutMs ?? 5_000,
         reconnect: { initialMs: 500, maxMs: 30_000, ...settings.reconnect },
       };
-      const profiles = profileBook({ ...builtinProfiles, ...options.profiles });
+      const profiles = profileBook({ ...builtinProfiles, ...options.profiles, ...context.profiles });
       const scanName = settings.scan?.name === undefined ? undefined : new RegExp(settings.scan.name);
       const scanServices = (settings.scan?.services ?? []).map(nobleUuid);
 
@@ -139,7 +146,9 @@ export function createBleDriver(options: BleDriverOptions = {}): Driver {
         try {
           noble = nobleOnAdapter(options.loadAdapter);
         } catch (error) {
-          context.logger.error({ err: error, code: (error as PasarelaError).code }, `${NO_ADAPTER}: BLE devices stay offline`);
+          const message = (error as Error).message;
+          // A binding that is not built is the one line that says what to run.
+          context.logger.error({ err: error, code: (error as PasarelaError).code }, message.startsWith(NO_BINDING) ? message : `${NO_ADAPTER}: BLE devices stay offline`);
           return;
         }
       } else {
@@ -191,10 +200,10 @@ export function createBleDriver(options: BleDriverOptions = {}): Driver {
         }
         if (found.has(peripheral.id) || ignored.has(peripheral.id) || configured.some((candidate) => candidate.device.attached && sameAddress(candidate, peripheral))) return;
         const filtered = scanServices.length > 0 || scanName !== undefined;
-        const passes =
-          filtered &&
-          (scanServices.length === 0 || advertised.some((uuid) => scanServices.includes(uuid))) &&
-          (scanName === undefined || scanName.test(ad.localName ?? ''));
+        // A device that speaks JSTP describes itself: it needs no filter to be worth adding.
+        const passes = filtered
+          ? (scanServices.length === 0 || advertised.some((uuid) => scanServices.includes(uuid))) && (scanName === undefined || scanName.test(ad.localName ?? ''))
+          : advertised.includes(JSTP_GATT_SERVICE);
         if (!passes) {
           ignored.add(peripheral.id);
           context.logger.debug({ address: peripheral.address, name: ad.localName }, 'BLE device ignored (not configured, or outside the scan filters)');

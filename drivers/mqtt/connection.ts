@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import './packet-numbers.js';
 import { Backoff, type BackoffOptions } from '../../gateway/jstp/backoff.js';
 import { errors, PasarelaError } from '../../gateway/jstp/errors.js';
 import type { Logger } from '../../gateway/jstp/logger.js';

@@ -94,6 +94,10 @@ export class MqttDriver implements Driver {
     };
   }
 
+  checkProfile(name: string, data: unknown): void {
+    loadMqttProfile(name, data);
+  }
+
   async start(context: DriverContext): Promise<void> {
     if (this.connection) throw errors.config(`driver "${this.name}" is already started`);
     const url = this.options.url ?? (typeof context.options.url === 'string' ? context.options.url : undefined);
@@ -148,9 +152,10 @@ export class MqttDriver implements Driver {
     const { profile: profileRef, topic } = parsed.data;
     let profile: MqttProfile;
     if (typeof profileRef === 'string') {
-      const data = this.options.profiles?.[profileRef] ?? builtinProfiles[profileRef];
+      const profiles = { ...builtinProfiles, ...this.options.profiles, ...this.context?.profiles };
+      const data = Object.hasOwn(profiles, profileRef) ? profiles[profileRef] : undefined;
       if (data === undefined) {
-        const known = Object.keys({ ...builtinProfiles, ...this.options.profiles }).join(', ');
+        const known = Object.keys(profiles).join(', ');
         throw configError(`device "${entry.id}": profile: no MQTT profile "${profileRef}" (known: ${known})`);
       }
       profile = loadMqttProfile(profileRef, data);

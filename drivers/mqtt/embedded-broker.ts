@@ -4,6 +4,7 @@
  */
 import { createServer, type Socket } from 'node:net';
 import { Aedes } from 'aedes';
+import './packet-numbers.js';
 import type { Logger } from '../../gateway/jstp/logger.js';
 import { errors } from '../../gateway/jstp/errors.js';
 import { silentLogger } from '../../gateway/jstp/logger.js';

@@ -5,3 +5,4 @@ export { tasmota } from './tasmota.js';
 export { HomieDiscovery } from './homie.js';
 export { loadMqttProfile, type MqttProfile } from './profile-schema.js';
 export { builtinProfiles } from './profiles/index.js';
+export { MqttConnection, type ConnectionOptions } from './connection.js';

@@ -1,170 +1,23 @@
 /**
  * The `jstp-cbor` link: the device's firmware is a JSTP engine speaking compact CBOR
- * in link frames (shared/JSTP.md). The gateway side is a small engine of its own, for
- * one device: requests go to the firmware through the engine's peer for the port's
- * channel, so the engine ties each answer to the port and answers 502 when the port
- * goes. The firmware pushes `PATCH ["properties", name] {value}`,
- * `POST ["events", name] {data}`, and `PUT ["description"]` when it boots.
+ * in link frames on the serial port (drivers/jstp-device-link.ts does the protocol).
  */
-import { FramedDispatchLink } from '../../gateway/jstp/codec/framed-link.js';
-import type { FrameCounters } from '../../gateway/jstp/codec/frames.js';
-import type { Channel } from '../../gateway/jstp/channel.js';
-import type { Dispatch, RegularMethod, ResourceElement } from '../../gateway/jstp/dispatch.js';
-import { Engine, type Peer } from '../../gateway/jstp/engine.js';
-import { loadProfile, describeProfile } from '../profile.js';
-import { CommandQueue } from './command-queue.js';
-import type { Link, LinkHello, LinkOptions } from './link.js';
-import { badReply, deviceAnswered, deviceRestarted, linkStopped, portGone } from './link-errors.js';
+import { JstpDeviceLink } from '../jstp-device-link.js';
+import type { Link, LinkOptions } from './link.js';
+import { deviceRestarted, linkStopped, portGone } from './link-errors.js';
 
-type DropCounters = Pick<FrameCounters, 'droppedCrc' | 'droppedCobs' | 'droppedOversize' | 'droppedVersion' | 'lost'>;
-
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-export class JstpLink implements Link {
+export class JstpLink extends JstpDeviceLink implements Link {
   readonly protocol = 'jstp-cbor' as const;
-  private readonly engine: Engine;
-  private readonly channel: Channel;
-  private readonly peer: Peer;
-  private readonly frames: FramedDispatchLink;
-  private readonly queue: CommandQueue<undefined>;
-  private undecodable = 0;
-  private timeouts = 0;
-  private seenDrops = 0;
-  private closed = false;
 
-  constructor(private readonly options: LinkOptions) {
-    const { listener, logger } = options;
-    const link = this;
-    this.channel = {
-      id: `serial ${options.name}`,
-      get isClosed() {
-        return link.closed;
-      },
-      send: (dispatch) => this.send(dispatch),
-    };
-    this.frames = new FramedDispatchLink({
-      write: (bytes) => options.write(bytes),
-      onDispatch: (raw) => this.engine.receive(raw, this.channel),
-      onUndecodable: (error) => {
-        // A frame with a good CRC but no dispatch inside: a firmware bug, not line noise.
-        this.undecodable++;
-        logger.warn({ err: error }, 'undecodable frame from the device');
+  constructor(options: LinkOptions) {
+    super({
+      ...options,
+      channelId: `serial ${options.name}`,
+      errors: {
+        gone: () => portGone(options.name),
+        stopped: () => linkStopped(options.name),
+        restarted: () => deviceRestarted(options.name),
       },
     });
-    this.engine = new Engine({
-      logger,
-      // A backstop only: the command queue answers 504 first.
-      answerTimeoutMs: options.commandTimeoutMs + 1_000,
-    });
-    for (const stage of options.stages ?? []) this.engine.use(stage);
-    this.peer = this.engine.peer(this.channel);
-    // Transaction ids tell answers apart, so a caller that gave up frees the line at once.
-    this.queue = new CommandQueue({ timeoutMs: options.commandTimeoutMs, holdOnAbort: false, onTimeout: () => this.countTimeout() });
-    this.engine.bind({ method: 'PATCH', resource: ['properties', ':name'] }, (incoming) => {
-      if (isObject(incoming.body) && 'value' in incoming.body) listener.property(String(incoming.params.name), incoming.body.value);
-      return undefined;
-    });
-    this.engine.bind({ method: 'POST', resource: ['events', ':name'] }, (incoming) => {
-      listener.event(String(incoming.params.name), isObject(incoming.body) ? incoming.body.data : undefined);
-      return undefined;
-    });
-    this.engine.bind({ method: 'PUT', resource: ['description'] }, () => {
-      this.queue.failAll(deviceRestarted(options.name));
-      listener.announced();
-      return undefined;
-    });
   }
-
-  async hello(signal?: AbortSignal): Promise<LinkHello> {
-    const timeout = this.options.helloTimeoutMs;
-    const announced = await this.request('GET', ['description'], undefined, signal, timeout);
-    let description;
-    try {
-      description = describeProfile(loadProfile(`${this.options.name} (announced)`, announced));
-    } catch (error) {
-      throw badReply(`the device announced an unusable description: ${(error as Error).message}`);
-    }
-    const values = await this.request('GET', ['properties'], undefined, signal, timeout);
-    if (!isObject(values)) throw badReply('the device answered GET ["properties"] with no object');
-    return { description, values };
-  }
-
-  read(name: string, signal?: AbortSignal): Promise<unknown> {
-    return this.request('GET', ['properties', name], undefined, signal);
-  }
-
-  write(name: string, value: unknown, signal?: AbortSignal): Promise<unknown> {
-    return this.request('PUT', ['properties', name], value, signal);
-  }
-
-  invoke(name: string, input: unknown, signal?: AbortSignal): Promise<unknown> {
-    return this.request('POST', ['actions', name], input, signal);
-  }
-
-  receive(bytes: Uint8Array): void {
-    if (this.closed) return;
-    this.frames.receive(bytes);
-    const counters = this.frames.counters;
-    const drops = dropped(counters) + counters.lost + this.undecodable;
-    if (drops !== this.seenDrops) {
-      this.seenDrops = drops;
-      this.options.listener.countersChanged();
-    }
-  }
-
-  counters(): Record<string, number> {
-    const c = this.frames.counters;
-    return {
-      frames: c.frames,
-      framesDropped: dropped(c),
-      framesLost: c.lost,
-      droppedCrc: c.droppedCrc,
-      droppedCobs: c.droppedCobs,
-      droppedOversize: c.droppedOversize,
-      droppedVersion: c.droppedVersion,
-      undecodable: this.undecodable,
-      timeouts: this.timeouts,
-    };
-  }
-
-  close(): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.queue.failAll(linkStopped(this.options.name));
-    this.engine.detach(this.channel);
-    this.engine.close();
-  }
-
-  private async request(method: RegularMethod, resource: ResourceElement[], body: unknown, signal?: AbortSignal, timeoutMs?: number): Promise<unknown> {
-    if (this.closed) throw portGone(this.options.name);
-    return this.queue.run(undefined, async () => {
-      const answers = await this.peer.request(method, resource, body).all();
-      const first = answers[0];
-      if (!first) throw deviceAnswered(504, 'the device gave no answer');
-      if (first.status >= 200 && first.status < 300) return first.body;
-      throw deviceAnswered(first.status, reasonOf(first.body) ?? `the device answered ${first.status}`);
-    }, signal, timeoutMs);
-  }
-
-  private send(dispatch: Dispatch): void {
-    if (this.closed) return;
-    this.frames.send(dispatch);
-  }
-
-  private countTimeout(): void {
-    this.timeouts++;
-    this.options.listener.countersChanged();
-  }
-}
-
-function dropped(c: DropCounters): number {
-  return c.droppedCrc + c.droppedCobs + c.droppedOversize + c.droppedVersion;
-}
-
-function reasonOf(body: unknown): string | undefined {
-  if (!isObject(body)) return undefined;
-  const reason = body.reason ?? body.error;
-  return typeof reason === 'string' ? reason : undefined;
 }

@@ -5,7 +5,7 @@
  * command and its `ok`, and are told apart by the profile's patterns.
  */
 import { errors, PasarelaError, Status } from '../../gateway/jstp/errors.js';
-import { CommandQueue } from './command-queue.js';
+import { CommandQueue } from '../command-queue.js';
 import type { Link, LinkHello, LinkOptions } from './link.js';
 import { badReply, deviceAnswered, deviceRestarted, linkStopped, portGone } from './link-errors.js';
 import type { LineProfile, LineProperty } from './line-profile.js';

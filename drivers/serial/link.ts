@@ -4,19 +4,11 @@
  */
 import { type Logger } from '../../gateway/jstp/logger.js';
 import type { Stage } from '../../gateway/jstp/pipeline.js';
-import type { DeviceDescription } from '../driver.js';
+import type { LinkHello, LinkListener } from '../jstp-device-link.js';
+
+export type { LinkHello, LinkListener } from '../jstp-device-link.js';
 
 export type LinkProtocol = 'jstp-cbor' | 'line';
-
-/** What a link tells its device about, as it reads the port. */
-export interface LinkListener {
-  property(name: string, value: unknown): void;
-  event(name: string, data: unknown): void;
-  /** The device said hello on its own (it booted): commands in flight were failed with 502, its state may be new. */
-  announced(): void;
-  /** A counter worth showing changed (frames dropped or lost, timeouts, bad lines). */
-  countersChanged(): void;
-}
 
 export interface LinkOptions {
   /** Writes bytes to the port. */
@@ -31,12 +23,6 @@ export interface LinkOptions {
   name: string;
   /** Pipeline stages of a JSTP link's engine (a line link has none: it speaks no dispatches). */
   stages?: readonly Stage[];
-}
-
-/** What a device is and what its values are, learnt when the link comes up. */
-export interface LinkHello {
-  description: DeviceDescription;
-  values: Readonly<Record<string, unknown>>;
 }
 
 /**

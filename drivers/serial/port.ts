@@ -4,8 +4,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { SerialPortStream } from '@serialport/stream';
-import type { BindingInterface } from '@serialport/bindings-cpp';
-import { SerialPort } from 'serialport';
+import { autoDetect, type BindingInterface } from '@serialport/bindings-cpp';
 
 export interface PortSettings {
   path: string;
@@ -32,9 +31,15 @@ export interface OpenPort {
   close(): Promise<void>;
 }
 
-/** The OS binding serialport itself uses (loaded with serialport, prebuilt). */
+let detected: BindingInterface | undefined;
+
+/**
+ * The OS binding serialport itself uses (prebuilt), from @serialport/bindings-cpp
+ * directly: the `serialport` package would load its ten parsers along with it.
+ */
 export function osBinding(): BindingInterface {
-  return SerialPort.binding;
+  detected ??= autoDetect();
+  return detected;
 }
 
 /** Opens the port; rejects with the binding's error (no such file, locked, ...). */

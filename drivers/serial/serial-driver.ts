@@ -77,12 +77,16 @@ export function createSerialDriver(options: SerialDriverOptions = {}): Driver {
   return {
     name: 'serial',
 
+    checkProfile(name: string, data: unknown): void {
+      compileLineProfile(name, data);
+    },
+
     async start(context: DriverContext): Promise<void> {
       const parsed = optionsSchema.safeParse(context.options);
       if (!parsed.success) throw configError('serial', parsed.error.issues);
       const commandTimeoutMs = options.commandTimeoutMs ?? parsed.data.commandTimeoutMs ?? 2_000;
       const reconnect: BackoffOptions = { initialMs: 200, maxMs: 5_000, ...parsed.data.reconnect, ...options.reconnect };
-      const profileData = { ...builtinLineProfiles, ...options.profiles };
+      const profileData = { ...builtinLineProfiles, ...options.profiles, ...context.profiles };
       const compiled = new Map<string, LineProfile>();
       const lineProfile = (name: string, where: string): LineProfile => {
         let profile = compiled.get(name);

@@ -31,6 +31,11 @@ export interface CharacteristicDefinition {
   read?(): Uint8Array;
   /** Handles a write; throw an AttError to refuse it. */
   write?(value: Uint8Array, withoutResponse: boolean): void;
+  /**
+   * A central subscribed to notifications (`on`), or stopped, or its connection went;
+   * `mtu` is the connection's ATT MTU (a notification carries MTU - 3 bytes).
+   */
+  subscribed?(on: boolean, mtu: number): void;
 }
 
 export interface ServiceDefinition {

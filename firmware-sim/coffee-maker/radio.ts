@@ -335,8 +335,7 @@ export class SimulatedRadio extends EventEmitter {
         entry.stats.attErrors += 1;
         return;
       }
-      if (notify) connection.subscriptions.add(key(serviceUuid, characteristicUuid));
-      else connection.subscriptions.delete(key(serviceUuid, characteristicUuid));
+      this.setSubscribed(entry, connection, serviceUuid, characteristicUuid, notify);
       this.emit('notify', entry.id, serviceUuid, characteristicUuid, notify);
     });
   }
@@ -358,10 +357,7 @@ export class SimulatedRadio extends EventEmitter {
 
   writeValue(peripheralUuid: string, serviceUuid: string, characteristicUuid: string, descriptorUuid: string, data: Uint8Array): void {
     this.request(peripheralUuid, (entry, connection) => {
-      if (descriptorUuid === CCCD) {
-        if ((data[0] ?? 0) & 0b11) connection.subscriptions.add(key(serviceUuid, characteristicUuid));
-        else connection.subscriptions.delete(key(serviceUuid, characteristicUuid));
-      }
+      if (descriptorUuid === CCCD) this.setSubscribed(entry, connection, serviceUuid, characteristicUuid, ((data[0] ?? 0) & 0b11) !== 0);
       this.emit('valueWrite', entry.id, serviceUuid, characteristicUuid, descriptorUuid);
     });
   }
@@ -437,6 +433,10 @@ export class SimulatedRadio extends EventEmitter {
   private teardown(entry: PeripheralEntry, reason: number): void {
     const connection = entry.connection;
     if (!connection) return;
+    for (const subscription of [...connection.subscriptions]) {
+      const [service, characteristic] = subscription.split('/') as [string, string];
+      this.setSubscribed(entry, connection, service, characteristic, false);
+    }
     connection.closed = true;
     connection.requests.length = 0;
     connection.notifications.length = 0;
@@ -444,6 +444,15 @@ export class SimulatedRadio extends EventEmitter {
     entry.stats.disconnects += 1;
     this.emit('disconnect', entry.id, reason);
     this.advertise(entry);
+  }
+
+  /** Records a (un)subscription and tells the firmware when it changes. */
+  private setSubscribed(entry: PeripheralEntry, connection: Connection, service: string, characteristic: string, on: boolean): void {
+    const id = key(service, characteristic);
+    if (connection.subscriptions.has(id) === on) return;
+    if (on) connection.subscriptions.add(id);
+    else connection.subscriptions.delete(id);
+    entry.options.gatt.characteristic(service, characteristic)?.subscribed?.(on, entry.mtu);
   }
 
   /** One ATT request: queued on the connection, answered in order, one at a time. */

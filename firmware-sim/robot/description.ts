@@ -10,6 +10,8 @@ const action = { type: 'string', enum: ['move', 'rotate'] } as const;
 export const ROBOT_DESCRIPTION: DeviceDescription = {
   title: 'Two-wheeled robot',
   model: 'pasarela-robot',
+  // The firmware in firmware-sim/robot is the project's own.
+  manufacturer: 'Pasarela',
   properties: {
     battery: { type: 'integer', unit: '%', minimum: 0, maximum: 100, title: 'Battery' },
     pose: {

@@ -37,6 +37,9 @@ export class JstpFirmware implements FirmwareProtocol {
     this.frames = new FramedDispatchLink({
       write: (bytes) => context.write(bytes),
       onDispatch: (raw) => this.engine.receive(raw, this.channel),
+      onRefused: (raw, reason) => this.engine.refuse(raw, this.channel, reason),
+      // A device's firmware offers resource aliases: its reports then shrink to a fraction.
+      offerAliases: true,
       onUndecodable: (error) => context.logger.debug({ err: error }, 'undecodable frame dropped'),
     });
     const { model } = context;

@@ -4,8 +4,7 @@
  * is pulled) it tries again until it is back, as a robot that boots when plugged in.
  */
 import { SerialPortStream } from '@serialport/stream';
-import type { BindingInterface } from '@serialport/bindings-cpp';
-import { SerialPort } from 'serialport';
+import { autoDetect, type BindingInterface } from '@serialport/bindings-cpp';
 import { type Logger, silentLogger } from '../../gateway/jstp/logger.js';
 import type { SimulatedRobot } from './robot.js';
 
@@ -50,7 +49,7 @@ export class RobotOnPort {
   private open(): void {
     if (this.closed) return;
     const port = new SerialPortStream({
-      binding: this.options.binding ?? SerialPort.binding,
+      binding: this.options.binding ?? autoDetect(),
       path: this.options.path,
       baudRate: this.options.baudRate ?? 115200,
       autoOpen: false,

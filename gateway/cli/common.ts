@@ -4,8 +4,9 @@
  * and client helpers of `call` and `watch`.
  */
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
-import pretty from 'pino-pretty';
+import type { PrettyOptions, PrettyStream } from 'pino-pretty';
 import { connect, type Client, type ClientTlsTrust, type Stage } from '../client.js';
 import type { LogLevel } from '../config.js';
 
@@ -57,10 +58,16 @@ export function flushed(): Promise<void> {
   return Promise.all([stdoutGone ? undefined : drain(process.stdout), drain(process.stderr)]).then(() => undefined);
 }
 
-/** pino: pretty on a terminal, JSON lines otherwise (written synchronously, so nothing is lost at exit). */
+const require = createRequire(import.meta.url);
+
+/**
+ * pino: pretty on a terminal, JSON lines otherwise (written synchronously, so nothing
+ * is lost at exit). The pretty printer is loaded only for a terminal: a service never does.
+ */
 export function createLogger(level: LogLevel, fd: 1 | 2): Logger {
   const stream = fd === 1 ? process.stdout : process.stderr;
   if (stream.isTTY) {
+    const pretty = require('pino-pretty') as (options: PrettyOptions) => PrettyStream;
     return pino({ level }, pretty({ destination: fd, sync: true, singleLine: true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
   }
   return pino({ level }, pino.destination({ dest: fd, sync: true }));

@@ -18,7 +18,7 @@ import { errors, PasarelaError } from '../jstp/errors.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
 import { withDeadline } from './deadline.js';
 import { derivedId, disambiguatedId } from './ids.js';
-import { checkValue } from './schema-check.js';
+import { applyDefaults, checkValue } from './schema-check.js';
 
 export interface RegistryOptions {
   engine: Engine;
@@ -47,6 +47,16 @@ export interface DeviceDetails extends DeviceSummary, DeviceDescription {}
 export interface PropertyValue {
   value: unknown;
   at: number;
+}
+
+/**
+ * What happened to a device, for plugins that mirror the device list elsewhere:
+ * `added`, `described` (its description was replaced) or `removed`. Values and
+ * availability are dispatches (PATCH), not changes.
+ */
+export interface DeviceChange {
+  kind: 'added' | 'described' | 'removed';
+  id: string;
 }
 
 interface Device {
@@ -84,6 +94,7 @@ export class DeviceRegistry {
   private readonly assigned = new Map<string, string>();
   /** Drivers holding a context, in the order they got it. */
   private readonly driverNames = new Set<string>();
+  private readonly watchers = new Set<(change: DeviceChange) => void>();
 
   constructor(options: RegistryOptions) {
     this.engine = options.engine;
@@ -95,12 +106,19 @@ export class DeviceRegistry {
   }
 
   /** The context a driver's `start` receives. */
-  context(driver: string, devices: readonly DeviceConfig[] = [], options: Readonly<Record<string, unknown>> = {}, logger?: Logger): DriverContext {
+  context(
+    driver: string,
+    devices: readonly DeviceConfig[] = [],
+    options: Readonly<Record<string, unknown>> = {},
+    logger?: Logger,
+    profiles: Readonly<Record<string, unknown>> = {},
+  ): DriverContext {
     this.driverNames.add(driver);
     return {
       logger: logger ?? this.logger.child({ driver }),
       devices,
       options,
+      profiles,
       addDevice: (info, handlers) => this.add(driver, info, handlers),
     };
   }
@@ -116,6 +134,12 @@ export class DeviceRegistry {
   /** The drivers that were given a context and not removed: `drivers` of `GET ["gateway"]`. */
   drivers(): string[] {
     return [...this.driverNames];
+  }
+
+  /** Calls `watcher` after each device change; returns the function that stops it. */
+  watch(watcher: (change: DeviceChange) => void): () => void {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
   }
 
   list(): DeviceSummary[] {
@@ -156,7 +180,7 @@ export class DeviceRegistry {
     if (!spec) throw notFound(`device "${id}" has no property "${name}"`);
     if (!spec.writable) throw errors.readOnly(`property "${name}" of "${id}" is read-only`);
     const problem = checkValue(spec, value);
-    if (problem) throw errors.badValue(problem);
+    if (problem) throw errors.badValue(`${name}: ${problem}`);
     this.assertOnline(device);
     const write = device.handlers.writeProperty;
     if (!write) throw errors.notSupported(`device "${id}" cannot write "${name}"`);
@@ -165,13 +189,15 @@ export class DeviceRegistry {
     return confirmed;
   }
 
-  async invokeAction(id: string, name: string, input: unknown): Promise<unknown> {
+  /** Runs an action with its input's defaults filled in: `brew` with no input brews a `medium` cup. */
+  async invokeAction(id: string, name: string, given: unknown): Promise<unknown> {
     const device = this.device(id);
     const spec = device.description.actions?.[name];
     if (!spec) throw notFound(`device "${id}" has no action "${name}"`);
+    const input = applyDefaults(spec.input, given);
     if (spec.input) {
       const problem = checkValue(spec.input, input, 'input');
-      if (problem) throw errors.badValue(problem);
+      if (problem) throw errors.badValue(`${name}: ${problem}`);
     }
     this.assertOnline(device);
     const invoke = device.handlers.invokeAction;
@@ -188,6 +214,7 @@ export class DeviceRegistry {
     if (device) {
       device.description = description;
       device.handlers = handlers;
+      this.changed('described', device);
     } else {
       device = {
         id: this.chooseId(driver, info),
@@ -203,6 +230,7 @@ export class DeviceRegistry {
       this.byId.set(device.id, device);
       this.assigned.set(compound, device.id);
       this.logger.debug({ id: device.id, driver, key: info.key }, 'device added');
+      this.changed('added', device);
     }
     return this.handle(device);
   }
@@ -237,7 +265,9 @@ export class DeviceRegistry {
         this.emit('PATCH', ['devices', device.id], { online });
       },
       describe: (description) => {
-        if (!device.removed) device.description = description;
+        if (device.removed) return;
+        device.description = description;
+        this.changed('described', device);
       },
       remove: () => {
         if (!device.removed) this.removeDevice(device);
@@ -268,6 +298,18 @@ export class DeviceRegistry {
     if (device.online) this.emit('PATCH', ['devices', device.id], { online: false, removed: true });
     device.online = false;
     this.logger.debug({ id: device.id }, 'device removed');
+    this.changed('removed', device);
+  }
+
+  private changed(kind: DeviceChange['kind'], device: Device): void {
+    for (const watcher of this.watchers) {
+      try {
+        watcher({ kind, id: device.id });
+      } catch (error) {
+        // One failing watcher must not keep the others, or the driver, from going on.
+        this.logger.error({ err: error, id: device.id, change: kind }, 'device watcher failed');
+      }
+    }
   }
 
   /** Reports can race a closing gateway; a closed engine just drops them. */

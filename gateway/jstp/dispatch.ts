@@ -265,7 +265,8 @@ function readMethod(value: unknown, quirks: boolean, repairs: string[]): Method 
 function readProtocol(value: unknown, quirks: boolean, repairs: string[]): string[] {
   if (value === undefined && quirks) {
     repairs.push('protocol added');
-    return defaultProtocol();
+    // A copy: the shared header marks what this engine built (the security stage signs that).
+    return [...defaultProtocol()];
   }
   if (!Array.isArray(value) || value.length < 2) fail('protocol must be ["JSTP", version, ...]');
   for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') fail('protocol elements must be strings');

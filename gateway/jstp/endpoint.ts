@@ -9,8 +9,9 @@
  */
 import type { Mode, ResourceElement } from './dispatch.js';
 import { errors } from './errors.js';
+import { matchSource, type Captures } from './segment-match.js';
 
-export type Captures = Record<string, ResourceElement>;
+export type { Captures } from './segment-match.js';
 
 export interface CompiledPattern {
   /** The normalized pattern it was compiled from. */
@@ -167,120 +168,31 @@ export function normalizePattern(input: unknown, mode: Mode): NormalizeResult {
   return { ok: true, pattern, repaired };
 }
 
-/** Shared by every match without capture names, so those matches allocate nothing. */
-const NO_CAPTURES: Captures = Object.freeze({}) as Captures;
-
-/** A precompiled step: a literal also keeps the number whose string form it is, if any. */
-interface Step {
-  readonly kind: StepKind;
-  readonly text: string;
-  /** Set when `text` is the canonical String() of a number, so numeric elements compare without allocating. */
-  readonly number: number | undefined;
-}
-
 /** The number whose String() is exactly `text`, if there is one (`"1"`, `"NaN"`; not `"01"`, `"-0"`). */
 export function canonicalNumber(text: string): number | undefined {
   const value = Number(text);
   return String(value) === text ? value : undefined;
 }
 
-function literalMatches(step: Step, element: ResourceElement): boolean {
-  if (typeof element === 'string') return element === step.text;
-  const expected = step.number;
-  // NaN is the one number not equal to itself, yet String(NaN) === 'NaN'.
-  return expected !== undefined && (element === expected || (element !== element && expected !== expected));
-}
-
+/**
+ * A compiled pattern keeps only its canonical source: matching reads the source
+ * directly (segment-match.ts, linear in the resource's length), so a subscription
+ * costs its pattern's elements and little more.
+ */
 class Compiled implements CompiledPattern {
   readonly source: readonly string[];
-  readonly key: string;
-  private readonly steps: readonly Step[];
-  private readonly hasEllipsis: boolean;
-  private readonly hasCaptures: boolean;
-  /** `__proto__` is a legal capture name; a prototype-less object stores it as a plain key. */
-  private readonly nullPrototype: boolean;
 
-  constructor(source: readonly string[]) {
-    this.source = Object.freeze(source.slice());
-    this.key = JSON.stringify(source);
-    this.steps = source.map((element) => {
-      const step = classifyElement(element) as PatternStep;
-      return {
-        kind: step.kind,
-        text: step.text,
-        number: step.kind === StepKind.Literal ? canonicalNumber(step.text) : undefined,
-      };
-    });
-    this.hasEllipsis = this.steps.some((step) => step.kind === StepKind.Ellipsis);
-    this.hasCaptures = this.steps.some((step) => step.kind === StepKind.Capture);
-    this.nullPrototype = this.steps.some((step) => step.kind === StepKind.Capture && step.text === '__proto__');
+  /** `source` must be a fresh canonical array of its own: it is frozen, not copied. */
+  constructor(source: string[]) {
+    this.source = Object.freeze(source);
+  }
+
+  get key(): string {
+    return JSON.stringify(this.source);
   }
 
   match(resource: readonly ResourceElement[]): Captures | null {
-    return this.hasEllipsis ? this.matchWithEllipsis(resource) : this.matchFixed(resource);
-  }
-
-  private newCaptures(): Captures {
-    if (!this.hasCaptures) return NO_CAPTURES;
-    return this.nullPrototype ? (Object.create(null) as Captures) : {};
-  }
-
-  private matchFixed(resource: readonly ResourceElement[]): Captures | null {
-    const steps = this.steps;
-    const length = steps.length;
-    if (resource.length !== length) return null;
-    for (let index = 0; index < length; index++) {
-      const step = steps[index]!;
-      if (step.kind === StepKind.Literal && !literalMatches(step, resource[index]!)) return null;
-    }
-    // Captures are filled only once the match is certain, so a miss allocates nothing.
-    const captures = this.newCaptures();
-    if (this.hasCaptures) {
-      for (let index = 0; index < length; index++) {
-        const step = steps[index]!;
-        if (step.kind === StepKind.Capture) captures[step.text] = resource[index]!;
-      }
-    }
-    return captures;
-  }
-
-  /**
-   * Lazy matching without recursion: on a miss, only the most recent `...` grows by one.
-   * Growing an earlier one can never help once a later one was reached (the later one
-   * could absorb the same elements), so this finds exactly the match that full lazy
-   * backtracking finds, in O(pattern × resource) time.
-   */
-  private matchWithEllipsis(resource: readonly ResourceElement[]): Captures | null {
-    const steps = this.steps;
-    const patternLength = steps.length;
-    const resourceLength = resource.length;
-    const captures = this.newCaptures();
-    let at = 0;
-    let step = 0;
-    let ellipsisStep = -1;
-    let ellipsisStart = 0;
-    while (at < resourceLength) {
-      if (step < patternLength) {
-        const current = steps[step]!;
-        if (current.kind === StepKind.Ellipsis) {
-          ellipsisStep = step++;
-          ellipsisStart = at;
-          continue;
-        }
-        if (current.kind !== StepKind.Literal || literalMatches(current, resource[at]!)) {
-          if (current.kind === StepKind.Capture) captures[current.text] = resource[at]!;
-          at++;
-          step++;
-          continue;
-        }
-      }
-      if (ellipsisStep < 0) return null;
-      // Every capture after the ellipsis is walked again, so stale values get overwritten.
-      at = ++ellipsisStart;
-      step = ellipsisStep + 1;
-    }
-    while (step < patternLength && steps[step]!.kind === StepKind.Ellipsis) step++;
-    return step === patternLength ? captures : null;
+    return matchSource(this.source, 0, resource, 0, true);
   }
 }
 
@@ -294,5 +206,6 @@ export function compilePattern(pattern: readonly string[]): CompiledPattern {
   if (!normalized.ok) {
     throw errors.badPattern(normalized.reason);
   }
-  return new Compiled(normalized.pattern);
+  // A copy of exact length: the array normalizePattern grew by pushing has room for 17.
+  return new Compiled(normalized.pattern.slice());
 }

@@ -28,7 +28,7 @@ import type { Peer, PeerEndpoint, PeerRequestOptions } from './peer.js';
 import { Pipeline, type Direction, type Stage, type Stopped } from './pipeline.js';
 import { Reply, type Answer, type AnswerSink } from './reply.js';
 import { SubscriptionTable, type Subscription } from './table.js';
-import { randomUUID } from './uuid.js';
+import { randomEngineId, randomUUID } from './uuid.js';
 
 export type { Answer } from './reply.js';
 export { Reply, AnswerError } from './reply.js';
@@ -74,6 +74,8 @@ export interface EndpointInput {
 export type Forwarder = (dispatch: Dispatch, hop: Hop, from: Channel | undefined) => Channel | PromiseLike<Channel>;
 
 export interface EngineOptions {
+  /** This engine's id in `via` traces (default: 8 random characters). */
+  id?: string;
   mode?: Mode;
   /** How long a triggering id may wait for its answer before a 504 (default 10 s). */
   answerTimeoutMs?: number;
@@ -97,6 +99,8 @@ export interface EngineStats {
   invalid: number;
   /** Dispatches a pipeline stage dropped or answered. */
   stopped: number;
+  /** Dispatches that came back to this engine after it had delivered them (their `via` names it): dropped. */
+  looped: number;
 }
 
 interface LocalSubscriber {
@@ -156,6 +160,8 @@ function errorMessage(error: unknown): string {
 }
 
 export class Engine {
+  /** Written into the `via` trace of every dispatch it delivers to another engine. */
+  readonly id: string;
   readonly mode: Mode;
   readonly answerTimeoutMs: number;
   private readonly logger: Logger;
@@ -170,9 +176,17 @@ export class Engine {
   private received = 0;
   private invalid = 0;
   private stoppedCount = 0;
+  private loopedCount = 0;
   private closed = false;
+  /** The `via` header of a dispatch this engine delivers first (shared: never changed in place). */
+  private readonly ownTrace: { readonly via: readonly string[] };
+  /** What the text of such a dispatch ends with instead of its last brace. */
+  private readonly traceSuffix: string;
 
   constructor(options: EngineOptions = {}) {
+    this.id = options.id ?? randomEngineId();
+    this.ownTrace = Object.freeze({ via: Object.freeze([this.id]) });
+    this.traceSuffix = `,"via":${JSON.stringify(this.ownTrace.via)}}`;
     this.mode = options.mode ?? 'strict';
     this.answerTimeoutMs = options.answerTimeoutMs ?? 10_000;
     this.logger = options.logger ?? silentLogger();
@@ -288,6 +302,23 @@ export class Engine {
     this.enter(result.dispatch, from, result.pristine ? text : undefined, undefined);
   }
 
+  /**
+   * A dispatch from a channel that its decoder read but could not restore (a resource
+   * alias the peer never defined): invalid, so it is counted and logged with
+   * `reason`, and answered 400 when it carries a transaction id (an ANSWER never is).
+   */
+  refuse(raw: Record<string, unknown>, from: Channel, reason: string): void {
+    if (this.closed) return;
+    this.received++;
+    this.invalid++;
+    this.logger.warn({ channel: from.id, status: Status.BadDispatch, reason }, 'invalid dispatch');
+    const token = raw.token;
+    const transactionId = Array.isArray(token) && typeof token[0] === 'string' && token[0].length > 0 ? token[0] : undefined;
+    if (transactionId === undefined || raw.method === 'ANSWER') return;
+    this.channels.add(from);
+    this.sendError(from, transactionId, Status.BadDispatch, reason, undefined, speaksNoMoreAnswers(raw.protocol));
+  }
+
   /** A channel closed: release what it bound, fail what waits on it, forget what it asked. */
   detach(channel: Channel): void {
     this.channels.delete(channel);
@@ -305,6 +336,7 @@ export class Engine {
       }
     }
     if (released > 0) this.logger.debug({ channel: channel.id, released }, 'channel subscriptions released');
+    this.pipeline.detached(channel);
   }
 
   stats(): EngineStats {
@@ -316,7 +348,19 @@ export class Engine {
       received: this.received,
       invalid: this.invalid,
       stopped: this.stoppedCount,
+      looped: this.loopedCount,
     };
+  }
+
+  /** How many subscriptions a channel holds here. */
+  subscriptionCount(channel: Channel): number {
+    return this.table.countFor(channel);
+  }
+
+  /** Whether the channel already holds this endpoint (binding it again changes nothing). */
+  isBound(channel: Channel, endpoint: { method: EndpointMethod; resource: readonly string[] }): boolean {
+    const normalized = normalizePattern(endpoint.resource, 'strict');
+    return normalized.ok && this.table.find(endpoint.method, compilePattern(normalized.pattern), channel) !== undefined;
   }
 
   /** Triggers waiting for an answer over this channel (e.g. forwarded dispatches). */
@@ -364,29 +408,27 @@ export class Engine {
 
   private stopped(direction: Direction, dispatch: Dispatch, channel: Channel | undefined, context: StageContext, outcome: Stopped): void {
     this.stoppedCount++;
-    const { stage, status, reason, code } = outcome;
-    // The answer's body: the reason, and the stage's error code when it gave one.
-    const body = code === undefined ? { reason } : { reason, code };
+    const { stage, status, reason, details } = outcome;
     this.logger.debug({ stage, direction, channel: channel?.id, method: dispatch.method, status, reason }, 'dispatch stopped by a stage');
     if (this.closed) return;
     if (direction === 'outbound') {
       const trigger = context as PendingTrigger | undefined;
       if (!trigger) return;
       // An answer verdict answers the requester now; a drop leaves the others to answer.
-      if (status !== undefined) this.completeTrigger(trigger, status, body);
+      if (status !== undefined) this.completeTrigger(trigger, status, { ...details, reason });
       else this.finishTrigger(trigger);
       return;
     }
     const transaction = context as Transaction | undefined;
     if (transaction) {
       // A local request.
-      if (status !== undefined) this.engineAnswer(transaction, status, body);
+      if (status !== undefined) this.engineAnswer(transaction, status, details ? { ...details, reason } : reason);
       else this.failLocal(transaction, errors.dropped(stage, reason));
       return;
     }
     const transactionId = dispatch.token?.[0];
     if (status !== undefined && channel && transactionId !== undefined && dispatch.method !== 'ANSWER') {
-      this.sendError(channel, transactionId, status, body, dispatch.token?.[1], speaksNoMoreAnswers(dispatch.protocol));
+      this.sendError(channel, transactionId, status, reason, dispatch.token?.[1], speaksNoMoreAnswers(dispatch.protocol), details);
     }
   }
 
@@ -408,6 +450,10 @@ export class Engine {
       this.process(dispatch, undefined, transaction, text);
       return;
     }
+    if (dispatch.via !== undefined && this.deliveredBefore(dispatch)) {
+      this.dropLooped(dispatch, from);
+      return;
+    }
     const transactionId = dispatch.token?.[0];
     if (transactionId === undefined || dispatch.method === 'ANSWER') {
       this.process(dispatch, from, undefined, text);
@@ -426,6 +472,33 @@ export class Engine {
       speaksNoMoreAnswers: speaksNoMoreAnswers(dispatch.protocol),
     });
     this.process(dispatch, from, opened, text);
+  }
+
+  /**
+   * Whether this engine already delivered the dispatch (its id is in the `via`
+   * trace). A dispatch still on its `host` route is only passing through: engines
+   * that forward do not write themselves into the trace.
+   */
+  private deliveredBefore(dispatch: Dispatch): boolean {
+    const via = dispatch.via;
+    return (dispatch.host === undefined || dispatch.host.length === 0) && Array.isArray(via) && via.includes(this.id);
+  }
+
+  /**
+   * A dispatch that came back: delivered again it would circulate. A request is
+   * closed at once for its sender: 101 for peers that know it (no answer from here),
+   * 404 for the others.
+   */
+  private dropLooped(dispatch: Dispatch, from: Channel): void {
+    this.loopedCount++;
+    this.logger.debug({ channel: from.id, method: dispatch.method, via: dispatch.via }, 'dispatch came back through its own path: dropped');
+    const token = dispatch.token;
+    if (!token || dispatch.method === 'ANSWER') return;
+    if (speaksNoMoreAnswers(dispatch.protocol)) {
+      this.send(from, createAnswer(Status.NoMoreAnswers, token[0], token[1] ?? randomUUID()), undefined, undefined);
+    } else {
+      this.sendError(from, token[0], Status.NotFound, 'this dispatch already passed through this engine', token[1], false);
+    }
   }
 
   private process(dispatch: Dispatch, from: Channel | undefined, transaction: Transaction | undefined, text: string | undefined): void {
@@ -485,6 +558,9 @@ export class Engine {
     const matches = this.table.match(dispatch.method, resource);
     let triggered = 0;
     if (transaction) transaction.triggering = true;
+    // What other engines get: the dispatch with this engine added to its `via` trace.
+    let traced: Dispatch | undefined;
+    let tracedText: string | undefined;
     for (let i = 0; i < matches.length; i++) {
       const subscription = matches[i]!;
       const subscriber = subscription.subscriber;
@@ -493,7 +569,11 @@ export class Engine {
       if (isLocal(subscriber)) {
         this.deliverLocal(subscription as Subscription<LocalSubscriber>, dispatch, resource, from, transaction);
       } else {
-        this.deliverRemote(subscriber, dispatch, transaction, text);
+        if (!traced) {
+          traced = this.withTrace(dispatch);
+          tracedText = text !== undefined && dispatch.via === undefined ? text.slice(0, -1) + this.traceSuffix : undefined;
+        }
+        this.deliverRemote(subscriber, traced, transaction, tracedText);
       }
     }
     if (transaction) {
@@ -501,6 +581,20 @@ export class Engine {
       if (triggered > 0 && transaction.pending.size === 0) this.endTransaction(transaction);
     }
     return triggered;
+  }
+
+  /**
+   * The dispatch with this engine's id appended to its `via` trace: an engine that
+   * finds its own id there has delivered it already (see `deliveredBefore`). Its
+   * caller adds the header to the end of the text it came in, so a relay is still
+   * written without encoding it again.
+   */
+  private withTrace(dispatch: Dispatch): Dispatch {
+    const via = dispatch.via;
+    const trace = Array.isArray(via) ? { via: [...(via as unknown[]), this.id] } : this.ownTrace;
+    // Object.assign is several times faster than a spread here, but it would take a
+    // `__proto__` header for the prototype: a spread keeps that one a header.
+    return Object.hasOwn(dispatch, '__proto__') ? { ...dispatch, ...trace } : Object.assign({}, dispatch, trace);
   }
 
   private deliverLocal(
@@ -805,12 +899,13 @@ export class Engine {
     channel: Channel,
     transactionId: string,
     status: number,
-    reason: string | { reason: string; code?: string },
+    reason: string,
     triggeringId: string | undefined,
     closeWith101: boolean,
+    details?: Readonly<Record<string, unknown>>,
   ): void {
     const trig = triggeringId ?? randomUUID();
-    this.send(channel, createAnswer(status, transactionId, trig, typeof reason === 'string' ? { reason } : reason), undefined, undefined);
+    this.send(channel, createAnswer(status, transactionId, trig, { ...details, reason }), undefined, undefined);
     if (closeWith101) this.send(channel, createAnswer(Status.NoMoreAnswers, transactionId, trig), undefined, undefined);
   }
 

@@ -83,14 +83,25 @@ const CATALOGUE = {
   UnknownTransport: { code: 'PASARELA_UNKNOWN_TRANSPORT', status: Status.UnrecognizedTransport, template: 'unknown transport label %s' },
 
   // ---- connections ----
+  /**
+   * The instance is saturated and drains: a new request for a replicated service is
+   * refused before it is processed (so retrying it elsewhere is safe); the answer's
+   * body lists the members to use instead in `redirect`.
+   */
+  Draining: { code: 'PASARELA_DRAINING', status: Status.InvalidHost },
   /** An outbound connection could not be made, or is not up now. */
   Unreachable: { code: 'PASARELA_UNREACHABLE', status: Status.UnreachableHost, template: 'cannot connect to %s: %s' },
   /** The connection (or the pool or client it belonged to) is closed. */
   ChannelClosed: { code: 'PASARELA_CHANNEL_CLOSED', status: Status.UnreachableHost },
   ChannelOverflow: { code: 'PASARELA_CHANNEL_OVERFLOW', status: null },
-  /** A peer stopped answering heartbeats (WebSocket ping/pong). */
+  /** A peer stopped answering heartbeats (WebSocket ping/pong, the TCP idle probe). */
   PeerTimeout: { code: 'PASARELA_PEER_TIMEOUT', status: null },
   FrameTooLarge: { code: 'PASARELA_FRAME_TOO_LARGE', status: null },
+  /**
+   * Over one of the gateway's limits (docs/limits.md): a dispatch is answered 400 with
+   * it; input that cannot be answered closes its connection with it as the reason.
+   */
+  LimitExceeded: { code: 'PASARELA_LIMIT', status: Status.BadDispatch },
   InvalidJson: { code: 'PASARELA_INVALID_JSON', status: null },
   DecodeError: { code: 'PASARELA_DECODE_ERROR', status: null },
 
@@ -121,12 +132,16 @@ const CATALOGUE = {
   AddressInUse: { code: 'PASARELA_ADDRESS_IN_USE', status: null },
   /** A device profile failed validation (the message names the profile and the field). */
   Profile: { code: 'PASARELA_PROFILE', status: null },
+  /** A driver failed (its start, or its code later); logged with its name while the rest of the gateway runs. */
+  DriverFailed: { code: 'PASARELA_DRIVER_FAILED', status: null },
 
   // ---- devices ----
   /** The device sent data its converter cannot read. */
   Convert: { code: 'PASARELA_CONVERT', status: Status.UnreachableHost },
   /** No such device, property, action or event. */
   DeviceNotFound: { code: 'PASARELA_DEVICE_NOT_FOUND', status: Status.NotFound },
+  /** No gateway of that name in the fleet (status 404). */
+  UnknownGateway: { code: 'PASARELA_UNKNOWN_GATEWAY', status: Status.NotFound },
   /** The device is offline or its link (broker, port, radio) is down. */
   DeviceOffline: { code: 'PASARELA_DEVICE_OFFLINE', status: Status.UnreachableHost },
   /** A PUT on a property that is not writable. */
@@ -140,6 +155,12 @@ const CATALOGUE = {
    * CBOR codec). Retrying cannot help, so the client stops when a dial fails with it.
    */
   NotSupported: { code: 'PASARELA_NOT_SUPPORTED', status: Status.NotImplemented },
+
+  // ---- the uplinks' durable store ----
+  /** The store cannot be opened, written or synced: fatal, the gateway exits so that its supervisor restarts it. */
+  Store: { code: 'PASARELA_STORE', status: null },
+  /** The store's bounds refused a dispatch (refuse-new, or one larger than the whole buffer). */
+  StoreFull: { code: 'PASARELA_STORE_FULL', status: Status.InternalError },
 } as const satisfies Record<string, CatalogueEntry>;
 
 type Catalogue = typeof CATALOGUE;
@@ -163,10 +184,24 @@ export const errorCatalogue: readonly Readonly<{ key: string; code: ErrorCodeVal
 
 const statusOfCode = new Map<string, CatalogueStatus>(errorCatalogue.map((entry) => [entry.code, entry.status]));
 
-/** An error with a stable code and, where the catalogue gives it one, a JSTP status. */
+/** Marks every PasarelaError, whichever copy of the package made it. */
+const BRAND = Symbol.for('pasarela.PasarelaError');
+
+/**
+ * An error with a stable code and, where the catalogue gives it one, a JSTP status.
+ * `instanceof PasarelaError` also holds for errors made by another copy of the
+ * package (a driver developed in a folder of its own, with its own node_modules), so
+ * a driver's `errors.readOnly(...)` still picks its answer.
+ */
 export class PasarelaError extends Error {
   readonly code: ErrorCodeValue;
   readonly status: number | undefined;
+
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    // Subclasses (ConfigError, ProfileError) keep the ordinary prototype check.
+    if (this !== PasarelaError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === 'object' && value !== null && (value as Record<symbol, unknown>)[BRAND] === true;
+  }
 
   /** The status comes from the catalogue; only a code whose status is "as answered" takes one. */
   constructor(code: AnsweredCode, message: string, options: { status: number; cause?: unknown });
@@ -174,6 +209,7 @@ export class PasarelaError extends Error {
   constructor(code: ErrorCodeValue, message: string, options?: { status?: number; cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'PasarelaError';
+    Object.defineProperty(this, BRAND, { value: true });
     this.code = code;
     const status = statusOfCode.get(code);
     this.status = status === 'answered' ? options?.status : (status ?? undefined);

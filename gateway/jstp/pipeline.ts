@@ -21,8 +21,8 @@ export interface DropVerdict {
 export interface AnswerVerdict {
   readonly answer: number;
   readonly reason?: string;
-  /** A stable error code (PASARELA_...) for the answer's body, beside the reason. */
-  readonly code?: string;
+  /** More fields for the answer's body, which is `{ ...details, reason }` (a redirect, a retry hint). */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 /** The dispatch (the same object, or a changed copy), a drop, or an answer. */
@@ -43,6 +43,11 @@ export interface Stage {
   inbound?(dispatch: Dispatch, from: Channel | undefined): Verdict | PromiseLike<Verdict>;
   /** A dispatch about to be sent to a channel. Outbound stages run in reverse order. */
   outbound?(dispatch: Dispatch, to: Channel): Verdict | PromiseLike<Verdict>;
+  /**
+   * The channel closed and the engine released what it had bound: a stage that keeps
+   * state per channel (a verified grant, a remote subscription) forgets it here.
+   */
+  detached?(channel: Channel): void;
 }
 
 export type Direction = 'inbound' | 'outbound';
@@ -53,8 +58,8 @@ export interface Stopped {
   readonly reason: string;
   /** Set for an answer verdict. */
   readonly status?: number;
-  /** An answer verdict's error code, when it gave one. */
-  readonly code?: string;
+  /** An answer verdict's extra body fields. */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 /** Where the pipeline hands a dispatch once its stages are done with it. */
@@ -91,6 +96,7 @@ function isDispatch(verdict: Verdict): verdict is Dispatch {
 export class Pipeline<C> {
   private inboundStages: readonly Stage[] = [];
   private outboundStages: readonly Stage[] = [];
+  private allStages: readonly Stage[] = [];
   private readonly inboundLanes = new Map<Channel | typeof LOCAL, Lane<C>>();
   private readonly outboundLanes = new Map<Channel | typeof LOCAL, Lane<C>>();
 
@@ -101,9 +107,11 @@ export class Pipeline<C> {
     if (stage.inbound) this.inboundStages = [...this.inboundStages, stage];
     // Outbound runs in the reverse order, like middleware unwinding.
     if (stage.outbound) this.outboundStages = [stage, ...this.outboundStages];
+    this.allStages = [...this.allStages, stage];
     return () => {
       this.inboundStages = this.inboundStages.filter((s) => s !== stage);
       this.outboundStages = this.outboundStages.filter((s) => s !== stage);
+      this.allStages = this.allStages.filter((s) => s !== stage);
     };
   }
 
@@ -117,7 +125,19 @@ export class Pipeline<C> {
   }
 
   get stageNames(): string[] {
-    return [...new Set([...this.inboundStages, ...this.outboundStages].map((stage) => stage.name))];
+    return this.allStages.map((stage) => stage.name);
+  }
+
+  /** Tells every stage that a channel is gone; a stage that throws is logged. */
+  detached(channel: Channel): void {
+    for (const stage of this.allStages) {
+      if (!stage.detached) continue;
+      try {
+        stage.detached(channel);
+      } catch (error) {
+        this.logger.error({ stage: stage.name, channel: channel.id, err: error }, 'pipeline stage failed on a detached channel');
+      }
+    }
   }
 
   run(direction: Direction, dispatch: Dispatch, channel: Channel | undefined, text: string | undefined, context: C): void {
@@ -193,9 +213,9 @@ export class Pipeline<C> {
         return true;
       }
       if (typeof (verdict as AnswerVerdict).answer === 'number') {
-        const { answer, reason, code } = verdict as AnswerVerdict;
+        const { answer, reason, details } = verdict as AnswerVerdict;
         const outcome: Stopped = { stage: stage.name, status: answer, reason: reason ?? `refused by ${stage.name}` };
-        this.sink.stopped(job.direction, job.dispatch, job.channel, job.context, code === undefined ? outcome : { ...outcome, code });
+        this.sink.stopped(job.direction, job.dispatch, job.channel, job.context, details ? { ...outcome, details } : outcome);
         return false;
       }
       if (typeof (verdict as DropVerdict).drop === 'string') {

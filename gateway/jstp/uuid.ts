@@ -20,3 +20,20 @@ export const randomUUID: () => string = cryptoObject.randomUUID?.bind(cryptoObje
 
 /** Exported for tests: the fallback used where `crypto.randomUUID` is missing. */
 export { uuidFromRandomValues };
+
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * A short random engine id (48 bits, 8 base64url characters): it travels in the `via`
+ * trace of every delivered dispatch, so it is kept small; unique among the engines of
+ * one network is all it must be.
+ */
+export function randomEngineId(): string {
+  const bytes = cryptoObject.getRandomValues(new Uint8Array(6));
+  let id = '';
+  for (let i = 0; i < 6; i += 3) {
+    const triple = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!;
+    id += BASE64URL[triple >> 18]! + BASE64URL[(triple >> 12) & 63]! + BASE64URL[(triple >> 6) & 63]! + BASE64URL[triple & 63]!;
+  }
+  return id;
+}

@@ -1,11 +1,14 @@
 /**
  * A Driver (drivers/driver.ts) as a gateway plugin: it starts on the gateway's device
- * registry with its configured devices (the entries whose `driver` is its name) and
- * its config section (the section named after it) as its options, and stops with the
- * gateway. `preparedDriverPlugin` first makes what the driver needs beside it (a
- * broker, a simulator) and cleans that up after the driver stops.
+ * registry, under the gateway's supervision (a driver that fails is isolated, see
+ * gateway/driver-host/), with its configured devices (the entries whose `driver` is
+ * its name) and its config section (the section named after it) as its options, and
+ * stops with the gateway. `preparedDriverPlugin` first makes what the driver needs
+ * beside it (a broker, a simulator) and cleans that up after the driver stops.
  */
 import type { DeviceConfig, Driver } from '../../drivers/driver.js';
+import type { DriverSource, RestartPolicy } from '../driver-host/supervisor.js';
+import { packageVersion } from '../package-version.js';
 import type { GatewayPlugin, PluginContext, PluginStop } from '../plugin.js';
 
 export interface DriverPluginOptions {
@@ -13,6 +16,10 @@ export interface DriverPluginOptions {
   devices?: readonly DeviceConfig[];
   /** Driver-wide options, merged over the config section named after the driver. */
   options?: Readonly<Record<string, unknown>>;
+  /** Where the driver came from, for `GET ["drivers"]` (default: built in, Pasarela's version). */
+  source?: DriverSource;
+  /** How it is started again after a failure (default: backoff from 1 s to 60 s; `false`: never). */
+  restart?: RestartPolicy;
 }
 
 /** What a prepared driver plugin starts. */
@@ -33,20 +40,14 @@ async function startDriver(driver: Driver, context: PluginContext, extra: Driver
   const ids = new Set(configured.map((device) => device.id));
   const devices = [...configured, ...(extra.devices ?? []).filter((device) => !ids.has(device.id))];
   const options = { ...configSection(context.config, driver.name), ...extra.options };
-  const { registry } = context;
-  try {
-    await driver.start(registry.context(driver.name, devices, options, context.logger));
-  } catch (error) {
-    registry.removeDriver(driver.name);
-    throw error;
-  }
-  return async () => {
-    try {
-      await driver.stop();
-    } finally {
-      registry.removeDriver(driver.name);
-    }
-  };
+  const source = extra.source ?? { origin: 'built-in', version: driver.version ?? packageVersion() };
+  return context.drivers.run(driver, {
+    devices,
+    options,
+    source,
+    logger: context.logger,
+    ...(extra.restart === undefined ? {} : { restart: extra.restart }),
+  });
 }
 
 /** The plugin of one driver; the plugin is named after it. */

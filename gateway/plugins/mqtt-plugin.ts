@@ -1,11 +1,12 @@
 /**
  * The MQTT driver as a gateway plugin. It connects to `mqtt.url` from the config, or
  * starts the embedded aedes broker when none is configured (loaded only then, so a
- * gateway with a broker of its own never loads aedes). Whatever else uses the broker
+ * gateway with a broker of its own never loads aedes; the driver, and mqtt.js, load
+ * when the plugin starts). Whatever else uses the broker
  * (the demo's simulated sensors) comes in through `alongside`.
  */
 import type { DeviceConfig } from '../../drivers/driver.js';
-import { createMqttDriver, type MqttDriverOptions } from '../../drivers/mqtt/index.js';
+import type { MqttDriverOptions } from '../../drivers/mqtt/index.js';
 import type { EmbeddedBroker } from '../../drivers/mqtt/embedded-broker.js';
 import { ErrorCode, PasarelaError } from '../jstp/errors.js';
 import type { Logger } from '../jstp/logger.js';
@@ -63,6 +64,7 @@ export function mqttPlugin(options: MqttPluginOptions = {}): GatewayPlugin {
         url = broker.url;
       }
       companion = await options.alongside?.(url, context);
+      const { createMqttDriver } = await import('../../drivers/mqtt/index.js');
       const driver = createMqttDriver({ ...options.driver, url });
       return { driver, devices: companion?.devices ?? [], cleanup };
     } catch (error) {

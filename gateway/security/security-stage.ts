@@ -393,7 +393,7 @@ export class SecurityStage implements Stage {
       // Never the body: who, what, and why.
       this.logger.warn({ code, status, signer: who, channel: from.id, method: dispatch.method, resource: dispatch.resource ?? dispatch.endpoint?.resource, reason, refusals: counters.refusedBy[who] }, 'dispatch refused');
     }
-    return { answer: status, reason, code };
+    return { answer: status, reason, details: { code } };
   }
 }
 

@@ -5,8 +5,8 @@
  * engine exactly once that the peer is gone.
  */
 import type { Channel } from '../jstp/channel.js';
-import type { DispatchCodec } from '../jstp/codec/codec.js';
-import { serializeDispatch, type Dispatch } from '../jstp/dispatch.js';
+import { unrestorable, type DispatchCodec, type LinkCodec } from '../jstp/codec/codec.js';
+import { IMPLEMENTATION_TAG, serializeDispatch, type Dispatch } from '../jstp/dispatch.js';
 import type { Engine } from '../jstp/engine.js';
 import { ErrorCode, type FixedErrorCode } from '../jstp/errors.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
@@ -35,24 +35,22 @@ export interface Wire {
 }
 
 /**
- * Encodes dispatches, remembering the last one: the engine fans one dispatch out to
- * every subscribed channel in a row, and this way it is serialized once. The memo
- * only lives until the current task ends, so a caller that changes a dispatch
- * object and sends it again later gets the new content.
+ * Encodes dispatches as JSON, remembering the last one: the engine fans one dispatch
+ * out to every subscribed channel in a row, and this way it is serialized once. The
+ * memo only lives until the current task ends, so a caller that changes a dispatch
+ * object and sends it again later gets the new content. It also carries the binary
+ * codec of a transport's connections, each of which opens its own link codec (CBOR
+ * links differ by their aliases; the codec shares what they have in common).
  */
 export class DispatchEncoder {
   readonly cbor: DispatchCodec | undefined;
   private jsonOf: Dispatch | undefined;
   private jsonText = '';
-  private cborOf: Dispatch | undefined;
-  private cborBytes: Uint8Array | undefined;
   private clearQueued = false;
   private readonly clear = (): void => {
     this.clearQueued = false;
     this.jsonOf = undefined;
     this.jsonText = '';
-    this.cborOf = undefined;
-    this.cborBytes = undefined;
   };
 
   constructor(cbor?: DispatchCodec) {
@@ -64,25 +62,11 @@ export class DispatchEncoder {
     const text = serializeDispatch(dispatch);
     this.jsonOf = dispatch;
     this.jsonText = text;
-    this.queueClear();
+    if (!this.clearQueued) {
+      this.clearQueued = true;
+      queueMicrotask(this.clear);
+    }
     return text;
-  }
-
-  /** Throws when no CBOR codec was given. */
-  binary(dispatch: Dispatch): Uint8Array {
-    if (dispatch === this.cborOf && this.cborBytes) return this.cborBytes;
-    if (!this.cbor) throw new Error('no CBOR codec installed');
-    const bytes = this.cbor.encodeDispatch(dispatch);
-    this.cborOf = dispatch;
-    this.cborBytes = bytes;
-    this.queueClear();
-    return bytes;
-  }
-
-  private queueClear(): void {
-    if (this.clearQueued) return;
-    this.clearQueued = true;
-    queueMicrotask(this.clear);
   }
 }
 
@@ -101,6 +85,8 @@ export interface ConnectionStats {
   sent: number;
   /** Dispatches sent after the connection closed (dropped silently). */
   dropped: number;
+  /** CBOR dispatches naming a resource alias the peer never defined (refused). */
+  unknownAliases: number;
 }
 
 export interface ConnectionOptions {
@@ -112,13 +98,24 @@ export interface ConnectionOptions {
   encoder?: DispatchEncoder;
   /** The encoding to write until the peer shows its own (default json). */
   encoding?: Encoding;
+  /** Tell a CBOR peer from the start that it may use resource aliases (a client does; a server answers offers). */
+  offerAliases?: boolean;
+  /** Largest CBOR dispatch accepted (default the codec's, 64 KiB). */
+  maxCborBytes?: number;
   /** A transport's counters, updated along with the connection's own. */
   counters?: TransportStats;
+  /** The peer's address (for limits kept per address); default: the id. */
+  address?: string;
 }
 
 /** All-zero counters: a server transport's to start with, or a lone connection's (nobody reads those). */
 export function emptyStats(): TransportStats {
   return { connections: 0, accepted: 0, received: 0, invalid: 0, sent: 0, overflows: 0, oversize: 0 };
+}
+
+function isTagged(value: unknown): boolean {
+  const protocol = (value as { protocol?: unknown } | null)?.protocol;
+  return Array.isArray(protocol) && protocol[2] === IMPLEMENTATION_TAG;
 }
 
 /** Invalid input is logged in full for the first few, then sampled, so a flood cannot flood the log. */
@@ -131,12 +128,17 @@ export class Connection implements Channel {
   readonly label: string;
   /** What `send` writes: set by the transport from what the peer speaks. */
   encoding: Encoding;
+  /** The peer's remote address, which per-address limits count by. */
+  readonly address: string;
   /** Resolves (never rejects) once the connection is closed. */
   readonly closed: Promise<CloseInfo>;
   private readonly wire: Wire;
   private readonly engine: Engine;
   private readonly logger: Logger;
   private readonly encoder: DispatchEncoder;
+  private readonly linkOptions: { offerAliases: boolean; maxBytes?: number };
+  /** This connection's CBOR state (its aliases), opened when CBOR is first spoken. */
+  private link: LinkCodec | undefined;
   private readonly maxBufferedBytes: number;
   private readonly counters: TransportStats;
   private info: CloseInfo | undefined;
@@ -146,15 +148,18 @@ export class Connection implements Channel {
   private invalid = 0;
   private sent = 0;
   private dropped = 0;
+  private tagged = false;
 
   constructor(wire: Wire, label: string, id: string, options: ConnectionOptions) {
     this.wire = wire;
     this.label = label;
     this.id = id;
+    this.address = options.address ?? id;
     this.engine = options.engine;
     this.logger = options.logger ?? silentLogger();
     this.encoder = options.encoder ?? new DispatchEncoder();
     this.encoding = options.encoding ?? 'json';
+    this.linkOptions = { offerAliases: options.offerAliases ?? false, ...(options.maxCborBytes === undefined ? {} : { maxBytes: options.maxCborBytes }) };
     this.maxBufferedBytes = options.maxBufferedBytes ?? DEFAULT_MAX_BUFFERED_BYTES;
     this.counters = options.counters ?? emptyStats();
     this.closed = new Promise((resolve) => {
@@ -182,7 +187,24 @@ export class Connection implements Channel {
   }
 
   stats(): ConnectionStats {
-    return { received: this.received, invalid: this.invalid, sent: this.sent, dropped: this.dropped };
+    const unknownAliases = this.link?.stats().unknownAliases ?? 0;
+    return { received: this.received, invalid: this.invalid, sent: this.sent, dropped: this.dropped, unknownAliases };
+  }
+
+  /** The CBOR link codec, opened on first use; undefined without a codec. */
+  private cborLink(): LinkCodec | undefined {
+    if (!this.link && this.encoder.cbor) this.link = this.encoder.cbor.openLink(this.linkOptions);
+    return this.link;
+  }
+
+  /** Dispatches received so far (cheap: the idle probe reads it). */
+  get receivedCount(): number {
+    return this.received;
+  }
+
+  /** True once the peer sent a dispatch tagged `pasarela`: an engine that answers a RELEASE of nothing with 406. */
+  get speaksPasarela(): boolean {
+    return this.tagged;
   }
 
   /** Calls `listener` once when the connection closes (at once if it has). Returns the unsubscribe. */
@@ -212,7 +234,8 @@ export class Connection implements Channel {
       return;
     }
     const wire = this.wire;
-    if (this.encoding === 'cbor' && this.encoder.cbor) wire.writeBinary(this.encoder.binary(dispatch));
+    const link = this.encoding === 'cbor' ? this.cborLink() : undefined;
+    if (link) wire.writeBinary(link.encode(dispatch));
     else wire.writeText(text ?? this.encoder.json(dispatch));
     this.sent++;
     this.counters.sent++;
@@ -247,19 +270,43 @@ export class Connection implements Channel {
   /** One CBOR dispatch from the peer (a WebSocket binary message, one item of a CBOR sequence). */
   receiveCbor(bytes: Uint8Array): void {
     if (this.info) return;
-    const cbor = this.encoder.cbor;
-    if (!cbor) {
-      this.invalidInput(ErrorCode.DecodeError, bytes, new Error('no CBOR codec installed'));
-      return;
-    }
     let value: unknown;
     try {
-      value = cbor.decodeDispatch(bytes);
+      value = this.decodeCbor(bytes);
     } catch (error) {
-      this.invalidInput(ErrorCode.DecodeError, bytes, error);
+      this.undecodableCbor(bytes, error);
       return;
     }
     this.receive(value);
+  }
+
+  /** Decodes one CBOR dispatch with this connection's link codec (its aliases); throws what the codec throws. */
+  decodeCbor(bytes: Uint8Array): unknown {
+    const link = this.cborLink();
+    if (!link) throw new Error('no CBOR codec installed');
+    return link.decode(bytes);
+  }
+
+  /**
+   * A CBOR dispatch that did not decode: counted and logged; one the codec could read
+   * but not restore (an unknown alias) goes to the engine as invalid, which answers
+   * its transaction 400. The connection stays open either way.
+   */
+  undecodableCbor(bytes: Uint8Array, error: unknown): void {
+    if (this.info) return;
+    const refused = unrestorable(error);
+    if (!refused) {
+      this.invalidInput(ErrorCode.DecodeError, bytes, error);
+      return;
+    }
+    this.received++;
+    this.counters.received++;
+    try {
+      this.engine.refuse(refused.partial, this, refused.message);
+    } catch (error) {
+      this.logger.error({ channel: this.id, err: error }, 'engine failed on a refused dispatch');
+      this.abort(ErrorCode.BadDispatch, 'engine failed on a refused dispatch');
+    }
   }
 
   /** A decoded value from the peer (and the JSON text it came as): the engine validates it. */
@@ -267,6 +314,7 @@ export class Connection implements Channel {
     if (this.info) return;
     this.received++;
     this.counters.received++;
+    if (!this.tagged) this.tagged = isTagged(value);
     try {
       this.engine.receive(value, this, text);
     } catch (error) {

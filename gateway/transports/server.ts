@@ -7,6 +7,7 @@ import type net from 'node:net';
 import { errors } from '../jstp/errors.js';
 import type { Logger } from '../jstp/logger.js';
 import { emptyStats, type Connection } from './connection.js';
+import type { LimitReporter } from './limit-reporter.js';
 import type { Transport, TransportAddress, TransportStats } from './transport.js';
 
 /** A transport's accepted peers, keyed by their socket `S` (a net.Socket, a WebSocket). */
@@ -45,6 +46,17 @@ export abstract class ServerTransport<S> implements Transport {
 
   /** Stops accepting and closes every connection; runs once. */
   protected abstract shutdown(): Promise<void>;
+
+  /**
+   * A listening server's error. Out of file descriptors (EMFILE, ENFILE) is a limit:
+   * reported (counted, logged at most once a minute) while the connections already
+   * open go on being served.
+   */
+  protected serverError(error: Error, report: LimitReporter | undefined): void {
+    const code = (error as NodeJS.ErrnoException).code;
+    if ((code === 'EMFILE' || code === 'ENFILE') && report) report.exceeded('fileDescriptors', '*', { code, transport: this.label });
+    else this.logger.error({ err: error }, `${this.label} server error`);
+  }
 
   /**
    * Binds `server` and resolves with the bound address, rejecting with the bind error

@@ -14,6 +14,10 @@ import { silentLogger, type Logger } from '../jstp/logger.js';
 import type { DispatchCodec } from '../jstp/codec/codec.js';
 import { clientTlsOptions, verifyPeer, type ClientTls, type ServerTls } from '../security/tls.js';
 import { Connection, DispatchEncoder, type Encoding, type Wire } from './connection.js';
+import type { ConnectionGate } from './connection-gate.js';
+import { watchIdle } from './idle-probe.js';
+import type { LimitReporter } from './limit-reporter.js';
+import { PendingInput, type InputBudget } from './pending-input.js';
 import { ServerTransport } from './server.js';
 import type { TransportAddress, TransportStats } from './transport.js';
 
@@ -29,6 +33,14 @@ export interface TcpConnectionOptions {
    * is read as a CBOR sequence and answered in CBOR. Without it such a peer is closed.
    */
   cbor?: DispatchCodec;
+  /** TCP keepalive after this long without traffic, so a vanished host is noticed (default 30 s; 0 off). */
+  keepAliveMs?: number;
+  /** How long a line (or CBOR item) the peer started may take to arrive whole; default no limit. */
+  lineTimeoutMs?: number;
+  /** The total of unfinished input, shared with other connections; default none. */
+  inputBudget?: InputBudget;
+  /** Where inputs over a limit are reported (counted and logged by the gateway). */
+  report?: LimitReporter;
 }
 
 export interface TcpTransportOptions extends TcpConnectionOptions {
@@ -40,6 +52,10 @@ export interface TcpTransportOptions extends TcpConnectionOptions {
   closeTimeoutMs?: number;
   /** Serve TLS with this certificate and key (label `tls`). */
   tls?: ServerTls;
+  /** Connections in total and per address, shared with the other server transports. */
+  gate?: ConnectionGate;
+  /** Probe a peer holding subscriptions after this long without input (see idle-probe.ts); default off. */
+  idleProbeMs?: number;
 }
 
 export interface DialTcpOptions extends TcpConnectionOptions {
@@ -47,10 +63,15 @@ export interface DialTcpOptions extends TcpConnectionOptions {
   connectTimeoutMs?: number;
   /** What this side writes; the peer answers in kind (default json). */
   encoding?: Encoding;
+  /** Tell a CBOR peer at once that it may alias toward this side (a client does). */
+  offerAliases?: boolean;
   signal?: AbortSignal;
   /** Connect with TLS, trusting this (the system's CAs when empty). */
   tls?: ClientTls;
 }
+
+/** Default TCP keepalive delay: a quiet connection is probed by the kernel after 30 s. */
+export const DEFAULT_KEEPALIVE_MS = 30_000;
 
 /** Queued output is written at the end of the current task, or sooner past this size. */
 const FLUSH_BYTES = 64 * 1024;
@@ -126,19 +147,28 @@ class TcpWire implements Wire {
   }
 }
 
+/** A CBOR map header, or the tag 259 head (0xd9 0x01 0x03) a Map-encoding library puts before one. */
 function isCborStart(byte: number): boolean {
-  return byte >= 0xa0 && byte <= 0xbf;
+  return (byte >= 0xa0 && byte <= 0xbf) || byte === 0xd9;
 }
 
-/** Feeds a CBOR sequence (RFC 8742) from the stream to the connection, one dispatch per item. */
-function cborReader(connection: Connection, maxItemBytes: number): (chunk: Buffer) => void {
-  const decoder = new CborSequenceDecoder({ limits: { maxBytes: maxItemBytes, maxStringBytes: maxItemBytes } });
+/** Feeds a CBOR sequence (RFC 8742) from the stream to the connection, one dispatch per item, each decoded with the connection's aliases. */
+function cborReader(connection: Connection, maxItemBytes: number, pending: PendingInput, report: LimitReporter | undefined): (chunk: Buffer) => void {
+  const decoder = new CborSequenceDecoder({
+    limits: { maxBytes: maxItemBytes, maxStringBytes: maxItemBytes },
+    decode: (item) => connection.decodeCbor(item),
+  });
   return (chunk) => {
-    for (const item of decoder.push(chunk)) {
+    const items = decoder.push(chunk);
+    pending.update(decoder.buffered);
+    for (const item of items) {
       if (item.ok) connection.receive(item.value);
-      else if (!item.fatal) connection.invalidInput(ErrorCode.DecodeError, chunk, item.error);
+      else if (!item.fatal) connection.undecodableCbor(chunk, item.error);
       // CBOR has no resynchronisation point: after a framing error the stream is lost.
-      else if (item.error.reason === 'too-large' || item.error.reason === 'string-too-long') connection.frameTooLarge(`CBOR item larger than ${maxItemBytes} bytes`);
+      else if (item.error.reason === 'too-large' || item.error.reason === 'string-too-long') {
+        report?.exceeded('maxDispatchBytes', connection.address, { max: maxItemBytes });
+        connection.frameTooLarge(`CBOR item larger than ${maxItemBytes} bytes`);
+      }
       else connection.abort(ErrorCode.DecodeError, `CBOR sequence broken: ${item.error.message}`);
     }
   };
@@ -151,28 +181,46 @@ function cborReader(connection: Connection, maxItemBytes: number): (chunk: Buffe
  */
 export function attachTcpSocket(
   socket: net.Socket,
-  options: TcpConnectionOptions & { encoding?: Encoding; encoder?: DispatchEncoder; counters?: TransportStats },
+  options: TcpConnectionOptions & { encoding?: Encoding; offerAliases?: boolean; encoder?: DispatchEncoder; counters?: TransportStats },
 ): Connection {
   const logger = options.logger ?? silentLogger();
   const id = `tcp ${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+  const address = socket.remoteAddress ?? '?';
   const encoder = options.encoder ?? new DispatchEncoder(options.cbor);
+  const maxFrameBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const connection = new Connection(new TcpWire(socket), 'tcp', id, {
     engine: options.engine,
     logger,
     maxBufferedBytes: options.maxBufferedBytes,
     encoder,
     encoding: options.encoding,
+    offerAliases: options.offerAliases,
+    maxCborBytes: maxFrameBytes,
     counters: options.counters,
+    address,
   });
-  const maxFrameBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   const lines = new LineDecoder({ maxLineBytes: maxFrameBytes });
+  const pending = new PendingInput({
+    budget: options.inputBudget,
+    timeoutMs: options.lineTimeoutMs,
+    onFault: (limit, reason) => {
+      options.report?.exceeded(limit, connection.address, { reason });
+      connection.abort(ErrorCode.LimitExceeded, reason);
+    },
+  });
   const onLine = (line: string): void => connection.receiveJson(line);
   const readLines = (chunk: Buffer): void => {
-    if (!lines.push(chunk, onLine)) connection.frameTooLarge(`line longer than ${maxFrameBytes} bytes`);
+    if (lines.push(chunk, onLine)) pending.update(lines.buffered);
+    else {
+      options.report?.exceeded('maxDispatchBytes', connection.address, { max: maxFrameBytes });
+      connection.frameTooLarge(`line longer than ${maxFrameBytes} bytes`);
+    }
   };
   let read: ((chunk: Buffer) => void) | undefined;
 
   socket.setNoDelay(true);
+  const keepAliveMs = options.keepAliveMs ?? DEFAULT_KEEPALIVE_MS;
+  if (keepAliveMs > 0) socket.setKeepAlive(true, keepAliveMs);
   socket.on('data', (chunk: Buffer) => {
     if (connection.isClosed) return;
     if (!read) {
@@ -180,7 +228,7 @@ export function attachTcpSocket(
         read = readLines;
         connection.encoding = 'json';
       } else if (encoder.cbor) {
-        read = cborReader(connection, maxFrameBytes);
+        read = cborReader(connection, maxFrameBytes, pending, options.report);
         connection.encoding = 'cbor';
       } else {
         connection.abort(ErrorCode.DecodeError, 'peer speaks CBOR and no CBOR codec is installed');
@@ -194,6 +242,7 @@ export function attachTcpSocket(
   });
   socket.on('close', () => {
     lines.reset();
+    pending.close();
     connection.wireClosed();
   });
   return connection;
@@ -204,22 +253,34 @@ export class TcpTransport extends ServerTransport<net.Socket> {
   private readonly options: TcpTransportOptions;
   private readonly server: net.Server;
   private readonly encoder: DispatchEncoder;
+  /** Under TLS, the sockets beneath, handshakes in progress included (destroyed when closing times out). */
+  private readonly rawSockets = new Set<net.Socket>();
 
   constructor(options: TcpTransportOptions) {
     super(options.logger ?? silentLogger());
     this.options = options;
     this.encoder = new DispatchEncoder(options.cbor);
     this.label = options.tls ? 'tls' : 'tcp';
+    // A handshake is input the peer started: it gets as long as a line to finish it.
+    const handshakeTimeout = options.lineTimeoutMs && options.lineTimeoutMs > 0 ? options.lineTimeoutMs : undefined;
     this.server = options.tls
-      ? tls.createServer({ cert: options.tls.cert, key: options.tls.key }, (socket) => this.accept(socket))
+      ? tls.createServer({ cert: options.tls.cert, key: options.tls.key, handshakeTimeout }, (socket) => this.accept(socket))
       : net.createServer((socket) => this.accept(socket));
     // A client that fails the handshake is not a peer; say why at debug level.
     this.server.on('tlsClientError', (error: Error) => this.logger.debug({ err: error.message }, 'tls handshake failed'));
+    // With TLS the gate counts a connection before its handshake, which costs CPU.
+    if (options.tls) {
+      this.server.on('connection', (socket: net.Socket) => {
+        if (!this.admit(socket)) return;
+        this.rawSockets.add(socket);
+        socket.once('close', () => this.rawSockets.delete(socket));
+      });
+    }
   }
 
   listen(): Promise<TransportAddress> {
     const host = this.options.host ?? '127.0.0.1';
-    return this.listenOn(this.server, host, this.options.port ?? 0, (error) => this.logger.error({ err: error }, 'tcp server error'));
+    return this.listenOn(this.server, host, this.options.port ?? 0, (error) => this.serverError(error, this.options.report));
   }
 
   protected async shutdown(): Promise<void> {
@@ -231,6 +292,7 @@ export class TcpTransport extends ServerTransport<net.Socket> {
     const timeout = this.options.closeTimeoutMs ?? 2000;
     const timer = setTimeout(() => {
       for (const socket of this.sockets.keys()) socket.destroy();
+      for (const socket of this.rawSockets) socket.destroy();
     }, timeout);
     await Promise.all([stopped, ...[...this.sockets.keys()].map(socketClosed)]);
     clearTimeout(timer);
@@ -242,6 +304,7 @@ export class TcpTransport extends ServerTransport<net.Socket> {
       socket.destroy();
       return;
     }
+    if (!this.options.tls && !this.admit(socket)) return;
     this.counters.accepted++;
     const connection = attachTcpSocket(socket, {
       ...this.options,
@@ -251,7 +314,22 @@ export class TcpTransport extends ServerTransport<net.Socket> {
     });
     this.sockets.set(socket, connection);
     socket.once('close', () => this.sockets.delete(socket));
+    const idleProbeMs = this.options.idleProbeMs ?? 0;
+    if (idleProbeMs > 0) watchIdle(connection, this.options.engine, idleProbeMs, this.options.report);
     this.logger.debug({ channel: connection.id }, 'tcp peer connected');
+  }
+
+  /** Counts `socket` at the connection gate, or destroys it (false). */
+  private admit(socket: net.Socket): boolean {
+    const gate = this.options.gate;
+    if (!gate) return true;
+    const address = socket.remoteAddress ?? '?';
+    if (!gate.admit(address)) {
+      socket.destroy();
+      return false;
+    }
+    socket.once('close', () => gate.leave(address));
+    return true;
   }
 }
 

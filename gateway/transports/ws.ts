@@ -16,6 +16,9 @@ import { silentLogger, type Logger } from '../jstp/logger.js';
 import type { DispatchCodec } from '../jstp/codec/codec.js';
 import { clientTlsOptions, verifyPeer, type ClientTls, type ServerTls } from '../security/tls.js';
 import { Connection, DispatchEncoder, type Encoding, type Wire } from './connection.js';
+import type { ConnectionGate } from './connection-gate.js';
+import type { LimitReporter } from './limit-reporter.js';
+import { PendingInput, type InputBudget } from './pending-input.js';
 import { ServerTransport } from './server.js';
 import type { TransportAddress, TransportStats } from './transport.js';
 
@@ -28,6 +31,8 @@ export type RequestHandler = (request: http.IncomingMessage, response: http.Serv
 
 export interface WsConnectionOptions {
   engine: Engine;
+  /** Where inputs over a limit are reported (counted and logged by the gateway). */
+  report?: LimitReporter;
   logger?: Logger;
   /** Largest message accepted (default 1 MiB); a larger one closes the connection. */
   maxPayload?: number;
@@ -52,6 +57,12 @@ export interface WsTransportOptions extends WsConnectionOptions {
   closeTimeoutMs?: number;
   /** Serve HTTPS and wss with this certificate and key (on a server created here). */
   tls?: ServerTls;
+  /** Connections in total and per address, shared with the other server transports. */
+  gate?: ConnectionGate;
+  /** How long a message the peer started may take to arrive whole; default no limit. */
+  lineTimeoutMs?: number;
+  /** The total of unfinished input, shared with other connections; default none. */
+  inputBudget?: InputBudget;
 }
 
 export interface DialWsOptions extends WsConnectionOptions {
@@ -61,6 +72,8 @@ export interface DialWsOptions extends WsConnectionOptions {
   encoding?: Encoding;
   /** For wss://: what to trust (the system's CAs when empty). */
   tls?: ClientTls;
+  /** Tell a CBOR peer at once that it may alias toward this side (a client does). */
+  offerAliases?: boolean;
 }
 
 function rawToBuffer(data: RawData): Buffer {
@@ -96,7 +109,7 @@ class WsWire implements Wire {
 export function attachWebSocket(
   ws: WebSocket,
   id: string,
-  options: WsConnectionOptions & { encoding?: Encoding; encoder?: DispatchEncoder; counters?: TransportStats },
+  options: WsConnectionOptions & { encoding?: Encoding; offerAliases?: boolean; encoder?: DispatchEncoder; counters?: TransportStats; address?: string },
 ): Connection {
   const logger = options.logger ?? silentLogger();
   const connection = new Connection(new WsWire(ws), 'ws', id, {
@@ -105,7 +118,9 @@ export function attachWebSocket(
     maxBufferedBytes: options.maxBufferedBytes,
     encoder: options.encoder ?? new DispatchEncoder(options.cbor),
     encoding: options.encoding,
+    offerAliases: options.offerAliases,
     counters: options.counters,
+    ...(options.address === undefined ? {} : { address: options.address }),
   });
   const canCbor = connection.canCbor;
   let alive = true;
@@ -126,6 +141,7 @@ export function attachWebSocket(
   });
   ws.on('error', (error: Error & { code?: string }) => {
     if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') {
+      options.report?.exceeded('maxDispatchBytes', connection.address, { max: options.maxPayload ?? DEFAULT_MAX_PAYLOAD });
       connection.frameTooLarge(`message larger than ${options.maxPayload ?? DEFAULT_MAX_PAYLOAD} bytes`);
     } else {
       logger.debug({ channel: id, err: error.message }, 'websocket error');
@@ -175,6 +191,15 @@ export class WsTransport extends ServerTransport<WebSocket> {
       socket.destroy();
       return;
     }
+    const gate = this.options.gate;
+    const address = request.socket.remoteAddress ?? '?';
+    if (gate && !gate.admit(address)) {
+      // Refused before the upgrade, so the peer reads why.
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      socket.destroy();
+      return;
+    }
+    if (gate) socket.once('close', () => gate.leave(address));
     // Any path: node-jstp connects to `/`, browsers to whatever the page says.
     this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request));
   };
@@ -232,13 +257,36 @@ export class WsTransport extends ServerTransport<WebSocket> {
     const id = `ws ${request.socket.remoteAddress ?? '?'}:${request.socket.remotePort ?? '?'}`;
     const connection = attachWebSocket(ws, id, {
       ...this.options,
+      address: request.socket.remoteAddress ?? '?',
       logger: this.logger,
       encoder: this.encoder,
       counters: this.counters,
     });
     this.sockets.set(ws, connection);
     ws.once('close', () => this.sockets.delete(ws));
+    this.trackPending(ws, request.socket, connection);
     this.logger.debug({ channel: id, path: request.url }, 'ws peer connected');
+  }
+
+  /**
+   * A message that never ends, or many of them, held by the ws library: bounded by
+   * the bytes read from the socket since the last whole message (frame headers
+   * included, so a little over the message itself).
+   */
+  private trackPending(ws: WebSocket, socket: import('node:stream').Duplex, connection: Connection): void {
+    const { inputBudget, lineTimeoutMs, report } = this.options;
+    if (!inputBudget && !lineTimeoutMs) return;
+    const pending = new PendingInput({
+      budget: inputBudget,
+      timeoutMs: lineTimeoutMs,
+      onFault: (limit, reason) => {
+        report?.exceeded(limit, connection.address, { reason });
+        connection.abort(ErrorCode.LimitExceeded, reason);
+      },
+    });
+    socket.on('data', (chunk: Buffer) => pending.update(pending.bytes + chunk.length));
+    ws.on('message', () => pending.update(0));
+    ws.once('close', () => pending.close());
   }
 }
 

@@ -5,9 +5,10 @@
  */
 import { createRequire } from 'node:module';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createBleDriver, NO_ADAPTER } from '../../drivers/ble/index.js';
+import { createBleDriver, NO_ADAPTER, NO_BINDING } from '../../drivers/ble/index.js';
+import { bindingFix } from '../../drivers/ble/noble-loader.js';
 import { ErrorCode } from '../../gateway/jstp/errors.js';
-import { ContractGateway } from '../support/driver-contract.js';
+import { ContractGateway } from '../../testing/index.js';
 import { COFFEE, captureLogger } from './helpers.js';
 
 const require = createRequire(import.meta.url);
@@ -78,5 +79,28 @@ describe('Bluetooth adapter', () => {
     await expect(createBleDriver({}).start(address)).rejects.toMatchObject({ code: ErrorCode.Config, message: expect.stringContaining('devices[id=y].address') });
     const adapter = gateway.registry.context('ble', [], { adapter: 'usb' });
     await expect(createBleDriver({}).start(adapter)).rejects.toMatchObject({ code: ErrorCode.Config, message: expect.stringContaining('ble.adapter') });
+  });
+
+  it('says in one line that the HCI binding is not built, and what builds it, when its .node file is missing', async () => {
+    // What Node throws when bluetooth-hci-socket was installed without its install script.
+    const unbuilt = Object.assign(new Error("Cannot find module '../build/Release/bluetooth_hci_socket.node'\nRequire stack:\n- .../lib/native.js"), { code: 'MODULE_NOT_FOUND' });
+    const { gateway, lines } = await start({ adapter: 'hci', loadAdapter: () => { throw unbuilt; } });
+    const errors = lines.filter((entry) => entry.level >= 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.msg).toMatch(new RegExp(`^${NO_BINDING.replace(/[()]/g, '\\$&')} is not built, so BLE devices stay offline; build it with: cd .+ && npm rebuild @abandonware/bluetooth-hci-socket \\(it compiles: needs python3, make and g\\+\\+\\)$`));
+    expect(errors[0]!.msg).not.toContain('\n');
+    expect((await gateway.call('GET', ['devices', 'coffee'])).body).toMatchObject({ online: false });
+  });
+
+  it('names the command for where the binding lives: a global install, a project, a package missing altogether', () => {
+    expect(bindingFix('/usr/lib/node_modules/pasarela/node_modules/@abandonware/noble', 'unbuilt')).toBe(
+      'npm rebuild -g --prefix /usr @abandonware/bluetooth-hci-socket --allow-scripts=@abandonware/bluetooth-hci-socket',
+    );
+    expect(bindingFix('/home/pi/.npm-global/lib/node_modules/pasarela/node_modules/@abandonware/noble', 'foreign')).toBe(
+      'npm rebuild -g --prefix /home/pi/.npm-global @abandonware/bluetooth-hci-socket --allow-scripts=@abandonware/bluetooth-hci-socket',
+    );
+    expect(bindingFix('/nowhere/lib/node_modules/pasarela/node_modules/@abandonware/noble', 'absent')).toBe('npm install -g --prefix /nowhere pasarela --allow-scripts=@abandonware/bluetooth-hci-socket');
+    expect(bindingFix('/srv/home-gw/node_modules/@abandonware/noble', 'unbuilt')).toBe('cd /srv/home-gw && npm rebuild @abandonware/bluetooth-hci-socket');
+    expect(bindingFix('/srv/home-gw/node_modules/pasarela/node_modules/@abandonware/noble', 'absent')).toBe('cd /srv/home-gw && npm install');
   });
 });

@@ -4,7 +4,7 @@
  */
 import { createBleDriver } from '../../drivers/ble/index.js';
 import { createSimulatedCoffeeMaker } from '../../firmware-sim/coffee-maker/index.js';
-import { describeDriverContract } from '../support/driver-contract.js';
+import { describeDriverContract } from '../../testing/index.js';
 
 describeDriverContract('ble coffee maker (simulated radio)', async () => {
   const coffee = createSimulatedCoffeeMaker({ speed: 50 });

@@ -10,7 +10,7 @@ import { createBleDriver, type BleDriverOptions } from '../../drivers/ble/index.
 import type { Driver } from '../../drivers/driver.js';
 import type { EndpointInput, Incoming } from '../../gateway/jstp/engine.js';
 import { createSimulatedCoffeeMaker, type SimulatedCoffeeMaker, type SimulatedCoffeeMakerOptions } from '../../firmware-sim/coffee-maker/index.js';
-import { ContractGateway } from '../support/driver-contract.js';
+import { ContractGateway } from '../../testing/index.js';
 
 export const COFFEE: DeviceConfig = { id: 'coffee', driver: 'ble', profile: 'coffee-maker', name: 'Cafetera' };
 

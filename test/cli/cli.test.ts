@@ -55,13 +55,13 @@ describe('pasarela (the gateway)', () => {
     await response.arrayBuffer();
   });
 
-  it('runs the demo: MQTT sensors, the BLE coffee maker and the serial robot', async () => {
+  it('runs the demo: MQTT sensors, the BLE coffee maker and JSTP tag, and the serial robot', async () => {
     const { run, tcp } = await gateway('--demo');
     expect(run.stdout.some((line) => parseJson(line)?.msg === 'embedded MQTT broker listening')).toBe(true);
     const client = connect(`tcp://127.0.0.1:${tcp}`, { reconnect: false });
     clients.push(client);
     await client.ready();
-    const wanted = ['coffee', 'living-room', 'plug', 'rover'];
+    const wanted = ['coffee', 'living-room', 'plug', 'rover', 'tag'];
     let online: string[] = [];
     // Devices come up as their simulators connect: ask until they all have.
     for (let attempt = 0; attempt < 200 && !wanted.every((id) => online.includes(id)); attempt++) {
@@ -71,6 +71,9 @@ describe('pasarela (the gateway)', () => {
     }
     expect(online).toEqual(expect.arrayContaining(wanted));
     expect(run.stdout.some((line) => /simulated robot on (a PTY pair|an in-process)/.test(String(parseJson(line)?.msg)))).toBe(true);
+    // The tag speaks JSTP over BLE: its action goes to it as a dispatch in frames cut to the MTU.
+    const blink = await client.post(['devices', 'tag', 'actions', 'blink'], { times: 2 });
+    expect({ status: blink.status, body: blink.body }).toEqual({ status: 200, body: { blinked: 2 } });
   });
 
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
@@ -152,7 +155,8 @@ describe('pasarela (the gateway)', () => {
     const old = join(dir, 'reconnect-old.yaml');
     await writeFile(old, `serial: { reconnect: { initialDelayMs: 20 } }\ndevices:\n${device}`);
     const run = pasarela('--tcp', '0', '--http', '0', '--config', old);
-    expect((await run.exited).code).toBe(1);
+    // A driver's config error is a config error: exit 2, like the gateway's own.
+    expect((await run.exited).code).toBe(2);
     expect(run.stderr.join('\n')).toContain('serial.reconnect.initialDelayMs: is not a backoff option: it is called initialMs now');
   });
 });

@@ -38,7 +38,26 @@ describe('defaults', () => {
       jstp: { mode: 'strict', answerTimeoutMs: 10_000, forwarding: { enabled: false, allow: [] } },
       log: { level: 'info' },
       mqtt: {},
+      limits: {
+        maxResourceElements: 32,
+        maxResourceBytes: 1024,
+        maxHops: 8,
+        maxDepth: 16,
+        maxSubscriptionsPerConnection: 1000,
+        maxSubscriptions: 10_000,
+        maxConnections: 1000,
+        maxConnectionsPerAddress: 100,
+        maxDispatchBytes: 1024 * 1024,
+        maxPendingInputBytes: 64 * 1024 * 1024,
+        lineTimeoutMs: 10_000,
+        maxBufferedOutputBytes: 8 * 1024 * 1024,
+        keepAliveMs: 30_000,
+        idleProbeMs: 30_000,
+      },
       devices: [],
+      saturation: { enabled: true, periodS: 5, dataDir: '.', paths: [], interfaces: [], sustain: 3, windowS: 10, thresholds: Object.fromEntries(['cpu', 'eventLoop', 'memory', 'disk', 'network'].map((r) => [r, { warn: 0.85, critical: 0.95, clear: 0.7 }])) },
+      drivers: [],
+      profiles: [],
     });
   });
 

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { AnswerError, connect, type Client, type ClientState, type Incoming, type StateChange, type WebSocketConstructor } from '../../gateway/client.js';
-import * as cbor from '../../gateway/jstp/codec/cbor.js';
+import { cborCodec as cbor } from '../../gateway/jstp/codec/cbor-link.js';
 import { Engine } from '../../gateway/jstp/engine.js';
 import { ErrorCode, errors, Status } from '../../gateway/jstp/errors.js';
 import { TcpTransport } from '../../gateway/transports/tcp.js';

@@ -7,6 +7,10 @@ import { spawnSync } from 'node:child_process';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeDispatch, encodeDispatch } from '../../gateway/jstp/codec/cbor.js';
+import { openLink } from '../../gateway/jstp/codec/cbor-link.js';
+import { FramedDispatchLink } from '../../gateway/jstp/codec/framed-link.js';
+import { FrameDecoder } from '../../gateway/jstp/codec/frames.js';
+import { createDispatch } from '../../gateway/jstp/dispatch.js';
 import { validateDispatch } from '../../gateway/jstp/dispatch.js';
 import { anyDispatch, jsonShape } from './arbitraries.js';
 
@@ -83,6 +87,45 @@ describe('interop with python3-cbor2', () => {
       }
     });
     expect(uuids).toBeGreaterThan(50);
+  });
+
+  it('reads every dispatch of aliased streams: a connection and a framed link, both directions', () => {
+    // A connection: the client offers, the gateway aliases its deliveries, the client its requests.
+    const client = openLink({ offerAliases: true });
+    const server = openLink();
+    const items: string[] = [];
+    const resources = [['devices', 'kitchen', 'properties', 'temperature'], ['devices', 'coffee', 'actions', 'brew'], ['gateway']];
+    dispatches.slice(0, 150).forEach((d, i) => {
+      const aliased = d.method === 'ANSWER' || d.endpoint ? d : { ...d, resource: resources[i % 3]! };
+      const [from, to] = i % 2 === 0 ? [client, server] : [server, client];
+      const bytes = from.encode(aliased);
+      to.decode(bytes);
+      items.push(Buffer.from(bytes).toString('hex'));
+    });
+    expect(client.stats().usesSent + server.stats().usesSent).toBeGreaterThan(20);
+    // A framed link: every payload of the frames a device writes.
+    const payloads = new FrameDecoder();
+    const device = new FramedDispatchLink({ write: (frame) => payloads.push(frame).forEach((p) => items.push(Buffer.from(p).toString('hex'))), offerAliases: true, onDispatch: () => undefined, onUndecodable: () => undefined });
+    device.receive(new FramedDispatchLink({ write: () => undefined, offerAliases: true, onDispatch: () => undefined, onUndecodable: () => undefined }).frame(createDispatch('GET', ['properties'], { timestamp: 1, token: ['0b7e5f0a-2c57-4e1f-8f0e-7d8f1d9e6a11'] })));
+    for (let i = 0; i < 40; i++) device.send(createDispatch('PATCH', ['properties', i % 2 ? 'battery' : 'temperature'], { timestamp: i, body: { value: i / 4 } }));
+    expect(device.aliasStats().usesSent).toBeGreaterThan(30);
+
+    const script = `
+import json, sys, cbor2
+out = []
+for item in json.load(sys.stdin):
+    data = bytes.fromhex(item)
+    value = cbor2.loads(data)
+    out.append({"canonical": cbor2.dumps(value, canonical=True) == data, "alias": value.get(9), "resource": 2 in value})
+print(json.dumps(out))
+`;
+    const results = python(script, items) as Array<{ canonical: boolean; alias: number | null; resource: boolean }>;
+    expect(results).toHaveLength(items.length);
+    expect(results.every((result) => result.canonical)).toBe(true);
+    // Offers, definitions (alias and resource) and uses (alias, no resource) all appear.
+    expect(results.some((result) => result.alias === 0)).toBe(true);
+    expect(results.some((result) => (result.alias ?? 0) > 0 && result.resource)).toBe(true);
+    expect(results.some((result) => (result.alias ?? 0) > 0 && !result.resource)).toBe(true);
   });
 
   it('decodes the text-key CBOR that cbor2 writes', () => {

@@ -52,8 +52,8 @@ describe('CborSequenceDecoder', () => {
   });
 
   it('reports a bad item that is still well-formed and goes on', () => {
-    // a map with unknown header key 9 between two good dispatches
-    const bad = unhex('a1 09 00');
+    // a map with unknown header key 10 between two good dispatches
+    const bad = unhex('a1 0a 00');
     const decoder = new CborSequenceDecoder();
     const items = decoder.push(concat([encodeDispatch(dispatches[0]!), bad, encodeDispatch(dispatches[1]!)]));
     expect(items.map((item) => item.ok)).toEqual([true, false, true]);

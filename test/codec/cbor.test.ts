@@ -1,10 +1,11 @@
-import { Decoder } from 'cbor-x';
+import { Decoder, encode as cborXEncode } from 'cbor-x';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   CborDecodeError,
   decodeDispatch,
   encodeDispatch,
+  encodeDispatchV1,
 } from '../../gateway/jstp/codec/cbor.js';
 import { compareTextKeys, halfBits } from '../../gateway/jstp/codec/cbor-writer.js';
 import { halfToNumber } from '../../gateway/jstp/codec/cbor-read.js';
@@ -60,16 +61,36 @@ const AT = 1_700_000_000_000;
 const TX = '3f0c9a52-8d4e-4c1b-9e7a-2b5d6f8a1c03';
 
 describe('encodeDispatch', () => {
-  it('writes integer header keys in order, integer methods and a 16-byte token', () => {
+  it('writes integer header keys in order, integer methods, a 16-byte token and the short protocol header', () => {
     const d = createDispatch('GET', ['a'], { timestamp: 1, token: [TX] });
-    expect(hex(encodeDispatch(d))).toBe(
-      'a5' +
-        '00' + '83' + '644a535450' + '63302e35' + '687061736172656c61' + // protocol
-        '01' + '01' + // method GET
-        '02' + '81' + '6161' + // resource ["a"]
-        '03' + '01' + // timestamp
-        '04' + '81' + '50' + '3f0c9a528d4e4c1b9e7a2b5d6f8a1c03', // token
-    );
+    const rest =
+      '01' + '01' + // method GET
+      '02' + '81' + '6161' + // resource ["a"]
+      '03' + '01' + // timestamp
+      '04' + '81' + '50' + '3f0c9a528d4e4c1b9e7a2b5d6f8a1c03'; // token
+    expect(hex(encodeDispatch(d))).toBe('a5' + '00' + '82' + '05' + '687061736172656c61' + rest); // [5, "pasarela"]
+    expect(hex(encodeDispatchV1(d))).toBe('a5' + '00' + '83' + '644a535450' + '63302e35' + '687061736172656c61' + rest);
+  });
+
+  it('writes the protocol header short only for JSTP 0.<digit> with text tags', () => {
+    const protocolOf = (protocol: unknown[]) => (mapReader.decode(encodeDispatch({ ...createDispatch('GET', ['a'], { timestamp: 0 }), protocol } as Dispatch)) as Map<unknown, unknown>).get(0);
+    expect(protocolOf(['JSTP', '0.5'])).toBe(5);
+    expect(protocolOf(['JSTP', '0.4'])).toBe(4);
+    expect(protocolOf(['JSTP', '0.6', 'pasarela', 'x'])).toEqual([6, 'pasarela', 'x']);
+    for (const long of [['jstp', '0.5'], ['JSTP', '0.10'], ['JSTP', '1.0'], ['JSTP', '0.5', 7], ['JSTP'], ['JSTP', '0.x']]) {
+      expect(protocolOf(long)).toEqual(long);
+    }
+    for (const protocol of [['JSTP', '0.5'], ['JSTP', '0.6', 'pasarela', 'x'], ['JSTP', '0.10'], ['jstp', '0.5']]) {
+      expect(decodeDispatch(encodeDispatch({ ...createDispatch('GET', ['a'], { timestamp: 0 }), protocol } as Dispatch)).protocol).toEqual(protocol);
+    }
+  });
+
+  it('reads a short protocol header of any version', () => {
+    expect(decodeDispatch(unhex('a1 00 05')).protocol).toEqual(['JSTP', '0.5']);
+    expect(decodeDispatch(unhex('a1 00 0c')).protocol).toEqual(['JSTP', '0.12']);
+    expect(decodeDispatch(unhex('a1 00 83 06 61 61 61 62')).protocol).toEqual(['JSTP', '0.6', 'a', 'b']);
+    // Not a version: left for validation to refuse.
+    expect(decodeDispatch(unhex('a1 00 20')).protocol).toBe(-1);
   });
 
   it('uses each method code of the table', () => {
@@ -229,6 +250,24 @@ describe('encodeDispatch', () => {
 });
 
 describe('decodeDispatch', () => {
+  it('reads maps in tag 259, as cbor-x writes a JavaScript Map with its default options', () => {
+    const dispatch = new Map<unknown, unknown>([
+      [0, ['JSTP', '0.5']],
+      [1, 2],
+      [2, ['devices', 'coffee', 'actions', 'brew']],
+      [3, AT],
+      [6, new Map<unknown, unknown>([['size', 'large'], [7, true]])],
+    ]);
+    const bytes = cborXEncode(dispatch);
+    expect(hex(bytes.subarray(0, 3))).toBe('d90103');
+    const decoded = decodeDispatch(bytes);
+    expect(decoded).toEqual({ protocol: ['JSTP', '0.5'], method: 'POST', resource: ['devices', 'coffee', 'actions', 'brew'], timestamp: AT, body: { size: 'large', '7': true } });
+    expect(validateDispatch(decoded).ok).toBe(true);
+    // The endpoint of a BIND too.
+    const bind = cborXEncode(new Map<unknown, unknown>([[0, 5], [1, 8], [3, AT], [7, new Map<unknown, unknown>([[1, 6], [2, ['a']]])]]));
+    expect(decodeDispatch(bind).endpoint).toEqual({ method: 'PATCH', resource: ['a'] });
+  });
+
   it('reads the text-key form (plain CBOR of the JSON object)', () => {
     const d = createDispatch('POST', ['devices', 'coffee', 'actions', 'brew'], { timestamp: AT, token: [TX], body: { size: 'large' } });
     const decoded = decodeDispatch(encodeTextKeyed(d));
@@ -323,7 +362,13 @@ describe('decodeDispatch', () => {
     ['bytes as key', 'a1 06 a1 40 00', 'bad-key'],
     ['float as key', 'a1 06 a1 f93c00 00', 'bad-key'],
     ['negative header key', 'a1 20 00', 'bad-key'],
-    ['unknown header key', 'a1 09 00', 'bad-key'],
+    ['unknown header key', 'a1 0a 00', 'bad-key'],
+    ['alias that is text', 'a1 09 61 61', 'bad-alias'],
+    ['alias over 255', 'a1 09 19 0100', 'bad-alias'],
+    ['negative alias', 'a1 09 20', 'bad-alias'],
+    ['alias used with no table', 'a2 01 01 09 01', 'unknown-alias'],
+    ['tag 259 around an array', 'a1 06 d9 0103 80', 'unsupported'],
+    ['tag 259 as a key', 'a1 06 a1 d9 0103 a0 00', 'bad-key'],
     ['duplicate integer key', 'a2 01 01 01 02', 'duplicate-header'],
     ['integer and text key of one header', 'a2 01 01 666d6574686f64 63474554', 'duplicate-header'],
     ['duplicate endpoint member', 'a1 07 a2 01 01 666d6574686f64 00', 'duplicate-header'],

@@ -7,6 +7,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CborDecodeError, decodeDispatch, DEFAULT_CBOR_LIMITS, encodeDispatch } from '../../gateway/jstp/codec/cbor.js';
 import { CborSequenceDecoder } from '../../gateway/jstp/codec/cbor-sequence.js';
+import { openLink } from '../../gateway/jstp/codec/cbor-link.js';
+import { FramedDispatchLink } from '../../gateway/jstp/codec/framed-link.js';
+import type { Dispatch } from '../../gateway/jstp/dispatch.js';
 import { cobsMaxLength } from '../../gateway/jstp/codec/cobs.js';
 import { FrameDecoder, FrameEncoder } from '../../gateway/jstp/codec/frames.js';
 import { validateDispatch } from '../../gateway/jstp/dispatch.js';
@@ -70,6 +73,24 @@ const corpus: Uint8Array[] = (() => {
   return [...dispatches.map(encodeDispatch), ...dispatches.slice(0, 20).map(encodeTextKeyed)].map((b) => Uint8Array.from(b));
 })();
 
+/**
+ * What aliasing links write: the same dispatches sent twice on a connection whose
+ * peer accepts aliases (an offer, definitions, uses), and the link that reads them.
+ */
+function aliasedCorpus(dispatches: readonly Dispatch[]): { items: Uint8Array[]; reader: ReturnType<typeof openLink> } {
+  const writer = openLink({ offerAliases: true });
+  const reader = openLink();
+  const peer = openLink({ offerAliases: true });
+  writer.decode(peer.encode(dispatches[0]!));
+  const items: Uint8Array[] = [];
+  for (const d of [...dispatches, ...dispatches]) {
+    const bytes = Uint8Array.from(writer.encode(d));
+    reader.decode(bytes);
+    items.push(bytes);
+  }
+  return { items, reader };
+}
+
 function heapMB(): number {
   return process.memoryUsage().heapUsed / 1024 / 1024;
 }
@@ -129,6 +150,65 @@ describe('fuzzing (seeded)', () => {
     expect(maxBuffered).toBeGreaterThan(0);
     expect(maxBuffered).toBeLessThanOrEqual(DEFAULT_CBOR_LIMITS.maxBytes);
     expect(heapGrowth).toBeLessThan(64);
+  }, 120_000);
+
+  it('link decoder over aliased streams: 100k mutated items, only decode errors, its table stays bounded', () => {
+    const random = prng(0xa11a5);
+    const { items, reader } = aliasedCorpus(fc.sample(anyDispatch, { numRuns: 80, seed: 9 }));
+    const reasons: Record<string, number> = {};
+    let ok = 0;
+    const heapBefore = heapMB();
+    for (let i = 0; i < FUZZ_CASES; i++) {
+      const input = mutate(items[Math.floor(random() * items.length)]!, random);
+      try {
+        JSON.stringify(reader.decode(input));
+        ok++;
+      } catch (error) {
+        if (!(error instanceof CborDecodeError)) throw new Error(`input ${Buffer.from(input).toString('hex')} threw ${String(error)}`);
+        reasons[error.reason] = (reasons[error.reason] ?? 0) + 1;
+      }
+    }
+    const heapGrowth = heapMB() - heapBefore;
+    const stats = reader.stats();
+    console.log(JSON.stringify({ fuzz: 'cbor-link', inputs: FUZZ_CASES, decoded: ok, reasons, stats, heapGrowthMB: Math.round(heapGrowth) }));
+    expect(ok).toBeGreaterThan(1000);
+    expect(reasons['unknown-alias']).toBeGreaterThan(0);
+    expect(reasons['bad-alias']).toBeGreaterThan(0);
+    expect(stats.usesReceived).toBeGreaterThan(1000);
+    expect(heapGrowth).toBeLessThan(64);
+  }, 120_000);
+
+  it('framed links over aliased streams: 20k mutated frame streams, only counted drops and refusals', () => {
+    const random = prng(0xf4a3e6);
+    const dispatches = fc.sample(anyDispatch, { numRuns: 60, seed: 11 });
+    const counts = { dispatches: 0, refused: 0, undecodable: 0 };
+    const reader = new FramedDispatchLink({
+      write: () => undefined,
+      onDispatch: () => void counts.dispatches++,
+      onRefused: () => void counts.refused++,
+      onUndecodable: (error) => {
+        if (!(error instanceof CborDecodeError)) throw error;
+        counts.undecodable++;
+      },
+    });
+    const writer = new FramedDispatchLink({ write: () => undefined, offerAliases: true, onDispatch: () => undefined, onUndecodable: () => undefined });
+    writer.receive(new FramedDispatchLink({ write: () => undefined, offerAliases: true, onDispatch: () => undefined, onUndecodable: () => undefined }).frame(dispatches[0]!));
+    for (let i = 0; i < FUZZ_CASES / 5; i++) {
+      const frame = writer.frame(dispatches[Math.floor(random() * dispatches.length)]!);
+      const roll = random();
+      const bytes = roll < 0.5 ? frame : roll < 0.9 ? mutate(frame, random) : randomBytes(random, 200);
+      let from = 0;
+      while (from < bytes.length) {
+        const to = from + 1 + Math.floor(random() * 20); // BLE-sized pieces
+        reader.receive(bytes.subarray(from, to));
+        from = to;
+      }
+      if (random() < 0.3) reader.receive(Uint8Array.of(0)); // a delimiter after damage resynchronises
+    }
+    console.log(JSON.stringify({ fuzz: 'framed-link', streams: FUZZ_CASES / 5, ...counts, frames: reader.counters, aliases: reader.aliasStats() }));
+    expect(counts.dispatches).toBeGreaterThan(5000);
+    expect(counts.refused).toBeGreaterThan(0);
+    expect(reader.aliasStats().usesReceived).toBeGreaterThan(200);
   }, 120_000);
 
   it('frame decoder: 100k random and mutated frame streams', () => {

@@ -1,11 +1,12 @@
 /**
- * A driver and simulator that live in memory: the contract suite's own check, and
- * the example of docs/writing-a-driver.md. The simulator is an instance with its own
- * timer; the driver reaches it only through its methods and events.
+ * A driver and simulator that live in memory: the contract suite's own check, under
+ * vitest and under node --test. The simulator is an instance with its own timer; the
+ * driver reaches it only through its methods and events.
  */
 import { EventEmitter } from 'node:events';
 import type { DeviceHandle, Driver } from '../../drivers/driver.js';
 import { errors } from '../../gateway/jstp/errors.js';
+import type { DriverHarness } from '../../testing/index.js';
 
 export class SimulatedLamp extends EventEmitter<{ reading: [number]; power: [boolean]; brightness: [number] }> {
   brightness = 50;
@@ -85,6 +86,32 @@ export function memoryDriver(lamp: SimulatedLamp): Driver {
     async stop() {
       lamp.off('reading', onReading).off('power', onPower).off('brightness', onBrightness);
       device = undefined;
+    },
+  };
+}
+
+/**
+ * The contract harness of the memory driver: a lamp of its own, its driver (or one
+ * `wrap` makes of it, with a flaw), and the members the suite exercises.
+ */
+export function memoryHarness(options: { wrap?: (driver: Driver) => Driver; withAction?: boolean; close?: () => void } = {}): DriverHarness {
+  const lamp = new SimulatedLamp();
+  lamp.start();
+  const driver = memoryDriver(lamp);
+  return {
+    driver: options.wrap ? options.wrap(driver) : driver,
+    subject: {
+      id: 'lamp',
+      reported: 'temperature',
+      writable: { name: 'brightness', value: 80, invalid: 101 },
+      readOnly: 'temperature',
+      ...(options.withAction === false ? {} : { action: { name: 'blink', input: { times: 2 }, invalidInput: { times: 0 } } }),
+    },
+    setDeviceOnline: async (online) => lamp.setPowered(online),
+    setDeviceUnresponsive: async (unresponsive) => void (lamp.unresponsive = unresponsive),
+    close: async () => {
+      lamp.stop();
+      options.close?.();
     },
   };
 }

@@ -104,7 +104,7 @@ describe('resources', () => {
     expect(await call('PUT', ['devices', device.id, 'properties', 'setpoint'], 21.4)).toEqual({ status: 200, body: 21 });
     expect(seen.at(-1)).toMatchObject({ method: 'PATCH', resource: ['devices', device.id, 'properties', 'setpoint'], body: { value: 21 } });
     expect(await call('PUT', ['devices', device.id, 'properties', 'temperature'], 30)).toMatchObject({ status: 403, body: { code: ErrorCode.ReadOnly } });
-    expect(await call('PUT', ['devices', device.id, 'properties', 'setpoint'], 40)).toMatchObject({ status: 400, body: { error: 'value: 40 is above the maximum 30' } });
+    expect(await call('PUT', ['devices', device.id, 'properties', 'setpoint'], 40)).toMatchObject({ status: 400, body: { error: 'setpoint: value: expected a number from 5 to 30, got 40' } });
     expect(await call('PUT', ['devices', device.id, 'properties', 'setpoint'], '21')).toMatchObject({ status: 400 });
     expect(await call('PUT', ['devices', device.id, 'properties', 'colour'], 1)).toMatchObject({ status: 404 });
     expect(writes).toEqual([21.4]);
@@ -122,7 +122,7 @@ describe('resources', () => {
     });
     device.setOnline(true);
     expect(await call('POST', ['devices', device.id, 'actions', 'boost'], { minutes: 5 })).toEqual({ status: 200, body: { boosting: 5 } });
-    expect(await call('POST', ['devices', device.id, 'actions', 'boost'], { minutes: 0 })).toMatchObject({ status: 400, body: { error: 'input.minutes: 0 is below the minimum 1' } });
+    expect(await call('POST', ['devices', device.id, 'actions', 'boost'], { minutes: 0 })).toMatchObject({ status: 400, body: { error: 'boost: input.minutes: expected an integer of at least 1, got 0' } });
     expect(await call('POST', ['devices', device.id, 'actions', 'boost'])).toMatchObject({ status: 400 });
     expect(await call('POST', ['devices', device.id, 'actions', 'reset'])).toMatchObject({ status: 501, body: { error: 'no reset on this model' } });
     expect(await call('POST', ['devices', device.id, 'actions', 'fly'])).toMatchObject({ status: 404 });
@@ -167,6 +167,24 @@ describe('resources', () => {
     expect(registry.details(first.id).title).toBe('Hall thermostat');
     second.describe({ title: 'Described', properties: {} });
     expect(registry.details(first.id)).toMatchObject({ title: 'Described', properties: {} });
+  });
+
+  it('tells watchers when a device is added, described again and removed; a failing watcher stops none of it', () => {
+    const changes: string[] = [];
+    registry.watch(() => {
+      throw new Error('a broken watcher');
+    });
+    const stop = registry.watch((change) => changes.push(`${change.kind} ${change.id}`));
+    const handle = addThermostat();
+    handle.describe({ ...THERMOSTAT, title: 'Hall thermostat' });
+    addThermostat({}, { ...THERMOSTAT, title: 'Thermostat again' });
+    handle.setOnline(true);
+    handle.remove();
+    handle.describe(THERMOSTAT);
+    expect(changes).toEqual([`added ${handle.id}`, `described ${handle.id}`, `described ${handle.id}`, `removed ${handle.id}`]);
+    stop();
+    addThermostat();
+    expect(changes).toHaveLength(4);
   });
 
   it('drops reports quietly once the engine is closed', () => {

@@ -1,7 +1,7 @@
 /** The smallest driver of docs/writing-a-driver.md, exactly as printed there, works. */
 import { expect, it } from 'vitest';
 import type { Driver } from '../../drivers/driver.js';
-import { ContractGateway } from '../support/driver-contract.js';
+import { ContractGateway } from '../../testing/index.js';
 const clock: Driver = {
   name: 'clock',
   async start(context) {

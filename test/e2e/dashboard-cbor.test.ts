@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Page, WebSocket as PageSocket } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeDispatch } from '../../gateway/jstp/codec/cbor.js';
+import { openLink } from '../../gateway/jstp/codec/cbor-link.js';
+import type { LinkCodec } from '../../gateway/jstp/codec/codec.js';
 import { validateDispatch, type Dispatch } from '../../gateway/jstp/dispatch.js';
 import type { Gateway } from '../../gateway/gateway.js';
 import { browserMissing, launchBrowser, type TestBrowser } from '../support/browser.js';
@@ -82,10 +83,13 @@ async function temperatureUpdates(page: Page): Promise<void> {
   await changed(await page.locator(TEMPERATURE).textContent());
 }
 
-/** Every binary message decoded and validated as a dispatch; throws on one that is not. */
-function dispatches(messages: readonly Buffer[]): Dispatch[] {
+/**
+ * Every binary message of one direction decoded in order by `reader` (which learns
+ * the sender's aliases as the other end does) and validated; throws on one that is not.
+ */
+function dispatches(messages: readonly Buffer[], reader: LinkCodec): Dispatch[] {
   return messages.map((bytes) => {
-    const result = validateDispatch(decodeDispatch(new Uint8Array(bytes)));
+    const result = validateDispatch(reader.decode(new Uint8Array(bytes)));
     if (!result.ok) throw new Error(`a binary message is no valid dispatch: ${JSON.stringify(result)}`);
     return result.dispatch;
   });
@@ -111,12 +115,18 @@ describe.skipIf(missing !== undefined && !process.env.CI)('dashboard over CBOR i
     await temperatureUpdates(page);
 
     // The codec came as its own chunk, fetched because the page asked for CBOR.
-    expect(scripts.some((path) => /^\/cbor-[A-Z0-9]{8}\.js$/.test(path))).toBe(true);
+    expect(scripts.some((path) => /^\/cbor-link-[A-Z0-9]{8}\.js$/.test(path))).toBe(true);
 
     expect(sent.text).toEqual([]);
     expect(received.text).toEqual([]);
-    const out = dispatches(sent.binary);
-    const inbound = dispatches(received.binary);
+    const asGateway = openLink();
+    const asPage = openLink();
+    const out = dispatches(sent.binary, asGateway);
+    const inbound = dispatches(received.binary, asPage);
+    // The page offered resource aliases and the gateway gave them toward it.
+    expect(asGateway.stats().peerAccepts).toBe(true);
+    expect(asPage.stats()).toMatchObject({ peerAccepts: true, unknownAliases: 0 });
+    expect(asPage.stats().definitionsReceived).toBeGreaterThan(0);
     // The page subscribed in CBOR, and the gateway pushed the reading that changed the value shown in CBOR.
     expect(out.some((dispatch) => dispatch.method === 'BIND')).toBe(true);
     expect(out.some((dispatch) => dispatch.method === 'GET' && dispatch.resource?.[0] === 'devices')).toBe(true);

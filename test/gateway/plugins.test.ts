@@ -13,6 +13,7 @@ import { connect, type Client } from '../../gateway/client.js';
 import { parseConfig } from '../../gateway/config.js';
 import { startGateway, type Gateway, type GatewayPlugin, type GatewayPorts, type PluginContext } from '../../gateway/gateway.js';
 import { driverPlugin, preparedDriverPlugin } from '../../gateway/plugins/driver-plugin.js';
+import { errors } from '../../gateway/jstp/errors.js';
 import { memoryDriver, SimulatedLamp } from '../devices/memory-driver.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
 
@@ -226,17 +227,17 @@ describe('driver plugins', () => {
     expect(given?.options).toEqual({ commandTimeoutMs: 5, keep: 'section' });
   });
 
-  it('a prepared driver cleans up what it prepared when the driver fails to start, and after it stops', async () => {
+  it('a prepared driver cleans up what it prepared when its config is wrong, and after it stops', async () => {
     const events: string[] = [];
-    const failing: Driver = {
+    const misconfigured: Driver = {
       name: 'ble',
       async start() {
-        throw new Error('no radio');
+        throw errors.config('ble.scan: not a mapping');
       },
       async stop() {},
     };
-    const plugin = preparedDriverPlugin('ble', async () => ({ driver: failing, cleanup: () => void events.push('cleanup') }));
-    await expect(start([plugin])).rejects.toThrow('no radio');
+    const plugin = preparedDriverPlugin('ble', async () => ({ driver: misconfigured, cleanup: () => void events.push('cleanup') }));
+    await expect(start([plugin])).rejects.toThrow('ble.scan: not a mapping');
     expect(events).toEqual(['cleanup']);
 
     const lamp = new SimulatedLamp();
@@ -244,6 +245,31 @@ describe('driver plugins', () => {
     expect(gateway.registry.drivers()).toEqual(['memory']);
     await gateway.close();
     expect(events).toEqual(['cleanup', 'cleanup 2']);
+  });
+
+  it('a driver whose start fails otherwise is isolated: the gateway starts, the driver is listed as failed, its companions stop on close', async () => {
+    const events: string[] = [];
+    const failing: Driver = {
+      name: 'ble',
+      async start() {
+        throw new Error('no radio');
+      },
+      async stop() {
+        events.push('stop');
+      },
+    };
+    // Not started again (restart: false), so what it did is all there is to see.
+    const plugin = preparedDriverPlugin('ble', async () => ({ driver: failing, restart: false, cleanup: () => void events.push('cleanup') }));
+    const gateway = await start([plugin, driverPlugin(memoryDriver(new SimulatedLamp()))]);
+    const peer = await client(gateway);
+    expect((await peer.get(['drivers'])).body).toEqual([
+      expect.objectContaining({ name: 'ble', origin: 'built-in', state: 'failed', failures: 1, lastFailure: expect.objectContaining({ message: 'no radio', during: 'start' }) }),
+      expect.objectContaining({ name: 'memory', origin: 'built-in', state: 'running', devices: 1 }),
+    ]);
+    expect((await peer.get(['devices', 'lamp'])).body).toMatchObject({ online: true });
+    await gateway.close();
+    // The failed driver was stopped once, when it failed, and not again on close.
+    expect(events).toEqual(['stop', 'cleanup']);
   });
 });
 

@@ -518,14 +518,14 @@ describe('relaying the text a dispatch came in', () => {
     }
   }
 
-  it('writes a pristine dispatch to subscribers exactly as it arrived', () => {
+  it('writes a pristine dispatch to subscribers exactly as it arrived, its trace added at the end', () => {
     const engine = newEngine();
     const subscriber = new TextChannel('subscriber');
     engine.receive(bindDispatch('PATCH', ['devices', '...']), subscriber);
     // Spacing and key order no encoder of ours would produce: proof that it is the original.
     const text = '{ "protocol":["JSTP","0.5"], "method":"PATCH", "token":[], "resource":["devices","d1"], "timestamp":5, "body":{"value":1} }';
     engine.receive(JSON.parse(text), new RecordingChannel('publisher'), text);
-    expect(subscriber.texts).toEqual([text]);
+    expect(subscriber.texts).toEqual([`${text.slice(0, -1)},"via":["${engine.id}"]}`]);
   });
 
   it('encodes anew what changed on the way or was not pristine', () => {

@@ -86,6 +86,74 @@ describe('compiled match agrees with the reference matcher', () => {
   });
 });
 
+/**
+ * Long segments between `...` and long resources: past a few hundred comparisons a
+ * middle segment is found with the bit-parallel search, and past 31 steps with
+ * several words. The reference stays affordable with at most three `...`.
+ */
+const longStep = fc.constantFrom('a', 'a', 'a', 'a', 'b', '*', '1');
+const longSegment = (maxLength: number) => fc.array(longStep, { minLength: 1, maxLength, size: 'max' });
+const longPattern = (maxSegment: number) =>
+  fc.tuple(fc.boolean(), fc.array(longSegment(maxSegment), { minLength: 1, maxLength: 3 }), fc.boolean()).map(([lead, segments, trail]) => {
+    const elements: string[] = lead ? ['...'] : [];
+    segments.forEach((segment, index) => {
+      if (index > 0) elements.push('...');
+      elements.push(...segment);
+    });
+    if (trail) elements.push('...');
+    // Numbered captures keep every name unique.
+    let captures = 0;
+    const raw = elements.map((element, index) => (element === '*' && index % 3 === 0 ? `:c${captures++}` : element));
+    // `*` right after `...` is illegal; quirks mode reads it as `...`.
+    const normalized = normalizePattern(raw, 'quirks');
+    if (!normalized.ok) throw new Error(normalized.reason);
+    return normalized.pattern;
+  });
+const fillers: ResourceElement[] = ['a', 'a', 'a', 'b', 1];
+
+/** A resource built from the pattern (so matches are frequent), with an occasional wrong element. */
+function instantiate(source: readonly string[], seed: number, maxGap: number): ResourceElement[] {
+  let state = seed >>> 0 || 1;
+  const next = (n: number): number => {
+    state = (Math.imul(state, 1103515245) + 12345) >>> 0;
+    return (state >>> 8) % n;
+  };
+  const out: ResourceElement[] = [];
+  for (const element of source) {
+    if (element === '...') {
+      for (let gap = next(maxGap + 1); gap > 0; gap--) out.push(fillers[next(fillers.length)]!);
+    } else if (next(40) === 0) {
+      out.push(fillers[next(fillers.length)]!);
+    } else {
+      out.push(element === '*' || element.startsWith(':') ? fillers[next(fillers.length)]! : element === '1' && next(2) === 0 ? 1 : element);
+    }
+  }
+  return out;
+}
+
+describe('long segments and resources', () => {
+  for (const [name, maxSegment, maxGap] of [['one word', 20, 25], ['several words', 45, 30]] as const) {
+    it(`agree with the reference (${name})`, () => {
+      let hits = 0;
+      fc.assert(
+        fc.property(longPattern(maxSegment), fc.integer(), (source, seed) => {
+          const elements = instantiate(source, seed, maxGap);
+          const expected = reference(source, elements);
+          if (expected !== null) hits++;
+          const actual = compilePattern(source).match(elements);
+          if (expected === null) expect(actual).toBeNull();
+          else expect({ ...actual }).toEqual(expected);
+          const table = new SubscriptionTable<object>();
+          table.add('GET', compilePattern(source), {});
+          expect(table.match('GET', elements)).toHaveLength(expected === null ? 0 : 1);
+        }),
+        { numRuns: 400, seed: 20 },
+      );
+      expect(hits).toBeGreaterThan(100);
+    });
+  }
+});
+
 describe('normalizePattern', () => {
   it('quirks output is strict-valid and normalizes to itself', () => {
     fc.assert(

@@ -124,6 +124,23 @@ describe('the pipeline', () => {
     expect(trace).toEqual(['in first', 'in second', 'out second', 'out first']);
   });
 
+  it('tells stages when a channel detaches, after its subscriptions are released', () => {
+    const engine = newEngine();
+    const told: Array<[string, number]> = [];
+    engine.use({ name: 'per-channel', detached: (channel) => told.push([channel.id, engine.stats().subscriptions]) });
+    engine.use({
+      name: 'broken',
+      detached: () => {
+        throw new Error('boom');
+      },
+    });
+    const peer = new RecordingChannel('peer');
+    engine.receive(bind('PATCH', ['x']), peer);
+    expect(engine.stats().subscriptions).toBe(1);
+    expect(() => engine.detach(peer)).not.toThrow();
+    expect(told).toEqual([['peer', 0]]);
+  });
+
   it('stops applying a stage once it is removed', () => {
     const engine = newEngine();
     const remove = engine.use({ name: 'blocker', inbound: () => ({ drop: 'blocked' }) });
@@ -168,6 +185,22 @@ describe('the pipeline', () => {
     await expect(engine.get(['void'])).rejects.toMatchObject({ code: ErrorCode.Dropped, message: expect.stringContaining('auth') });
     expect(engine.stats().stopped).toBe(2);
     expect(engine.stats().transactions).toBe(0);
+  });
+
+  it('puts an answer verdict\'s details in the answer\'s body, beside the reason, remote, local and outbound', async () => {
+    const engine = newEngine();
+    const refuse = { answer: Status.InvalidHost, reason: 'drains', details: { code: 'X', redirect: ['tcp://b:1'], reason: 'not this one' } };
+    engine.use({ name: 'drain', inbound: (d) => (d.resource?.[0] === 'kv' ? refuse : d), outbound: (d, to) => (to.id === 'far' && d.method === 'GET' ? refuse : d) });
+    engine.bind({ method: 'GET', resource: ['kv'] }, () => 'served');
+    const peer = new RecordingChannel('peer');
+    engine.receive({ protocol: ['JSTP', '0.6', 'pasarela'], method: 'GET', token: ['t1'], resource: ['kv'], timestamp: 1 }, peer);
+    const answer = peer.sent.find((d) => d.method === 'ANSWER' && d.resource![0] === 503)!;
+    // The stage's reason wins over one in the details.
+    expect(answer.body).toEqual({ code: 'X', redirect: ['tcp://b:1'], reason: 'drains' });
+    await expect(engine.get(['kv'])).rejects.toMatchObject({ status: 503, answers: [expect.objectContaining({ body: { code: 'X', redirect: ['tcp://b:1'], reason: 'drains' } })] });
+    const far = new RecordingChannel('far');
+    engine.receive(bind('GET', ['far']), far);
+    await expect(engine.get(['far'])).rejects.toMatchObject({ answers: [expect.objectContaining({ status: 503, body: expect.objectContaining({ redirect: ['tcp://b:1'] }) })] });
   });
 
   it('answers 400 at once, not 504 later, when a channel cannot encode a request', async () => {

@@ -4,7 +4,7 @@ import { MqttConnection } from '../../drivers/mqtt/connection.js';
 import { createMqttDriver } from '../../drivers/mqtt/driver.js';
 import { ErrorCode } from '../../gateway/jstp/errors.js';
 import { silentLogger } from '../../gateway/jstp/logger.js';
-import { ContractGateway } from '../support/driver-contract.js';
+import { ContractGateway } from '../../testing/index.js';
 import { freePort, Mosquitto } from '../support/mosquitto.js';
 import { RoomSensor } from '../../firmware-sim/sensors/room-sensor.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';

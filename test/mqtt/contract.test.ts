@@ -4,7 +4,7 @@ import { createMqttDriver } from '../../drivers/mqtt/driver.js';
 import { HomieLamp } from '../../firmware-sim/sensors/homie-device.js';
 import { RoomSensor } from '../../firmware-sim/sensors/room-sensor.js';
 import { SmartPlug } from '../../firmware-sim/sensors/smart-plug.js';
-import { describeDriverContract } from '../support/driver-contract.js';
+import { describeDriverContract } from '../../testing/index.js';
 import { BROKERS, type TestBroker } from './brokers.js';
 
 // Fast reconnects, so tests that drop links do not wait on the default backoff.

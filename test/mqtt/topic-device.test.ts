@@ -21,8 +21,8 @@ describe('plain JSON (Zigbee2MQTT style)', () => {
       problems: [],
     });
     expect(room.parseState({ temperature: 'warm', humidity: 140 }).problems).toEqual([
-      'temperature: expected a number, got string',
-      'humidity: 140 is above the maximum 100',
+      'temperature: expected a number, got "warm"',
+      'humidity: expected a number from 0 to 100, got 140',
     ]);
   });
 

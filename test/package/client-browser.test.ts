@@ -17,8 +17,8 @@ describe('the client in a browser bundle', () => {
     // The engine's Logger is an interface with a no-op default: no logging library comes along.
     expect(bundle.inputs.filter((input) => input.includes('node_modules/pino'))).toEqual([]);
     const entry = bundle.outputs.find((output) => output.entryPoint === 'gateway/client.ts');
-    const codec = bundle.outputs.find((output) => output.entryPoint === 'gateway/jstp/codec/cbor.ts');
+    const codec = bundle.outputs.find((output) => output.entryPoint === 'gateway/jstp/codec/cbor-link.ts');
     expect(entry?.path).toBe('out/client.js');
-    expect(codec?.path).toMatch(/^out\/cbor-[A-Z0-9]{8}\.js$/);
+    expect(codec?.path).toMatch(/^out\/cbor-link-[A-Z0-9]{8}\.js$/);
   });
 });

@@ -1,112 +1,53 @@
 /**
  * The package as others get it: `npm pack` (which runs `prepare`, the build, as a
  * publish does), the tarball installed into an empty folder with no network, then
- * each entry (`pasarela`, `pasarela/client`, `pasarela/driver`) imported from Node
- * and type-checked, the client bundled for browsers from the install, and the
- * installed `pasarela` command run.
- *
- * Offline installs need a lockfile here: npm 11 reads full registry metadata to
- * resolve a version range, and the npm cache on this machine holds only the
- * abbreviated metadata and the tarballs that the project's own (locked) install
- * fetched. So the consumer folder gets a lockfile made from the project's
- * package-lock.json: its runtime packages, at the versions the suite runs with.
- * npm still checks them against the ranges in the tarball's package.json.
+ * each entry (`pasarela`, `pasarela/client`, `pasarela/driver`, `pasarela/testing`,
+ * `pasarela/security`) imported from Node and type-checked, the client and the
+ * security entry bundled for browsers from the
+ * install, and the installed `pasarela` command run. How the offline install works
+ * (a lockfile made from the project's): test/support/packed.ts.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForBrowser, nodeOnlyParts } from '../support/browser-bundle.js';
+import { startInstalled } from '../support/installed.js';
+import { installPasarela, NPM_ENV, packPasarela, projectPackage, type PackageJson } from '../support/packed.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const FIXTURE = join(ROOT, 'test', 'fixtures', 'package-consumer');
 const TSC = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
 
-interface PackageJson {
-  name: string;
-  version: string;
-  license?: string;
-  bin?: Record<string, string>;
-  engines?: Record<string, string>;
-  dependencies?: Record<string, string>;
-  allowScripts?: Record<string, boolean>;
-}
-
-interface LockEntry {
-  dev?: boolean;
-  devOptional?: boolean;
-  optional?: boolean;
-  [key: string]: unknown;
-}
-
 const run = promisify(execFile);
-/** npm never reaches the network from this test. */
-const NPM_ENV = { ...process.env, npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false' };
 
 let dir: string;
 let app: string;
 let tarball: string;
 let installWarnings: string;
 let project: PackageJson;
+let shrinkwrap: { packages: Record<string, LockEntry> };
 
-async function npm(args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
-  return run('npm', args, { cwd, env: NPM_ENV, maxBuffer: 16 * 1024 * 1024 });
-}
-
-/** The consumer's lockfile: the tarball, and the project's locked runtime packages where npm would hoist them. */
-async function consumerLock(tarballSpec: string): Promise<object> {
-  const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
-  const packages: Record<string, unknown> = {
-    '': { name: 'consumer', dependencies: { pasarela: tarballSpec } },
-    'node_modules/pasarela': {
-      version: project.version,
-      resolved: tarballSpec,
-      license: project.license,
-      dependencies: project.dependencies,
-      bin: project.bin,
-      engines: project.engines,
-    },
-  };
-  for (const [path, entry] of Object.entries(lock.packages)) {
-    if (path === '' || entry.dev) continue;
-    // Needed by a runtime package as an optional one, and by a dev tool too.
-    const { devOptional, ...rest } = entry;
-    packages[path] = devOptional ? { ...rest, optional: true } : rest;
-  }
-  return { name: 'consumer', lockfileVersion: 3, requires: true, packages };
-}
-
-/** A JSON log line of the command, or undefined for anything else. */
-function parseLogLine(line: string): { msg?: unknown; http?: unknown } | undefined {
-  if (!line.startsWith('{')) return undefined;
-  try {
-    return JSON.parse(line) as { msg?: unknown; http?: unknown };
-  } catch {
-    return undefined;
-  }
+interface LockEntry {
+  dev?: boolean;
+  version?: string;
+  resolved?: string;
+  integrity?: string;
+  optional?: boolean;
 }
 
 describe('the packed package, installed offline', () => {
   beforeAll(async () => {
-    project = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as PackageJson;
+    project = await projectPackage();
+    tarball = await packPasarela();
     dir = await mkdtemp(join(tmpdir(), 'pasarela-pack-'));
-    await npm(['pack', '--pack-destination', dir], ROOT);
-    tarball = join(dir, `pasarela-${project.version}.tgz`);
     app = join(dir, 'app');
-    await mkdir(app);
-    const spec = `file:${tarball}`;
-    const lock = await consumerLock(spec);
-    const runtime = Object.keys((lock as { packages: Record<string, unknown> }).packages).map((path) => path.replace(/^.*node_modules\//, ''));
-    // The same install-script choices as the project makes for the packages the consumer gets.
-    const allowScripts = Object.fromEntries(Object.entries(project.allowScripts ?? {}).filter(([name]) => runtime.includes(name)));
-    await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module', dependencies: { pasarela: spec }, allowScripts }, null, 2));
-    await writeFile(join(app, 'package-lock.json'), JSON.stringify(lock, null, 2));
+    installWarnings = await installPasarela(app, tarball);
+    shrinkwrap = JSON.parse((await run('tar', ['-xzOf', tarball, 'package/npm-shrinkwrap.json'], { maxBuffer: 16 * 1024 * 1024 })).stdout) as typeof shrinkwrap;
     for (const file of ['consumer.mjs', 'consumer.ts', 'tsconfig.json']) await copyFile(join(FIXTURE, file), join(app, file));
-    const install = await npm(['install', '--offline', '--no-audit', '--no-fund', tarball], app);
-    installWarnings = install.stderr;
   }, 300_000);
 
   afterAll(async () => {
@@ -119,24 +60,49 @@ describe('the packed package, installed offline', () => {
     for (const needed of [
       'package.json',
       'README.md',
+      'npm-shrinkwrap.json',
       'dist/gateway/index.js',
       'dist/gateway/index.d.ts',
       'dist/gateway/client.js',
       'dist/gateway/client.d.ts',
       'dist/gateway/client-node.js',
-      'dist/gateway/jstp/codec/cbor.js',
+      'dist/gateway/jstp/codec/cbor-link.js',
       'dist/drivers/sdk.js',
       'dist/drivers/sdk.d.ts',
+      'dist/testing/index.js',
+      'dist/testing/index.d.ts',
+      'dist/gateway/security/index.js',
+      'dist/gateway/security/index.d.ts',
+      'templates/driver/package.json',
+      'templates/driver/index.js',
+      'templates/driver/test/contract.test.js',
       'dist/gateway/cli.js',
       'web/dist/index.html',
     ]) {
       expect(files).toContain(needed);
     }
-    expect(files.filter((path) => !/^(package\.json|README\.md|dist\/|web\/dist\/[^/.][^/]*$)/.test(path))).toEqual([]);
-    expect(files.filter((path) => /(^|\/)test\/|\.test\./.test(path))).toEqual([]);
+    expect(files.filter((path) => !/^(package\.json|README\.md|npm-shrinkwrap\.json|dist\/|templates\/driver\/|web\/dist\/[^/.][^/]*$)/.test(path))).toEqual([]);
+    // The driver template's contract test is a file `pasarela new driver` writes, not one of ours.
+    expect(files.filter((path) => !path.startsWith('templates/driver/') && /(^|\/)test\/|\.test\./.test(path))).toEqual([]);
     // Each compiled module has its source: nothing left over from files since moved or removed.
     const orphans = files.filter((path) => path.startsWith('dist/') && path.endsWith('.js') && !existsSync(join(ROOT, path.slice('dist/'.length).replace(/\.js$/, '.ts'))));
     expect(orphans).toEqual([]);
+  });
+
+  it('pins in npm-shrinkwrap.json the runtime packages the suite runs with, each with its tarball and integrity, and no dev tool', async () => {
+    const lock = JSON.parse(await readFile(join(ROOT, 'package-lock.json'), 'utf8')) as { packages: Record<string, LockEntry> };
+    const entries = Object.entries(shrinkwrap.packages).filter(([path]) => path !== '');
+    expect(entries.length).toBeGreaterThan(50);
+    for (const [path, entry] of entries) {
+      expect(entry.version, path).toBe(lock.packages[path]?.version);
+      expect(lock.packages[path]?.dev, path).toBeUndefined();
+      expect(entry.resolved, path).toMatch(/^https:\/\/registry\.npmjs\.org\/.+\.tgz$/);
+      expect(entry.integrity, path).toMatch(/^sha512-/);
+    }
+    for (const dev of ['vitest', 'cbor-x', 'typescript', 'playwright-core']) expect(shrinkwrap.packages[`node_modules/${dev}`]).toBeUndefined();
+    expect(shrinkwrap.packages['node_modules/@abandonware/bluetooth-hci-socket']).toMatchObject({ optional: true });
+    // Written for the tarball only: left in the project, it would stand in for package-lock.json.
+    expect(existsSync(join(ROOT, 'npm-shrinkwrap.json'))).toBe(false);
   });
 
   it('installs with no network and no build, and the project covers the install scripts its dependencies bring', async () => {
@@ -157,7 +123,11 @@ describe('the packed package, installed offline', () => {
     const seen = JSON.parse(stdout) as Record<string, any>;
     expect(seen.exports.pasarela).toEqual(expect.arrayContaining(['startGateway', 'Engine', 'Status', 'PasarelaError', 'ErrorCode', 'loadConfig', 'parseConfig', 'validateDispatch', 'driverPlugin']));
     expect(seen.exports.client).toEqual(expect.arrayContaining(['connect', 'Client', 'AnswerError', 'Status']));
-    expect(seen.exports.driver).toEqual(expect.arrayContaining(['PasarelaError', 'Status', 'ErrorCode', 'createConverter', 'int16le', 'loadProfile', 'describeProfile', 'profileSchema']));
+    expect(seen.exports.driver).toEqual(
+      expect.arrayContaining(['PasarelaError', 'Status', 'ErrorCode', 'createConverter', 'int16le', 'loadProfile', 'describeProfile', 'profileSchema', 'readProfileFile', 'checkValue', 'applyDefaults', 'Backoff', 'z']),
+    );
+    expect(seen.exports.testing).toEqual(['ContractGateway', 'describeDriverContract']);
+    expect(seen.contractRead).toEqual({ status: 200, body: 21.5 });
     expect(seen.exports.security).toEqual(expect.arrayContaining(['createIdentity', 'ClientSecurityStage', 'nobleSuite', 'issueGrant', 'verifyChain', 'signDispatch']));
     expect(seen.exports.pasarela).toEqual(expect.arrayContaining(['securityPlugin', 'nodeSuite', 'readIdentityFile']));
     expect(seen.signature).toBe(true);
@@ -191,40 +161,25 @@ describe('the packed package, installed offline', () => {
     expect(bundle.outputs.map((output) => output.entryPoint)).toContain('node_modules/pasarela/dist/gateway/jstp/codec/cbor.js');
   });
 
+  it('bundles pasarela/security from the install for browsers (the page signs with it), without Node built-ins', async () => {
+    await writeFile(join(app, 'browser-security.mjs'), "export { ClientSecurityStage, createIdentity, nobleSuite, signDispatch } from 'pasarela/security';\n");
+    const bundle = await bundleForBrowser('browser-security.mjs', app);
+    expect(nodeOnlyParts(bundle)).toEqual([]);
+    expect(bundle.inputs).toContain('node_modules/pasarela/dist/gateway/security/index.js');
+    expect(bundle.inputs.some((input) => input.includes('node_modules/@noble/curves/'))).toBe(true);
+  });
+
   it('runs the installed command: npx pasarela --version, and a gateway serving the dashboard', async () => {
     const { stdout } = await run('npx', ['pasarela', '--version'], { cwd: app, env: NPM_ENV });
     expect(stdout.trim()).toBe(project.version);
 
-    const child = spawn(join(app, 'node_modules', '.bin', 'pasarela'), ['--host', '127.0.0.1', '--tcp', '0', '--http', '0'], { cwd: app, stdio: ['ignore', 'pipe', 'pipe'] });
+    const gateway = await startInstalled(join(app, 'node_modules', '.bin', 'pasarela'), ['--host', '127.0.0.1', '--tcp', '0', '--http', '0'], { cwd: app });
     try {
-      const ready = await new Promise<{ http: number }>((resolve, reject) => {
-        let output = '';
-        let partial = '';
-        const timer = setTimeout(() => reject(new Error(`no ready line:\n${output}`)), 20_000);
-        child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-          output += chunk;
-          const lines = (partial + chunk).split('\n');
-          partial = lines.pop() ?? '';
-          for (const line of lines) {
-            const record = parseLogLine(line);
-            if (record?.msg === 'ready' && typeof record.http === 'number') {
-              clearTimeout(timer);
-              resolve({ http: record.http });
-            }
-          }
-        });
-        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
-        child.once('exit', (code) => reject(new Error(`exited ${code}:\n${output}`)));
-      });
-      const page = await fetch(`http://127.0.0.1:${ready.http}/`);
+      const page = await fetch(`http://127.0.0.1:${gateway.http}/`);
       expect(page.status).toBe(200);
       expect(await page.text()).toMatch(/<script[^>]+src="main-[A-Z0-9]{8}\.js"/);
     } finally {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
+      await gateway.stop();
     }
   });
 });

@@ -4,7 +4,7 @@
  * outcome is checked, never how long they took.
  */
 import { describe, expect, it } from 'vitest';
-import { CommandQueue } from '../../drivers/serial/command-queue.js';
+import { CommandQueue } from '../../drivers/command-queue.js';
 
 describe('command queue', () => {
   it('sends one command at a time, in order', async () => {

@@ -8,7 +8,7 @@ import { createSerialDriver } from '../../drivers/serial/index.js';
 import { RobotOnPort } from '../../firmware-sim/robot/robot-port.js';
 import { SimulatedRobot } from '../../firmware-sim/robot/robot.js';
 import type { LinkProtocolName } from '../../firmware-sim/robot/protocol.js';
-import { describeDriverContract } from '../support/driver-contract.js';
+import { describeDriverContract } from '../../testing/index.js';
 import { startPtyPair } from '../support/socat.js';
 
 for (const protocol of ['jstp-cbor', 'line'] as LinkProtocolName[]) {

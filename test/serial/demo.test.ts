@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { afterEach, expect, it } from 'vitest';
 import { createSerialDriver } from '../../drivers/serial/index.js';
 import { startRobotDemo, type RobotDemo } from '../../demo/robot-demo.js';
-import { ContractGateway } from '../support/driver-contract.js';
+import { ContractGateway } from '../../testing/index.js';
 
 let demo: RobotDemo | undefined;
 afterEach(async () => demo?.close());

@@ -8,7 +8,7 @@ import type { DeviceConfig, Driver } from '../../drivers/driver.js';
 import { RobotOnPort } from '../../firmware-sim/robot/robot-port.js';
 import { SimulatedRobot, type SimulatedRobotOptions } from '../../firmware-sim/robot/robot.js';
 import type { LinkProtocolName } from '../../firmware-sim/robot/protocol.js';
-import { ContractGateway } from '../support/driver-contract.js';
+import { ContractGateway } from '../../testing/index.js';
 import { startPtyPair, type PtyPair } from '../support/socat.js';
 
 export interface RobotRig {

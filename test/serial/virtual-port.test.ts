@@ -11,7 +11,7 @@ import type { Driver } from '../../drivers/driver.js';
 import { startRobotDemo, type RobotDemo } from '../../demo/robot-demo.js';
 import { SimulatedRobot } from '../../firmware-sim/robot/robot.js';
 import { VirtualSerialPorts } from '../../firmware-sim/robot/virtual-port.js';
-import { ContractGateway } from '../support/driver-contract.js';
+import { ContractGateway } from '../../testing/index.js';
 
 describe('robot on a virtual port', () => {
   let cleanup: (() => Promise<void>)[] = [];

@@ -35,7 +35,7 @@ export function browserMissing(): string | undefined {
 }
 
 /** Starts chromium with a fresh --user-data-dir and a phone-sized viewport by default. */
-export async function launchBrowser(options: { viewport?: { width: number; height: number } } = {}): Promise<TestBrowser> {
+export async function launchBrowser(options: { viewport?: { width: number; height: number }; args?: readonly string[] } = {}): Promise<TestBrowser> {
   const profile = await mkdtemp(join(tmpdir(), 'pasarela-chromium-'));
   let context: BrowserContext;
   try {
@@ -43,7 +43,7 @@ export async function launchBrowser(options: { viewport?: { width: number; heigh
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM_PATH,
       headless: true,
-      args: ARGS,
+      args: [...ARGS, ...(options.args ?? [])],
       viewport: options.viewport ?? { width: 375, height: 812 },
       timeout: 60_000,
     });

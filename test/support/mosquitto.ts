@@ -137,9 +137,11 @@ export class Mosquitto {
     return new Promise((resolve, reject) => {
       const child = spawn(this.binary, ['-c', join(this.dir, 'mosquitto.conf')], { stdio: ['ignore', 'pipe', 'pipe'] });
       let settled = false;
+      // Only this launch's lines: after a restart, the first launch's "running" is still in the log.
+      const start = this.output.length;
       const onData = (chunk: Buffer) => {
         this.output += chunk.toString();
-        if (!settled && / running\b/.test(this.output)) {
+        if (!settled && / running\b/.test(this.output.slice(start))) {
           settled = true;
           this.child = child;
           resolve();

@@ -24,13 +24,18 @@ export class Run {
   readonly exited: Promise<Exit>;
   private waiters: (() => void)[] = [];
 
-  /** `pasarela ARGS`; with `command`, that program and its args instead (e.g. a shell pipeline). */
-  constructor(args: string[], command: string = process.execPath) {
-    const argv = command === process.execPath ? ['--import', 'tsx', CLI, ...args] : args;
+  /**
+   * `pasarela ARGS`; with `command`, that program and its args instead (e.g. a shell
+   * pipeline, an installed `pasarela`). `extra.nodeArgs` go to node before the command,
+   * `extra.env` to its environment, `extra.cwd` is where it runs (default the project).
+   */
+  constructor(args: string[], command: string = process.execPath, extra: { nodeArgs?: string[]; env?: Record<string, string>; cwd?: string } = {}) {
+    const argv = command === process.execPath ? ['--import', 'tsx', ...(extra.nodeArgs ?? []), CLI, ...args] : args;
+    const cwd = extra.cwd ?? ROOT;
     this.child = spawn(command, argv, {
-      cwd: ROOT,
+      cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, FORCE_COLOR: '0' },
+      env: { ...process.env, FORCE_COLOR: '0', ...extra.env },
     });
     this.collect(this.child.stdout!, this.stdout);
     this.collect(this.child.stderr!, this.stderr);

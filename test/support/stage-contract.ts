@@ -158,7 +158,8 @@ export function stageContract(name: string, options: StageContractOptions): void
       }
       await until(() => seen.length === 1 && subscriber.sent.length === 1, 'the PATCH delivered', 20_000);
       if (outcome.kind === 'pass') {
-        expect(subscriber.texts).toEqual([text]);
+        // Relayed as the text it came in, with this engine added to its `via` trace.
+        expect(subscriber.texts).toEqual([`${text.slice(0, -1)},"via":["${engine.id}"]}`]);
         expect(JSON.parse(serializeDispatch(seen[0]!))).toEqual(JSON.parse(text));
       } else {
         outcome.check(seen[0]!);

@@ -7,12 +7,13 @@ import { createDispatch, type Dispatch } from '../../gateway/jstp/dispatch.js';
 import { Engine } from '../../gateway/jstp/engine.js';
 import { ErrorCode } from '../../gateway/jstp/errors.js';
 import type { DispatchCodec } from '../../gateway/jstp/codec/codec.js';
+import { cborCodec } from '../../gateway/jstp/codec/cbor-link.js';
 import { TcpTransport, dialTcp } from '../../gateway/transports/tcp.js';
 import { WsTransport, dialWs } from '../../gateway/transports/ws.js';
 import { bind, dispatch, memoryLogger, RawTcpPeer, waitFor } from './helpers.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
 
-const codec: DispatchCodec = { encodeDispatch, decodeDispatch: (bytes) => decodeDispatch(bytes) };
+const codec: DispatchCodec = cborCodec;
 
 const cleanups = cleanupsAfterEach();
 
@@ -30,7 +31,7 @@ async function cborPeer(port: number) {
   const socket = net.connect({ host: '127.0.0.1', port });
   await new Promise((resolve) => socket.once('connect', resolve));
   cleanups.push(() => socket.destroy());
-  const received: Record<string, unknown>[] = [];
+  const received: unknown[] = [];
   const firstBytes: number[] = [];
   const decoder = new CborSequenceDecoder();
   const state = { closed: false };

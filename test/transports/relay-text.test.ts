@@ -41,7 +41,7 @@ async function tcpSubscriber(engine: Engine, port: number) {
 }
 
 describe('relaying the text a dispatch came in', () => {
-  it('passes a one-line JSON dispatch from TCP to TCP byte for byte', async () => {
+  it('passes a one-line JSON dispatch from TCP to TCP byte for byte, with the gateway added to its trace at the end', async () => {
     const { engine, tcpPort } = await gateway();
     const { subscriber, chunks } = await tcpSubscriber(engine, tcpPort);
     const publisher = await RawTcpPeer.connect(tcpPort);
@@ -49,7 +49,7 @@ describe('relaying the text a dispatch came in', () => {
     const text = '{"protocol":["JSTP","0.5"], "method":"PATCH", "resource":["devices","d1"], "timestamp":7, "token":[], "body":{"value":1}}';
     publisher.write(`${text}\n`);
     await waitFor(() => subscriber.received.length === 1, 'the delivery');
-    expect(Buffer.concat(chunks).toString()).toBe(`${text}\n`);
+    expect(Buffer.concat(chunks).toString()).toBe(`${text.slice(0, -1)},"via":["${engine.id}"]}\n`);
   });
 
   it('re-encodes a pretty-printed WebSocket dispatch into one line for a TCP subscriber', async () => {

@@ -25,7 +25,7 @@ export interface DashboardElements {
 const STATE_TEXT: Readonly<Record<ClientState, string>> = {
   connecting: 'Connecting…',
   open: 'Live',
-  reconnecting: 'Reconnecting…',
+  reconnecting: 'Gateway unreachable, reconnecting…',
   closed: 'Disconnected',
 };
 
@@ -34,6 +34,13 @@ const DRIVER_NAMES: Readonly<Record<string, string>> = {
   mqtt: 'MQTT',
   serial: 'Serial',
 };
+
+/**
+ * A first connection on a LAN takes milliseconds: still connecting after this long,
+ * the gateway is not answering (a page opened from the offline shell, say).
+ */
+const FIRST_CONNECT_PATIENCE_MS = 2_000;
+const UNREACHABLE_TEXT = 'Gateway unreachable, still trying…';
 
 /** Entries kept in the event log. */
 const LOG_LIMIT = 100;
@@ -63,6 +70,7 @@ export class Dashboard {
   private generation = 0;
   private readonly api: DeviceApi;
   private readOnly: string | undefined;
+  private patience: ReturnType<typeof setTimeout> | undefined;
 
   constructor(client: Client, ui: DashboardElements) {
     this.client = client;
@@ -96,6 +104,12 @@ export class Dashboard {
   private onState(state: ClientState): void {
     this.ui.connection.dataset.state = state;
     this.ui.connectionText.textContent = STATE_TEXT[state];
+    clearTimeout(this.patience);
+    if (state === 'connecting') {
+      this.patience = setTimeout(() => {
+        if (this.client.state === 'connecting') this.ui.connectionText.textContent = UNREACHABLE_TEXT;
+      }, FIRST_CONNECT_PATIENCE_MS);
+    }
     document.body.dataset.link = state;
     for (const view of this.devices.values()) view.setLinkOpen(state === 'open');
     if (state === 'open') void this.refresh();

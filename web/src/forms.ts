@@ -48,8 +48,14 @@ function labelFor(id: string, options: FieldOptions, schema: ValueSchema): HTMLL
   return h('label', { for: id }, text, options.unit ? ` (${options.unit})` : null);
 }
 
-/** One control for one value. */
+/** One control for one value, showing the schema's default when it has one (what the gateway fills in anyway). */
 export function createField(schema: ValueSchema, options: FieldOptions): Field {
+  const field = createControl(schema, options);
+  if (schema.default !== undefined) field.write(schema.default);
+  return field;
+}
+
+function createControl(schema: ValueSchema, options: FieldOptions): Field {
   const id = uid(`field-${options.name}`);
   const required = options.required ?? false;
   const type = typeOf(schema);

@@ -3,7 +3,8 @@
  * JSTP client to the gateway that served the page (WebSocket on the same host and
  * port), signing with that key, and starts the dashboard and its pairing panel.
  * `?gateway=ws://host:port/` points it at another gateway; `?encoding=cbor` makes it
- * talk compact CBOR (binary WebSocket messages) instead of JSON.
+ * talk compact CBOR (binary WebSocket messages) instead of JSON. Where the browser
+ * allows it, a service worker keeps the page available without the gateway.
  */
 import { connect, type ClientEncoding } from '../../gateway/client.js';
 import type { Logger } from '../../gateway/jstp/logger.js';
@@ -14,6 +15,7 @@ import { DispatchSigner } from '../../gateway/security/signer.js';
 import { Dashboard } from './dashboard.js';
 import { loadPageKeys } from './key-store.js';
 import { Pairing } from './pairing.js';
+import { UplinksView } from './uplinks-view.js';
 
 function gatewayUrl(location: Location): string {
   const chosen = new URLSearchParams(location.search).get('gateway');
@@ -46,6 +48,12 @@ function element<T extends HTMLElement>(id: string): T {
   return found as T;
 }
 
+// The offline shell (service-worker.ts). Browsers allow service workers on https and
+// localhost only: over plain http on a LAN the page works as it always did, without one.
+if ('serviceWorker' in navigator && window.isSecureContext) {
+  navigator.serviceWorker.register('sw.js').catch((error: unknown) => console.warn('pasarela: the offline shell is not available', error));
+}
+
 async function boot(): Promise<void> {
   // WebCrypto is not there on a page served over http from a LAN address (not a
   // secure context): @noble/curves signs in every case.
@@ -74,6 +82,7 @@ async function boot(): Promise<void> {
   });
   new Pairing(client, dashboard, keys, element('pairing'), url).start();
   dashboard.start();
+  new UplinksView(client, element('uplinks'), element('uplink-list')).start();
 }
 
 void boot();

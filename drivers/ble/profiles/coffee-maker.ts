@@ -32,7 +32,8 @@ export const coffeeMaker = {
       title: 'Brew a cup',
       input: {
         type: 'object',
-        properties: { size: { type: 'string', enum: SIZES }, strength: { type: 'string', enum: STRENGTHS } },
+        // A call without input brews a medium cup of normal strength.
+        properties: { size: { type: 'string', enum: SIZES, default: 'medium' }, strength: { type: 'string', enum: STRENGTHS, default: 'normal' } },
         required: ['size'],
         additionalProperties: false,
       },

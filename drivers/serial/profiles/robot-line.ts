@@ -10,6 +10,7 @@ const STATE_WORDS = { Idle: 'idle', Run: 'moving', Turn: 'rotating' };
 export const robotLine = {
   title: 'Two-wheeled robot',
   model: 'pasarela-robot',
+  manufacturer: 'Pasarela',
   hello: 'ver?',
   announce: '^\\[MSG:.*ready\\]$',
   errors: {

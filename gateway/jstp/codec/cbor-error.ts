@@ -16,17 +16,22 @@ export type CborDecodeReason =
   | 'container-too-long'
   | 'bad-key' // a map key that is neither text nor integer, or an integer header key we do not know
   | 'duplicate-header'
+  | 'bad-alias' // key 9 that is not an unsigned integer up to 255
+  | 'unknown-alias' // an alias the peer never defined on this link
   | 'not-a-dispatch'; // top-level item is not a map
 
 export class CborDecodeError extends PasarelaError {
   readonly reason: CborDecodeReason;
   /** Byte offset in the item where the problem was seen, when known. */
   readonly offset: number | undefined;
+  /** For `unknown-alias`: the dispatch as read, without its resource (see codec.ts, UnrestorableDispatch). */
+  readonly partial: Record<string, unknown> | undefined;
 
-  constructor(reason: CborDecodeReason, message: string, options?: { offset?: number; cause?: unknown }) {
+  constructor(reason: CborDecodeReason, message: string, options?: { offset?: number; cause?: unknown; partial?: Record<string, unknown> }) {
     super(ErrorCode.DecodeError, message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'CborDecodeError';
     this.reason = reason;
     this.offset = options?.offset;
+    this.partial = options?.partial;
   }
 }

@@ -3,7 +3,7 @@
  * without bounds checks (the scan did them). Maps become plain objects (integer keys
  * as their digits, `__proto__` as an own property, as JSON.parse makes it), byte
  * strings become base64url text (RFC 8949 §6.1), bignums become numbers, undefined
- * stays undefined.
+ * stays undefined, tag 259 around a map is the bare map.
  */
 
 const fromCharCode = String.fromCharCode;
@@ -51,6 +51,15 @@ export class CborReader {
     return -1; // indefinite (31); the scan allows it only on arrays and maps
   }
 
+  /** Moves past a tag 259 head (a map with keys of any type) if one is next; the map follows. */
+  skipMapTag(): void {
+    const start = this.pos;
+    const initial = this.bytes[start]!;
+    if (initial >> 5 !== 6) return;
+    this.pos = start + 1;
+    if (this.argument(initial) !== 259) this.pos = start;
+  }
+
   /** Reads the break byte that ends an indefinite container, if it is next. */
   isBreak(): boolean {
     if (this.bytes[this.pos] !== 0xff) return false;
@@ -73,8 +82,11 @@ export class CborReader {
         return this.array(this.argument(initial));
       case 5:
         return this.map(this.argument(initial));
-      case 6:
-        return this.bignum(this.argument(initial));
+      case 6: {
+        const tag = this.argument(initial);
+        // The scan let through only bignums and tag 259 around a map (read as the bare map).
+        return tag === 259 ? this.value() : this.bignum(tag);
+      }
       default:
         return this.simple(initial);
     }

@@ -2,7 +2,7 @@
  * A resumable pre-scan of one CBOR data item: it walks the item's heads without
  * building any value, so a hostile declared length, depth or size is refused before
  * anything is allocated for it, and a byte stream learns where one item ends.
- * It accepts only the JSON data model: no tags but bignums, no NaN or infinities, no simple
+ * It accepts only the JSON data model: no tags but bignums and tag 259 around a map, no NaN or infinities, no simple
  * values but false/true/null/undefined, map keys text or integer. What passes can be
  * read by cbor-read.ts without further checks.
  */
@@ -28,6 +28,9 @@ export const DEFAULT_CBOR_LIMITS: Readonly<CborLimits> = {
 
 /** `scan` returns this when the item continues past the bytes given. */
 export const NEED_MORE = -1;
+
+/** Tag 259, "map with keys of any type" (RFC 8949 registry). */
+export const MAP_WITH_ANY_KEYS = 259;
 
 const ARRAY = 0;
 const MAP = 1;
@@ -160,11 +163,20 @@ export class CborScanner {
           continue;
         }
         case 6: {
-          // Only bignums (tags 2 and 3): encoders such as Python's write integers past
+          if (isKey) fail('bad-key', 'map keys must be text or integers', pos - start);
+          if (arg === MAP_WITH_ANY_KEYS) {
+            // Tag 259 (cbor-x writes it around a JavaScript Map): read as the bare map,
+            // which follows as the rest of this same item.
+            if (pos + head >= end) return this.needMore(pos, hardEnd, head + 1);
+            if (bytes[pos + head]! >> 5 !== 5) fail('unsupported', 'tag 259 must wrap a map', pos - start);
+            pos += head;
+            this.offset = pos - start;
+            continue;
+          }
+          // Otherwise only bignums (tags 2 and 3): encoders such as Python's write integers past
           // 64 bits that way, and JSON numbers can be that big. Capped at 127 bytes so
           // the value stays a finite double.
           if (arg !== 2 && arg !== 3) fail('unsupported', `tag ${arg} is not part of the JSON data model`, pos - start);
-          if (isKey) fail('bad-key', 'map keys must be text or integers', pos - start);
           const at = pos + head;
           if (at + 2 > end && !(at < end && (bytes[at]! & 31) < 24)) return this.needMore(pos, hardEnd, head + 2);
           const inner = bytes[at]!;

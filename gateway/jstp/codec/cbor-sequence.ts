@@ -9,7 +9,7 @@ import { CborScanner, NEED_MORE, type CborLimits } from './cbor-scan.js';
 import { decodeScanned, resolveLimits } from './cbor.js';
 
 export type SequenceItem =
-  | { ok: true; value: Record<string, unknown> }
+  | { ok: true; value: unknown }
   /**
    * `fatal`: the stream cannot be framed any more (CBOR has no resync point); the
    * decoder is finished and the connection should close. Otherwise only this item
@@ -20,11 +20,17 @@ export type SequenceItem =
 export interface CborSequenceOptions {
   /** `maxBytes` is the largest item accepted (default 64 KiB). */
   limits?: Partial<CborLimits>;
+  /**
+   * Reads each whole item (its exact bytes, valid during the call), e.g. with a link's
+   * aliases; a CborDecodeError it throws fails that item only. Default: the stateless decoder.
+   */
+  decode?: (item: Uint8Array) => unknown;
 }
 
 export class CborSequenceDecoder {
   private readonly limits: Readonly<CborLimits>;
   private readonly scanner: CborScanner;
+  private readonly decode: ((item: Uint8Array) => unknown) | undefined;
   private pending: Uint8Array = new Uint8Array(0);
   private pendingLength = 0;
   private failure: CborDecodeError | undefined;
@@ -32,6 +38,7 @@ export class CborSequenceDecoder {
   constructor(options: CborSequenceOptions = {}) {
     this.limits = resolveLimits(options.limits);
     this.scanner = new CborScanner(this.limits);
+    this.decode = options.decode;
   }
 
   /** Bytes of a partial item held until more arrive. */
@@ -66,14 +73,14 @@ export class CborSequenceDecoder {
           }
           pos += take - (this.pendingLength - length);
           this.pendingLength = 0;
-          this.emit(this.pending, 0, out);
+          this.emit(this.pending, 0, length, out);
         } else {
           const length = this.scanner.scan(chunk, pos, chunk.length);
           if (length === NEED_MORE) {
             this.append(chunk, pos, chunk.length - pos);
             break;
           }
-          this.emit(chunk, pos, out);
+          this.emit(chunk, pos, length, out);
           pos += length;
         }
       }
@@ -100,11 +107,12 @@ export class CborSequenceDecoder {
     this.pendingLength = needed;
   }
 
-  private emit(bytes: Uint8Array, start: number, out: SequenceItem[]): void {
+  private emit(bytes: Uint8Array, start: number, length: number, out: SequenceItem[]): void {
     this.scanner.reset();
     try {
       // The value keeps no view of `bytes`: byte strings become text.
-      out.push({ ok: true, value: decodeScanned(bytes, start) });
+      const value = this.decode ? this.decode(bytes.subarray(start, start + length)) : decodeScanned(bytes, start);
+      out.push({ ok: true, value });
     } catch (error) {
       if (!(error instanceof CborDecodeError)) throw error;
       out.push({ ok: false, error, fatal: false });

@@ -108,6 +108,11 @@ export class CborWriter {
     return item;
   }
 
+  /** Bytes written of the item begun last. */
+  get offset(): number {
+    return this.position - this.start;
+  }
+
   /** Drops the item being written (after an error). */
   abandon(): void {
     this.position = this.start;
@@ -227,6 +232,22 @@ export class CborWriter {
     this.ensure(value.length);
     this.buffer.set(value, this.position);
     this.position += value.length;
+  }
+
+  /** Bytes already encoded (a part of an earlier item), copied as they are. */
+  raw(source: Uint8Array, start: number, end: number): void {
+    const n = end - start;
+    if (n <= 0) return;
+    this.ensure(n);
+    const b = this.buffer;
+    let p = this.position;
+    // A loop beats a subarray view plus set for the few bytes a dispatch's parts hold.
+    if (n < 64) for (let i = start; i < end; i++) b[p++] = source[i]!;
+    else {
+      b.set(source.subarray(start, end), p);
+      p += n;
+    }
+    this.position = p;
   }
 
   /**

@@ -1,11 +1,11 @@
 /**
- * One command in flight on a serial link, with a timeout. Commands wait their turn
+ * One command in flight on a device's link (serial, BLE), with a timeout. Commands wait their turn
  * in order; a caller whose deadline passes while waiting is taken out of the line.
  * A command whose caller gave up while it was in flight can keep the line until its
  * answer or its timeout (`holdOnAbort`), so a late answer is not taken for the next
  * command's: what a protocol without transaction ids (a line protocol) needs.
  */
-import { errors } from '../../gateway/jstp/errors.js';
+import { errors } from '../gateway/jstp/errors.js';
 
 export interface CommandQueueOptions {
   timeoutMs: number;

@@ -1,0 +1,169 @@
+/**
+ * Which gateway runs a device that two of them can reach: a lease in the cluster's
+ * key-value bucket (`pasarela-leases`, JetStream, entries expire `ttl` after their
+ * last write). The holder renews every ttl/3. A gateway that cannot renew lets go
+ * when its lease would have expired, so two are never active at once, even when the
+ * holder is cut off from the cluster (the device is then offline until one of them
+ * holds the lease again: at most one, rather than at least one).
+ *
+ * The gateway configured without `standby` is preferred: at start the standby waits
+ * one ttl before it tries, and when the preferred one finds the standby holding the
+ * lease it asks for it back (a `handover` key); the standby lets go on its next
+ * renewal and the preferred one takes it on its next try. Nobody ever runs the device
+ * beside its holder.
+ */
+import type { KV } from '@nats-io/kv';
+import type { Logger } from '../jstp/logger.js';
+
+const BUCKET = 'pasarela-leases';
+const encoder = new TextEncoder();
+
+/** A device id as key-value key characters (`[-_A-Za-z0-9]`, then the dots of the scheme). */
+function keyOf(device: string): string {
+  return `device.${Buffer.from(device, 'utf8').toString('base64url') || '-'}`;
+}
+
+/** Opens (or creates) the lease bucket; three replicas where the cluster has three nodes. */
+export async function openLeases(connection: import('@nats-io/transport-node').NatsConnection, ttlMs: number): Promise<KV> {
+  const { Kvm } = await import('@nats-io/kv');
+  const kvm = new Kvm(connection);
+  try {
+    return await kvm.create(BUCKET, { ttl: ttlMs, history: 1, replicas: 3 });
+  } catch {
+    // A cluster of one or two nodes (or a bucket made with other settings): take it as it is.
+    return kvm.create(BUCKET, { ttl: ttlMs, history: 1 });
+  }
+}
+
+export interface LeaseOptions {
+  device: string;
+  /** This gateway's name, written as the holder. */
+  holder: string;
+  ttlMs: number;
+  /** The gateway configured without `standby`. */
+  preferred: boolean;
+  logger: Logger;
+  /** Called when this gateway starts or stops holding the lease. */
+  onChange(active: boolean): void;
+  /** The bucket, once the cluster is reachable. */
+  bucket(): Promise<KV>;
+}
+
+export class Lease {
+  private active = false;
+  private revision = 0;
+  /** When the lease this gateway holds expires unless renewed (its own clock). */
+  private expiresAt = 0;
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private stopped = false;
+  private readonly key: string;
+  private readonly handoverKey: string;
+  private readonly startedAt = Date.now();
+
+  constructor(private readonly options: LeaseOptions) {
+    this.key = keyOf(options.device);
+    this.handoverKey = `${this.key}.handover`;
+  }
+
+  get holding(): boolean {
+    return this.active;
+  }
+
+  start(): void {
+    this.schedule(0);
+  }
+
+  /** Stops trying; a held lease is given up at once (deleted), so a standby takes over now. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    if (!this.active) return;
+    this.setActive(false);
+    try {
+      const kv = await this.options.bucket();
+      await kv.delete(this.key);
+    } catch (error) {
+      this.options.logger.debug({ device: this.options.device, err: error }, 'lease not given back: it will expire');
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.tick(), delayMs);
+    this.timer.unref?.();
+  }
+
+  private async tick(): Promise<void> {
+    const period = Math.max(100, Math.floor(this.options.ttlMs / 3));
+    try {
+      await this.step();
+    } catch (error) {
+      this.options.logger.debug({ device: this.options.device, err: error }, 'lease step failed');
+    }
+    // Cut off from the cluster: let go before the lease could have passed to another.
+    if (this.active && Date.now() >= this.expiresAt - period / 2) {
+      this.options.logger.warn({ device: this.options.device }, 'lease not renewed in time: device stopped here');
+      this.setActive(false);
+    }
+    this.schedule(period);
+  }
+
+  private async step(): Promise<void> {
+    const { holder, preferred, ttlMs } = this.options;
+    // A standby gives the preferred gateway one ttl to take the lease first.
+    if (!preferred && !this.active && Date.now() - this.startedAt < ttlMs) return;
+    const kv = await this.options.bucket();
+    const attempted = Date.now();
+    if (this.active) {
+      if (!preferred && (await kv.get(this.handoverKey))?.string()) {
+        this.options.logger.info({ device: this.options.device }, 'the preferred gateway asks for the device: handing over');
+        this.setActive(false);
+        await kv.delete(this.key);
+        await kv.delete(this.handoverKey);
+        return;
+      }
+      try {
+        this.revision = await kv.update(this.key, encoder.encode(holder), this.revision);
+        this.expiresAt = attempted + ttlMs;
+      } catch (error) {
+        // Someone else wrote the lease: it is theirs.
+        this.options.logger.warn({ device: this.options.device, err: error }, 'lease lost');
+        this.setActive(false);
+      }
+      return;
+    }
+    const entry = await kv.get(this.key);
+    const current = entry && entry.operation === 'PUT' ? entry.string() : undefined;
+    if (current === undefined || current === '') {
+      try {
+        this.revision = await kv.create(this.key, encoder.encode(holder));
+      } catch {
+        // Another gateway created it first.
+        return;
+      }
+      this.expiresAt = attempted + ttlMs;
+      if (preferred) await kv.delete(this.handoverKey).catch(() => undefined);
+      this.setActive(true);
+      return;
+    }
+    if (current === holder) {
+      // Ours from before a restart: take it up again.
+      this.revision = entry!.revision;
+      this.expiresAt = attempted + ttlMs;
+      this.setActive(true);
+      return;
+    }
+    if (preferred) await kv.put(this.handoverKey, encoder.encode(holder));
+  }
+
+  private setActive(active: boolean): void {
+    if (this.active === active) return;
+    this.active = active;
+    this.options.logger.info({ device: this.options.device, active }, active ? 'lease taken: device active here' : 'lease given up: device inactive here');
+    try {
+      this.options.onChange(active);
+    } catch (error) {
+      this.options.logger.error({ device: this.options.device, err: error }, 'lease listener failed');
+    }
+  }
+}

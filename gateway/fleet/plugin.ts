@@ -1,0 +1,78 @@
+/**
+ * The fleet plugin: joins the NATS cluster of the `fleet` config section, routes
+ * `nats` hops and `["fleet", name, ...]` resources to other gateways, publishes this
+ * gateway's events and heartbeats, and serves `GET ["fleet"]` (every gateway: name,
+ * online, devices, saturation level) and `GET ["fleet", name]`, with `PATCH
+ * ["fleet", name]` when one joins or goes. Without a `fleet` section it is not loaded.
+ */
+import type { GatewayPlugin } from '../plugin.js';
+import { errors } from '../jstp/errors.js';
+import type { UplinkDialer } from '../uplinks/dialers.js';
+import type { FleetConfig } from './config.js';
+import { Fleet } from './fleet.js';
+import { NatsLink } from './nats-link.js';
+import { natsUplinkDialer } from './uplink-link.js';
+
+export interface FleetPluginOptions {
+  /**
+   * An uplink with a `nats:` URL carries this gateway's events (durably, through its
+   * store): the fleet then publishes none itself, so no event goes out twice.
+   */
+  eventsByUplink?: boolean;
+}
+
+/** The plugin, and the `nats:` uplink dialer that uses its connection once it started. */
+export type FleetPlugin = GatewayPlugin & { readonly uplinkDialer: UplinkDialer };
+
+export function fleetPlugin(config: FleetConfig, options: FleetPluginOptions = {}): FleetPlugin {
+  let current: NatsLink | undefined;
+  return {
+    name: 'fleet',
+    uplinkDialer: natsUplinkDialer(() => current, () => config.name),
+    async start(context) {
+      const { engine, logger, registry } = context;
+      const link = new NatsLink(config, logger);
+      current = link;
+      const fleet = new Fleet({
+        engine,
+        link,
+        config,
+        logger,
+        publishEvents: options.eventsByUplink !== true,
+        describe: () => ({ devices: registry.list() }),
+      });
+      const removeStage = engine.use(fleet.stage());
+      const inner = context.forwarding?.forwarder;
+      engine.setForwarder(fleet.forwarder(inner));
+      const unbinds = [
+        engine.bind({ method: 'GET', resource: ['fleet'] }, () => ({ name: fleet.name, nats: link.state, members: fleet.list() })),
+        // The saturation plugin's reports: at critical this gateway leaves its service groups.
+        engine.bind({ method: 'PATCH', resource: ['gateway', 'saturation'] }, (incoming) => {
+          const level = (incoming.body as { level?: unknown } | undefined)?.level;
+          if (typeof level === 'string') fleet.setLevel(level);
+        }),
+        engine.bind({ method: 'GET', resource: ['fleet', ':name'] }, (incoming) => {
+          const name = String(incoming.params.name);
+          const member = fleet.list().find((candidate) => candidate.name === name);
+          if (!member) throw errors.unknownGateway(`no gateway "${name}" in the fleet`);
+          return member;
+        }),
+      ];
+      fleet.start();
+      return async () => {
+        for (const unbind of unbinds) unbind();
+        await fleet.stop();
+        removeStage();
+        engine.setForwarder(inner);
+        current = undefined;
+        await link.close();
+      };
+    },
+  };
+}
+
+/** The fleet plugin when the config has a `fleet` section. */
+export function fleetPlugins(config: { fleet?: FleetConfig | undefined; uplinks?: readonly { url: string }[] | undefined }): FleetPlugin[] {
+  const eventsByUplink = (config.uplinks ?? []).some((uplink) => uplink.url.startsWith('nats:'));
+  return config.fleet ? [fleetPlugin(config.fleet, { eventsByUplink })] : [];
+}
