@@ -152,7 +152,7 @@ describe('the packed package, installed offline', () => {
     const bundle = await bundleForBrowser('browser-entry.mjs', app);
     expect(nodeOnlyParts(bundle)).toEqual([]);
     expect(bundle.inputs).toContain('node_modules/pasarela/dist/gateway/client.js');
-    expect(bundle.outputs.map((output) => output.entryPoint)).toContain('node_modules/pasarela/dist/gateway/jstp/codec/cbor.js');
+    expect(bundle.outputs.map((output) => output.entryPoint)).toContain('node_modules/pasarela/dist/gateway/jstp/codec/cbor-link.js');
   });
 
   it('runs the installed command: npx pasarela --version, and a gateway serving the dashboard', async () => {
