@@ -242,7 +242,7 @@ describe('MQTT discovery for Home Assistant', () => {
     const refused = JSON.parse(await next('pasarela/rover/properties/speed/result', () => true, outOfRange)) as { status: number; outcome: string };
     // The gateway's own check of the value (the PUT answered 400).
     expect(refused.status).toBe(400);
-    expect(refused.outcome).toMatch(/^400 Bad Dispatch: .*maximum/);
+    expect(refused.outcome).toMatch(/^400 Bad Dispatch: speed: .*from 0\.05 to 1, got 5/);
     const huge = messages.length;
     await publish(speed.command_topic, Buffer.alloc(20_000, 0x31));
     expect(JSON.parse(await next('pasarela/rover/properties/speed/result', () => true, huge))).toMatchObject({ status: 400, error: expect.stringMatching(/at most/) });

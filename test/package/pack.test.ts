@@ -158,7 +158,7 @@ describe('the packed package, installed offline', () => {
     const bundle = await bundleForBrowser('browser-entry.mjs', app);
     expect(nodeOnlyParts(bundle)).toEqual([]);
     expect(bundle.inputs).toContain('node_modules/pasarela/dist/gateway/client.js');
-    expect(bundle.outputs.map((output) => output.entryPoint)).toContain('node_modules/pasarela/dist/gateway/jstp/codec/cbor.js');
+    expect(bundle.outputs.map((output) => output.entryPoint)).toContain('node_modules/pasarela/dist/gateway/jstp/codec/cbor-link.js');
   });
 
   it('bundles pasarela/security from the install for browsers (the page signs with it), without Node built-ins', async () => {
