@@ -31,6 +31,8 @@ const SERVICE = 'Pasarela-Service';
 const NATS_LABEL = 'nats';
 /** The `host` address of a `nats` hop to any one gateway serving the dispatch's service. */
 const ANY = '*';
+/** A change of devices or leases is told this long after it (changes that come together, told once). */
+const CHANGE_BEAT_MS = 100;
 
 /**
  * What a channel of the fleet stands for: another gateway (`peer`); the events one
@@ -66,7 +68,7 @@ export interface FleetOptions {
   /** Publish the PATCH and POST events this gateway emits (off when an uplink carries them). */
   publishEvents?: boolean;
   /** What this gateway says of itself in heartbeats. */
-  describe(): Pick<Heartbeat, 'devices' | 'saturation'>;
+  describe(): Pick<Heartbeat, 'devices' | 'leases'>;
 }
 
 export class Fleet {
@@ -89,6 +91,7 @@ export class Fleet {
   private readonly cleanups: Array<() => void> = [];
   private eventSeq = 0;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private soon: ReturnType<typeof setTimeout> | undefined;
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private readonly describe: FleetOptions['describe'];
   private readonly publishEvents: boolean;
@@ -148,8 +151,20 @@ export class Fleet {
     }
   }
 
+  /** Something this gateway says of itself changed: the fleet hears it in a moment, not a period later. */
+  changed(): void {
+    if (this.soon || this.heartbeat === undefined) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.beat(true);
+    }, CHANGE_BEAT_MS);
+    this.soon.unref?.();
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
+    clearTimeout(this.soon);
+    this.heartbeat = undefined;
     clearInterval(this.sweeper);
     this.beat(false);
     await this.link.flush().catch(() => undefined);
@@ -367,7 +382,9 @@ export class Fleet {
 
   private announce(member: Member): void {
     if (member.online) this.logger.info({ gateway: member.name }, 'fleet member online');
-    if (!this.engine.isClosed) this.engine.emit('PATCH', ['fleet', member.name], { online: member.online, devices: member.devices, saturation: member.saturation, at: member.lastSeen });
+    if (!this.engine.isClosed) {
+      this.engine.emit('PATCH', ['fleet', member.name], { online: member.online, devices: member.devices, saturation: member.saturation, leases: member.leases ?? [], at: member.lastSeen });
+    }
   }
 
   private beat(online: boolean): void {
