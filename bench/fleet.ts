@@ -8,8 +8,14 @@
  *   per second, against raw NATS publish/subscribe of the same payloads between the
  *   same two servers; target: at least 0.5x;
  * - time to resume: a NATS node under gateway A killed with SIGKILL, until A's
- *   subscriber gets B's events again.
- * Gateways A and B run in processes of their own (`--serve NAME`).
+ *   subscriber gets B's events again;
+ * - takeover: gateway P runs a shared device that S has as `standby: true`; P is
+ *   killed with SIGKILL, until A's fleet-wide subscriber gets the device's readings
+ *   from S (default lease ttl: what a user gets). The peer is the floor a lease of the
+ *   same ttl and renewal period allows: a bare nats.js key-value lease, its holder
+ *   (a process of its own) killed at the same moment, until a contender creates the
+ *   key; target: within 10 s.
+ * Gateways run in processes of their own (`--serve NAME SERVERS [preferred|standby]`).
  *
  * Run: npm run bench -- fleet
  */
@@ -17,11 +23,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { Kvm } from '@nats-io/kv';
 import { connect as natsConnect } from '@nats-io/transport-node';
+import type { Driver } from '../drivers/driver.js';
 import { connect, type Client } from '../gateway/client.js';
 import { parseConfig } from '../gateway/config.js';
 import { fleetPlugin } from '../gateway/fleet/plugin.js';
 import { startGateway, type GatewayPlugin } from '../gateway/gateway.js';
+import { driverPlugin } from '../gateway/plugins/driver-plugin.js';
 import { NatsCluster } from '../test/support/nats.js';
 import { jstpCountingSubscriber } from './support/counting-subscribers.js';
 
@@ -57,20 +66,40 @@ function benchDevice(): GatewayPlugin {
   };
 }
 
-/** `--serve NAME SERVERS`: one gateway of the fleet, in this process; prints its TCP port. */
-async function serve(name: string, servers: string[]): Promise<void> {
+/** A driver whose one device (`shared`) reports a reading every 20 ms while it runs. */
+function tickingDriver(): Driver {
+  let timer: ReturnType<typeof setInterval> | undefined;
+  return {
+    name: 'ticking',
+    async start(context) {
+      for (const entry of context.devices) {
+        const device = context.addDevice({ key: entry.id, id: entry.id, properties: { reading: { type: 'integer' } } }, {});
+        device.setOnline(true);
+        let reading = 0;
+        timer = setInterval(() => device.reportProperty('reading', ++reading), 20);
+      }
+    },
+    async stop() {
+      clearInterval(timer);
+    },
+  };
+}
+
+/** `--serve NAME SERVERS [preferred|standby]`: one gateway of the fleet, in this process; prints its TCP port. */
+async function serve(name: string, servers: string[], shared: string | undefined): Promise<void> {
+  const devices = shared ? [{ id: 'shared', driver: 'ticking', standby: shared === 'standby' }] : [];
   const config = parseConfig(
-    { listen: { tcp: 0, http: 0 }, log: { level: 'silent' }, jstp: { forwarding: { enabled: true } }, fleet: { name, nats: { servers }, heartbeatMs: 500 } },
+    { listen: { tcp: 0, http: 0 }, log: { level: 'silent' }, jstp: { forwarding: { enabled: true } }, fleet: { name, nats: { servers }, heartbeatMs: 500 }, devices },
     'bench',
   );
-  const gateway = await startGateway(config, { plugins: [fleetPlugin(config.fleet!), benchDevice()] });
+  const gateway = await startGateway(config, { plugins: [fleetPlugin(config.fleet!), benchDevice(), ...(shared ? [driverPlugin(tickingDriver())] : [])] });
   process.stdout.write(`${JSON.stringify({ tcp: gateway.ports.tcp })}\n`);
   process.stdin.resume();
   process.stdin.on('end', () => void gateway.close().finally(() => process.exit(0)));
 }
 
-async function startChild(name: string, servers: string[]): Promise<{ process: ChildProcess; tcp: number }> {
-  const child = spawn(process.execPath, [...process.execArgv, self, '--serve', name, servers.join(',')], { stdio: ['pipe', 'pipe', 'inherit'] });
+async function startChild(name: string, servers: string[], shared?: 'preferred' | 'standby'): Promise<{ process: ChildProcess; tcp: number }> {
+  const child = spawn(process.execPath, [...process.execArgv, self, '--serve', name, servers.join(','), ...(shared ? [shared] : [])], { stdio: ['pipe', 'pipe', 'inherit'] });
   const tcp = await new Promise<number>((resolve, reject) => {
     createInterface({ input: child.stdout! }).once('line', (line) => resolve((JSON.parse(line) as { tcp: number }).tcp));
     child.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
@@ -200,6 +229,10 @@ async function main(): Promise<void> {
     await raw.close();
     print({ bench: 'fleet', case: 'resume after the NATS node under A is killed (target <= 2000 ms)', unit: 'ms', ours: Math.round(resumeMs), peer: 'nats.js subscriber with default options, same kill', theirs: Math.round(rawResumeMs), ratio: round2(resumeMs / rawResumeMs) });
 
+    await victim.start();
+    const takeover = await takeoverTimes(cluster.urls, client, children);
+    print({ bench: 'fleet', case: 'takeover of a standby device after its gateway is killed (target <= 10000 ms)', unit: 'ms', ours: Math.round(takeover.ours), peer: 'bare nats.js KV lease, same ttl and renewal period, holder killed', theirs: Math.round(takeover.theirs), ratio: round2(takeover.ours / takeover.theirs) });
+
     await Promise.all([client.close(), emitter.close()]);
   } finally {
     for (const child of children) {
@@ -210,6 +243,64 @@ async function main(): Promise<void> {
   }
 }
 
+/** The lease ttl a gateway has by default, and its renewal period (gateway/fleet/lease.ts). */
+const LEASE_TTL_MS = 6_000;
+const LEASE_PERIOD_MS = LEASE_TTL_MS / 3;
+const RAW_BUCKET = 'bench-raw-lease';
+
+/** `--raw-holder SERVERS`: holds the bare lease (create, then renew every period); prints once it holds it. */
+async function rawHolder(servers: string[]): Promise<void> {
+  const connection = await natsConnect({ servers });
+  const kv = await new Kvm(connection).create(RAW_BUCKET, { ttl: LEASE_TTL_MS, history: 1 });
+  let revision = await kv.create('lease', 'holder');
+  process.stdout.write('holding\n');
+  setInterval(() => void kv.update('lease', 'holder', revision).then((next) => (revision = next)), LEASE_PERIOD_MS);
+}
+
+/**
+ * Kills P (the gateway running the shared device) and the bare lease's holder at
+ * once; ours ends at the first reading from S at A's subscriber, theirs when the
+ * contender's create succeeds (it tries every renewal period, as a standby does).
+ */
+async function takeoverTimes(servers: string[], client: Client, children: ChildProcess[]): Promise<{ ours: number; theirs: number }> {
+  const preferred = await startChild('p', servers, 'preferred');
+  const standby = await startChild('s', servers, 'standby');
+  children.push(preferred.process, standby.process);
+  const holder = spawn(process.execPath, [...process.execArgv, self, '--raw-holder', servers.join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(holder);
+  await new Promise<void>((resolve) => createInterface({ input: holder.stdout! }).once('line', () => resolve()));
+  const from = new Map<string, number>();
+  let killedAt = Number.POSITIVE_INFINITY;
+  const unbind = client.bind({ method: 'PATCH', resource: ['fleet', '*', 'devices', 'shared', 'properties', 'reading'] }, (incoming) => {
+    const gateway = String(incoming.resource[1]);
+    if (!from.has(gateway) && (gateway === 'p' || performance.now() > killedAt)) from.set(gateway, performance.now());
+  });
+  // P runs the device, and S has waited out its first ttl.
+  while (!from.has('p')) await new Promise((resolve) => setTimeout(resolve, 20));
+  await new Promise((resolve) => setTimeout(resolve, LEASE_TTL_MS * 1.5));
+  const contender = await natsConnect({ servers });
+  const kv = await new Kvm(contender).open(RAW_BUCKET);
+  killedAt = performance.now();
+  preferred.process.kill('SIGKILL');
+  holder.kill('SIGKILL');
+  let theirs = 0;
+  while (theirs === 0) {
+    try {
+      await kv.create('lease', 'contender');
+      theirs = performance.now() - killedAt;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, LEASE_PERIOD_MS));
+    }
+  }
+  const deadline = killedAt + 30_000;
+  while (!from.has('s') && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 5));
+  unbind();
+  await contender.close();
+  return { ours: (from.get('s') ?? Number.NaN) - killedAt, theirs };
+}
+
 const serveAt = process.argv.indexOf('--serve');
-if (serveAt !== -1) await serve(process.argv[serveAt + 1] ?? 'x', (process.argv[serveAt + 2] ?? '').split(','));
+const holderAt = process.argv.indexOf('--raw-holder');
+if (serveAt !== -1) await serve(process.argv[serveAt + 1] ?? 'x', (process.argv[serveAt + 2] ?? '').split(','), process.argv[serveAt + 3]);
+else if (holderAt !== -1) await rawHolder((process.argv[holderAt + 1] ?? '').split(','));
 else await main();

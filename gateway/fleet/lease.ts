@@ -6,11 +6,12 @@
  * holder is cut off from the cluster (the device is then offline until one of them
  * holds the lease again: at most one, rather than at least one).
  *
- * The gateway configured without `standby` is preferred: at start the standby waits
- * one ttl before it tries, and when the preferred one finds the standby holding the
- * lease it asks for it back (a `handover` key); the standby lets go on its next
- * renewal and the preferred one takes it on its next try (the standby takes none
- * while the request stands). Nobody ever runs the device beside its holder.
+ * The gateway configured without `standby` is preferred: the standby waits one ttl
+ * from when it first said it is standby (below) before it tries, and when the
+ * preferred one finds the standby holding the lease it asks for it back (a
+ * `handover` key); the standby lets go on its next renewal and the preferred one
+ * takes it on its next try (the standby takes none while the request stands).
+ * Nobody ever runs the device beside its holder.
  *
  * A standby says so on every try, holding or not (a `standby` key): that is how the
  * gateway configured without `standby` learns that its device is shared and must be
@@ -54,6 +55,22 @@ export async function openLeases(connection: import('@nats-io/transport-node').N
   }
 }
 
+/**
+ * The lease bucket if a gateway made it (a standby does at its first try), without
+ * making it: a gateway with no standby anywhere reads nothing and creates nothing.
+ */
+export async function existingLeases(connection: import('@nats-io/transport-node').NatsConnection): Promise<KV | undefined> {
+  const [{ jetstreamManager, JetStreamApiCodes, JetStreamApiError }, { Kvm }] = await Promise.all([import('@nats-io/jetstream'), import('@nats-io/kv')]);
+  const manager = await jetstreamManager(connection);
+  try {
+    await manager.streams.info(`KV_${BUCKET}`);
+  } catch (error) {
+    if (error instanceof JetStreamApiError && error.code === JetStreamApiCodes.StreamNotFound) return undefined;
+    throw error;
+  }
+  return new Kvm(connection).open(BUCKET);
+}
+
 export interface LeaseOptions {
   device: string;
   /** This gateway's name, written as the holder. */
@@ -78,7 +95,8 @@ export class Lease {
   private readonly key: string;
   private readonly handoverKey: string;
   private readonly standbyKey: string;
-  private readonly startedAt = Date.now();
+  /** When this standby first said so in the bucket. */
+  private announcedAt: number | undefined;
   private markSettled: () => void = () => undefined;
   /** Resolves once the first try reached the cluster, or failed: whether the lease is ours is known. */
   readonly settled = new Promise<void>((resolve) => {
@@ -146,9 +164,12 @@ export class Lease {
   private async step(): Promise<void> {
     const { holder, preferred, ttlMs } = this.options;
     const kv = await this.options.bucket();
-    if (!preferred) await kv.put(this.standbyKey, encoder.encode(holder));
-    // A standby gives the preferred gateway one ttl to take the lease first.
-    if (!preferred && !this.active && Date.now() - this.startedAt < ttlMs) return;
+    if (!preferred) {
+      await kv.put(this.standbyKey, encoder.encode(holder));
+      this.announcedAt ??= Date.now();
+    }
+    // A standby gives the preferred gateway one ttl from when it said it is standby to take the lease first.
+    if (!preferred && !this.active && Date.now() - this.announcedAt! < ttlMs) return;
     const attempted = Date.now();
     const handover = preferred ? undefined : (await kv.get(this.handoverKey))?.string();
     if (this.active) {

@@ -13,7 +13,7 @@ import type { KV } from '@nats-io/kv';
 import type { UplinkDialer } from '../uplinks/dialers.js';
 import type { FleetConfig } from './config.js';
 import { Fleet } from './fleet.js';
-import { openLeases } from './lease.js';
+import { existingLeases, openLeases } from './lease.js';
 import { NatsLink } from './nats-link.js';
 import { StandbyDevices } from './standby.js';
 import { natsUplinkDialer } from './uplink-link.js';
@@ -45,7 +45,8 @@ export function fleetPlugin(config: FleetConfig, options: FleetPluginOptions = {
           leases = undefined;
           throw error;
         }));
-      const standby = new StandbyDevices({ devices: context.config.devices, name: config.name, ttlMs: config.leaseTtlMs, logger, bucket });
+      const existing = async (): Promise<KV | undefined> => leases ?? existingLeases(await link.whenConnected());
+      const standby = new StandbyDevices({ devices: context.config.devices, name: config.name, ttlMs: config.leaseTtlMs, logger, bucket, existing });
       const fleet = new Fleet({
         engine,
         link,

@@ -33,14 +33,14 @@ export interface StandbyOptions {
   name: string;
   ttlMs: number;
   logger: Logger;
-  /** The lease bucket, once the cluster is reachable. */
+  /** The lease bucket, once the cluster is reachable (made if need be). */
   bucket(): Promise<KV>;
+  /** The lease bucket if it exists, once the cluster is reachable. */
+  existing(): Promise<KV | undefined>;
 }
 
 /** How long a start waits to read whether its devices have standbys elsewhere. */
 const STARTUP_READ_MS = 2_000;
-/** A watch that ended (the cluster went) is made again after this long. */
-const REWATCH_MS = 1_000;
 
 export function isStandby(device: DeviceConfig): boolean {
   return device.standby === true;
@@ -95,7 +95,9 @@ export class StandbyDevices implements DeviceGate {
       timer = setTimeout(resolve, STARTUP_READ_MS);
     });
     const read = (async () => {
-      const kv = await this.options.bucket();
+      const kv = await this.options.existing();
+      // No bucket: no gateway was ever standby in this fleet.
+      if (!kv) return;
       await Promise.all([...this.own].map(async (device) => {
         const entry = await kv.get(standbyKeyOf(device));
         // Known before its driver starts: no need to run it until the lease says so.
@@ -117,8 +119,8 @@ export class StandbyDevices implements DeviceGate {
   private async watch(): Promise<void> {
     if (this.stopped) return;
     try {
-      const kv = await this.options.bucket();
-      if (this.stopped) return;
+      const kv = await this.options.existing();
+      if (this.stopped || !kv) throw new Error('no lease bucket yet');
       const entries = await kv.watch({ key: STANDBY_KEYS, ignoreDeletes: true });
       this.watching = entries;
       for await (const entry of entries) {
@@ -129,7 +131,8 @@ export class StandbyDevices implements DeviceGate {
       this.options.logger.debug({ err: error }, 'standby watch ended');
     }
     if (!this.stopped) {
-      this.rewatch = setTimeout(() => void this.watch(), REWATCH_MS);
+      // Soon enough to lease a device before a standby that just appeared waits out its ttl.
+      this.rewatch = setTimeout(() => void this.watch(), this.options.ttlMs / 4);
       this.rewatch.unref?.();
     }
   }
