@@ -83,6 +83,12 @@ export interface LeaseOptions {
   onChange(active: boolean): void;
   /** The bucket, once the cluster is reachable. */
   bucket(): Promise<KV>;
+  /**
+   * Whether a free lease may be taken now (default: yes). A standby is told no while
+   * another gateway runs the device without a lease (it has not yet learnt that it
+   * has a standby).
+   */
+  mayTake?(): boolean;
 }
 
 export class Lease {
@@ -192,7 +198,7 @@ export class Lease {
     }
     const entry = await kv.get(this.key);
     const current = entry && entry.operation === 'PUT' ? entry.string() : undefined;
-    if ((current === undefined || current === '') && handover) return;
+    if ((current === undefined || current === '') && (handover || this.options.mayTake?.() === false)) return;
     if (current === undefined || current === '') {
       try {
         this.revision = await kv.create(this.key, encoder.encode(holder));

@@ -46,15 +46,25 @@ export function fleetPlugin(config: FleetConfig, options: FleetPluginOptions = {
           throw error;
         }));
       const existing = async (): Promise<KV | undefined> => leases ?? existingLeases(await link.whenConnected());
-      const standby = new StandbyDevices({ devices: context.config.devices, name: config.name, ttlMs: config.leaseTtlMs, logger, bucket, existing });
       const fleet = new Fleet({
         engine,
         link,
         config,
         logger,
         publishEvents: options.eventsByUplink !== true,
+        // `standby` is made right below, before the fleet starts.
         describe: () => ({ devices: registry.list(), leases: standby.list() }),
       });
+      // Whether another gateway runs the device without its lease, as its heartbeats say.
+      const runsUnleased = (device: string): boolean =>
+        fleet.members.list().some(
+          (member) =>
+            member.online &&
+            member.name !== config.name &&
+            member.devices.some((entry) => entry.id === device && entry.online) &&
+            !(member.leases ?? []).some((lease) => lease.device === device && lease.holding),
+        );
+      const standby = new StandbyDevices({ devices: context.config.devices, name: config.name, ttlMs: config.leaseTtlMs, logger, bucket, existing, runsUnleased });
       const removeStage = engine.use(fleet.stage());
       const inner = context.forwarding?.forwarder;
       engine.setForwarder(fleet.forwarder(inner));

@@ -9,7 +9,9 @@
  * device is shared from the standby's key in the bucket: it reads those of its
  * devices as it starts (waiting a moment for the cluster), and watches for them
  * later. From then on that device, too, runs only under the lease: it keeps running
- * until the first try has said whose the lease is, then follows the lease.
+ * until the first try has said whose the lease is, then follows the lease. Until the
+ * preferred gateway has learnt it (a slow cluster), its heartbeats show the device
+ * running without a lease, and the standby takes none.
  */
 import type { KV } from '@nats-io/kv';
 import type { DeviceConfig } from '../../drivers/driver.js';
@@ -37,6 +39,8 @@ export interface StandbyOptions {
   bucket(): Promise<KV>;
   /** The lease bucket if it exists, once the cluster is reachable. */
   existing(): Promise<KV | undefined>;
+  /** Whether another gateway of the fleet runs the device without holding its lease (from its heartbeats). */
+  runsUnleased(device: string): boolean;
 }
 
 /** How long a start waits to read whether its devices have standbys elsewhere. */
@@ -163,6 +167,7 @@ export class StandbyDevices implements DeviceGate {
       logger: this.options.logger,
       bucket: () => this.options.bucket(),
       onChange: () => this.changed(),
+      ...(preferred ? {} : { mayTake: () => !this.options.runsUnleased(device) }),
     });
     this.leases.set(device, lease);
     return lease;
