@@ -25,13 +25,13 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Kvm } from '@nats-io/kv';
 import { connect as natsConnect } from '@nats-io/transport-node';
-import type { Driver } from '../drivers/driver.js';
 import { connect, type Client } from '../gateway/client.js';
 import { parseConfig } from '../gateway/config.js';
 import { fleetPlugin } from '../gateway/fleet/plugin.js';
 import { startGateway, type GatewayPlugin } from '../gateway/gateway.js';
 import { driverPlugin } from '../gateway/plugins/driver-plugin.js';
 import { NatsCluster } from '../test/support/nats.js';
+import { tickingDriver } from '../test/support/ticking-driver.js';
 import { jstpCountingSubscriber } from './support/counting-subscribers.js';
 
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? 2_000);
@@ -66,25 +66,6 @@ function benchDevice(): GatewayPlugin {
   };
 }
 
-/** A driver whose one device (`shared`) reports a reading every 20 ms while it runs. */
-function tickingDriver(): Driver {
-  let timer: ReturnType<typeof setInterval> | undefined;
-  return {
-    name: 'ticking',
-    async start(context) {
-      for (const entry of context.devices) {
-        const device = context.addDevice({ key: entry.id, id: entry.id, properties: { reading: { type: 'integer' } } }, {});
-        device.setOnline(true);
-        let reading = 0;
-        timer = setInterval(() => device.reportProperty('reading', ++reading), 20);
-      }
-    },
-    async stop() {
-      clearInterval(timer);
-    },
-  };
-}
-
 /** `--serve NAME SERVERS [preferred|standby]`: one gateway of the fleet, in this process; prints its TCP port. */
 async function serve(name: string, servers: string[], shared: string | undefined): Promise<void> {
   const devices = shared ? [{ id: 'shared', driver: 'ticking', standby: shared === 'standby' }] : [];
@@ -92,7 +73,7 @@ async function serve(name: string, servers: string[], shared: string | undefined
     { listen: { tcp: 0, http: 0 }, log: { level: 'silent' }, jstp: { forwarding: { enabled: true } }, fleet: { name, nats: { servers }, heartbeatMs: 500 }, devices },
     'bench',
   );
-  const gateway = await startGateway(config, { plugins: [fleetPlugin(config.fleet!), benchDevice(), ...(shared ? [driverPlugin(tickingDriver())] : [])] });
+  const gateway = await startGateway(config, { plugins: [fleetPlugin(config.fleet!), benchDevice(), ...(shared ? [driverPlugin(tickingDriver({ name: 'ticking', property: 'reading', everyMs: 20 }))] : [])] });
   process.stdout.write(`${JSON.stringify({ tcp: gateway.ports.tcp })}\n`);
   process.stdin.resume();
   process.stdin.on('end', () => void gateway.close().finally(() => process.exit(0)));

@@ -10,13 +10,13 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Driver } from '../../drivers/driver.js';
 import { parseConfig } from '../../gateway/config.js';
 import { fleetPlugin } from '../../gateway/fleet/plugin.js';
 import { startGateway, type Gateway } from '../../gateway/gateway.js';
 import { driverPlugin } from '../../gateway/plugins/driver-plugin.js';
 import { browserMissing, launchBrowser, type TestBrowser } from '../support/browser.js';
 import { NatsCluster } from '../support/nats.js';
+import { tickingDriver } from '../support/ticking-driver.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const OUTPUT = join(ROOT, 'test-output');
@@ -29,24 +29,6 @@ let browser: TestBrowser | undefined;
 let cluster: NatsCluster | undefined;
 const gateways: Gateway[] = [];
 
-/** A meter that both gateways reach; it reports a reading every 100 ms while it runs. */
-function meterDriver(): Driver {
-  let timer: ReturnType<typeof setInterval> | undefined;
-  return {
-    name: 'meter',
-    async start(context) {
-      for (const entry of context.devices) {
-        const device = context.addDevice({ key: entry.id, id: entry.id, title: 'Shared meter', properties: { power: { type: 'number', unit: 'W' } } }, {});
-        device.setOnline(true);
-        timer = setInterval(() => device.reportProperty('power', Math.round(Math.random() * 1000)), 100);
-      }
-    },
-    async stop() {
-      clearInterval(timer);
-    },
-  };
-}
-
 async function member(name: string, standby: boolean, services: string[] = []): Promise<Gateway> {
   const config = parseConfig(
     {
@@ -57,7 +39,7 @@ async function member(name: string, standby: boolean, services: string[] = []): 
     },
     'e2e',
   );
-  const gateway = await startGateway(config, { plugins: [fleetPlugin(config.fleet!), driverPlugin(meterDriver())] });
+  const gateway = await startGateway(config, { plugins: [fleetPlugin(config.fleet!), driverPlugin(tickingDriver({ name: 'meter', property: 'power', everyMs: 100, title: 'Shared meter' }))] });
   gateways.push(gateway);
   return gateway;
 }
