@@ -97,6 +97,8 @@ export class Lease {
   /** When the lease this gateway holds expires unless renewed (its own clock). */
   private expiresAt = 0;
   private timer: ReturnType<typeof setTimeout> | undefined;
+  /** The try in flight (it never rejects). */
+  private ticking: Promise<void> = Promise.resolve();
   private stopped = false;
   private readonly key: string;
   private readonly handoverKey: string;
@@ -135,6 +137,8 @@ export class Lease {
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    // A try in flight may still take the lease: it is given back with the rest.
+    await this.ticking;
     if (!this.active) return;
     this.setActive(false);
     try {
@@ -147,7 +151,9 @@ export class Lease {
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(() => void this.tick(), delayMs);
+    this.timer = setTimeout(() => {
+      this.ticking = this.tick();
+    }, delayMs);
     this.timer.unref?.();
   }
 

@@ -130,15 +130,22 @@ export class StandbyDevices implements DeviceGate {
       for await (const entry of entries) {
         const device = deviceOfStandbyKey(entry.key);
         if (device !== undefined && this.own.has(device) && entry.string() !== this.options.name) this.found(device);
+        // Every device of this gateway is leased: nothing more to learn.
+        if (this.allLeased()) entries.stop();
       }
     } catch (error) {
       this.options.logger.debug({ err: error }, 'standby watch ended');
     }
-    if (!this.stopped) {
+    if (!this.stopped && !this.allLeased()) {
       // Soon enough to lease a device before a standby that just appeared waits out its ttl.
       this.rewatch = setTimeout(() => void this.watch(), this.options.ttlMs / 4);
       this.rewatch.unref?.();
     }
+  }
+
+  private allLeased(): boolean {
+    for (const device of this.own) if (!this.leases.has(device)) return false;
+    return true;
   }
 
   /** A standby of one of this gateway's devices: from now on it runs under the lease. */
