@@ -135,6 +135,8 @@ export class DriverSupervisor {
   private failing: Promise<void> | undefined;
   /** The entries it runs (the next start's, when it is not running). */
   private devices: readonly DeviceConfig[];
+  /** The handles of the generation that failed last (its devices, offline). */
+  private failedHandles: DeviceHandle[] = [];
   /** The ids of the entries the running generation started with. */
   private startedWith: ReadonlySet<string> = new Set();
   /** The start in flight, so a change of entries waits for it. */
@@ -207,10 +209,15 @@ export class DriverSupervisor {
   private async applyDevices(): Promise<void> {
     await this.attempting;
     await this.failing;
-    if (this.closed || this.current !== 'running') return;
     const wanted = new Set(this.devices.map((device) => device.id));
     const before = this.startedWith;
-    if (wanted.size === before.size && [...wanted].every((id) => before.has(id))) return;
+    if (this.closed || (wanted.size === before.size && [...wanted].every((id) => before.has(id)))) return;
+    if (this.current === 'failed') {
+      // It starts again on the new list; what it no longer runs leaves the registry now.
+      for (const handle of this.failedHandles) if (before.has(handle.id) && !wanted.has(handle.id)) asGateway(() => handle.remove());
+      return;
+    }
+    if (this.current !== 'running') return;
     this.logger.info({ driver: this.name, devices: [...wanted] }, `driver "${this.name}" starts again with other devices`);
     // Its handles stay live while it stops: the driver takes its devices offline itself.
     await this.stopDriver();
@@ -280,6 +287,7 @@ export class DriverSupervisor {
     );
     const handles = this.handles;
     this.handles = [];
+    this.failedHandles = handles;
     asGateway(() => {
       for (const handle of handles) handle.setOnline(false);
     });

@@ -3,13 +3,16 @@
  * gate holds back is not given to its driver; when the gate lets it in, the driver
  * starts again with it, keeping the other devices (same ids, last values); when the
  * gate takes it away, its device leaves the registry. Changes that come while the
- * driver starts wait for the start; none comes through after the host stopped it.
+ * driver starts wait for the start; a failed driver takes them at its restart; none
+ * comes through after the host stopped it.
  */
+import { AsyncResource } from 'node:async_hooks';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { DeviceConfig, Driver, DriverContext } from '../../drivers/driver.js';
 import { DeviceRegistry } from '../../gateway/devices/registry.js';
 import type { DeviceGate } from '../../gateway/driver-host/device-gate.js';
 import { DriverHost } from '../../gateway/driver-host/driver-host.js';
+import { claimDriverFault } from '../../gateway/driver-host/fault-scope.js';
 import { Engine } from '../../gateway/jstp/engine.js';
 import { silentLogger } from '../../gateway/jstp/logger.js';
 import { until } from '../support/until.js';
@@ -131,5 +134,35 @@ describe('a device gate', () => {
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(driver.starts.length).toBe(1);
     expect(driver.stops).toBe(0);
+  });
+
+  it('gives a failed driver the new list at its restart, and removes the device taken away at once', async () => {
+    const gate = new ListGate(new Set());
+    engine = new Engine();
+    const registry = new DeviceRegistry({ engine, devices: ENTRIES });
+    const drivers = new DriverHost({ registry, logger: silentLogger() });
+    drivers.gate(gate);
+    const starts: string[][] = [];
+    let fail: (() => boolean) | undefined;
+    const driver: Driver = {
+      name: 'flaky',
+      async start(context) {
+        starts.push(context.devices.map((device) => device.id));
+        for (const entry of context.devices) context.addDevice({ key: String(entry.key), id: entry.id }, {}).setOnline(true);
+        // Raised later from the driver's own code, as a timer of its would.
+        fail = AsyncResource.bind(() => claimDriverFault(new Error('the flaky driver broke'), 'uncaught exception'));
+      },
+      async stop() {},
+    };
+    const entries = ENTRIES.map((entry) => ({ ...entry, driver: 'flaky' }));
+    stops.push(await drivers.run(driver, { devices: entries, options: {}, source: { origin: 'file', module: './flaky.js' }, restart: { initialMs: 300, maxMs: 300, jitter: 0 } }));
+    expect(ids(registry)).toEqual(['hall', 'shared']);
+    expect(fail!()).toBe(true);
+    await until(() => registry.list().every((device) => !device.online), 'its devices to go offline');
+    gate.set('shared', true);
+    await until(() => ids(registry).join() === 'hall', 'the shared device to leave while the driver is failed');
+    await until(() => starts.length === 2, 'the restart', 5_000);
+    expect(starts[1]).toEqual(['hall']);
+    await until(() => registry.list()[0]?.online === true, 'the hall device back online');
   });
 });
