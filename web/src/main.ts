@@ -16,6 +16,7 @@ import { Dashboard } from './dashboard.js';
 import { loadPageKeys } from './key-store.js';
 import { Pairing } from './pairing.js';
 import { UplinksView } from './uplinks-view.js';
+import { FleetView } from './fleet-view.js';
 
 function gatewayUrl(location: Location): string {
   const chosen = new URLSearchParams(location.search).get('gateway');
@@ -83,6 +84,7 @@ async function boot(): Promise<void> {
   new Pairing(client, dashboard, keys, element('pairing'), url).start();
   dashboard.start();
   new UplinksView(client, element('uplinks'), element('uplink-list')).start();
+  new FleetView(client, element('fleet'), element('fleet-summary'), element('fleet-list')).start();
 }
 
 void boot();
