@@ -110,6 +110,8 @@ function indexResource(resource: readonly ResourceElement[], call: number): void
 /** Masks by element id, and the entries a search set (to clear them after). */
 let masks = new Int32Array(64);
 let touched = new Int32Array(64);
+/** The wildcard steps of the segment searched, by word: reused, so a search allocates nothing. */
+let wild = new Int32Array(4);
 
 /** Leftmost index >= `start` where the segment source[from, from+length) fits, or -1. */
 function findSegment(source: readonly string[], from: number, length: number, resource: readonly ResourceElement[], start: number, call: number): number {
@@ -124,7 +126,8 @@ function findSegment(source: readonly string[], from: number, length: number, re
   const needed = words * elementIds.size;
   if (masks.length < needed) masks = new Int32Array(needed * 2);
   if (touched.length < length) touched = new Int32Array(length * 2);
-  const wild = new Int32Array(words);
+  if (wild.length < words) wild = new Int32Array(words * 2);
+  wild.fill(0, 0, words);
   let set = 0;
   let result = -1;
   let k = 0;
@@ -160,7 +163,7 @@ function shiftAnd(length: number, wild: number, start: number): number {
 }
 
 /** Shift-And over several words, for segments longer than a word (only with raised limits). */
-function shiftAndWide(length: number, words: number, wild: Int32Array, start: number): number {
+function shiftAndWide(length: number, words: number, wildByWord: Int32Array, start: number): number {
   const foundWord = Math.floor((length - 1) / BITS_PER_WORD);
   const foundBit = 1 << (length - 1) % BITS_PER_WORD;
   const state = new Int32Array(words);
@@ -169,7 +172,7 @@ function shiftAndWide(length: number, words: number, wild: Int32Array, start: nu
     let carry = 1;
     for (let w = 0; w < words; w++) {
       const value = state[w]!;
-      state[w] = (((value << 1) & WORD_MASK) | carry) & (masks[base + w]! | wild[w]!);
+      state[w] = (((value << 1) & WORD_MASK) | carry) & (masks[base + w]! | wildByWord[w]!);
       carry = (value >>> (BITS_PER_WORD - 1)) & 1;
     }
     if (state[foundWord]! & foundBit) return at - length + 1;
