@@ -147,7 +147,7 @@ export class SealingStage implements Stage {
     // Remembered before the content is judged: even a refusal of it goes back sealed.
     if (transactionId !== undefined && opened.answerKeys) remember(this.peer(from).incoming, transactionId, { keys: opened.answerKeys, next: 0 });
     const merged = mergeOpened(current, opened.plaintext);
-    if (!merged.ok) return { answer: Status.BadDispatch, reason: merged.reason, details: { code: ErrorCode.BadSeal } };
+    if (!merged.ok) return { answer: Status.BadDispatch, reason: merged.reason, details: { code: ErrorCode.BadDispatch } };
     this.counters.opened++;
     let inner = merged.dispatch;
     if (inner[IDENT_HEADER] !== undefined) {
