@@ -77,8 +77,15 @@ function aad(multiple: boolean, externalAad: Uint8Array): Uint8Array {
 export interface Sealed {
   /** The CBOR item of the `sealed` header. */
   readonly bytes: Uint8Array;
-  /** Set for one recipient: what the answers to this dispatch are sealed with. */
+  /** Set when asked for (one recipient): what the answers to this dispatch are sealed with. */
   readonly answerKeys?: AnswerKeys;
+}
+
+export interface SealOptions {
+  /** The ephemeral key pair (fresh by default; fixed only for test vectors). */
+  readonly ephemeral?: { publicKey: Uint8Array; agree: AgreeFunction };
+  /** Derive the answer keys too (a request: its answers come back sealed). */
+  readonly answers?: boolean;
 }
 
 /**
@@ -87,13 +94,8 @@ export interface Sealed {
  * when there is more than one (so the list is authenticated too). Throws when a
  * recipient's key is not a usable X25519 key.
  */
-export function seal(
-  suite: SealingSuite,
-  recipients: readonly SealRecipient[],
-  plaintext: Uint8Array,
-  externalAad: (more: Uint8Array | undefined) => Uint8Array,
-  ephemeral: { publicKey: Uint8Array; agree: AgreeFunction } = suite.ephemeral(),
-): Sealed {
+export function seal(suite: SealingSuite, recipients: readonly SealRecipient[], plaintext: Uint8Array, externalAad: (more: Uint8Array | undefined) => Uint8Array, options: SealOptions = {}): Sealed {
+  const ephemeral = options.ephemeral ?? suite.ephemeral();
   if (recipients.length === 0 || recipients.length > MAX_RECIPIENTS) throw new RangeError(`a sealed dispatch has 1 to ${MAX_RECIPIENTS} recipients`);
   const E = ephemeral.publicKey;
   const first = recipients[0]!;
@@ -112,7 +114,7 @@ export function seal(
   const unprotected = new Map<number, CborItem>([[Header.Kid, first.kid], [Header.EphemeralKey, E]]);
   const structure: CborItem[] = [SEAL_PROTECTED, unprotected, ciphertext];
   if (more) structure.push(more);
-  return { bytes: encodeItem(structure), ...(more ? {} : { answerKeys: answerKeys(suite, shared, E, first.kid) }) };
+  return { bytes: encodeItem(structure), ...(more || !options.answers ? {} : { answerKeys: answerKeys(suite, shared, E, first.kid) }) };
 }
 
 /** A sealed structure read, not yet opened. */
@@ -186,10 +188,11 @@ export interface OpeningKey {
 }
 
 /**
- * Opens a sealed dispatch as `own`. Every kid is compared in full whatever the
- * outcome, so the time taken says nothing about which entry is ours.
+ * Opens a sealed dispatch as `own` (with `answers`, its answer keys too). Every kid is
+ * compared in full whatever the outcome, so the time taken says nothing about which
+ * entry is ours.
  */
-export function open(suite: SealingSuite, own: OpeningKey, parts: SealedParts, externalAad: (more: Uint8Array | undefined) => Uint8Array): Opened<{ plaintext: Uint8Array; answerKeys?: AnswerKeys }> {
+export function open(suite: SealingSuite, own: OpeningKey, parts: SealedParts, externalAad: (more: Uint8Array | undefined) => Uint8Array, answers = false): Opened<{ plaintext: Uint8Array; answerKeys?: AnswerKeys }> {
   if (parts.kind !== 'dispatch') return { ok: false, failure: 'malformed', reason: 'an answer is opened with its request\'s keys' };
   const E = parts.ephemeralKey!;
   let index = equalBytes(parts.kid!, own.kid) ? 0 : -1;
@@ -212,7 +215,7 @@ export function open(suite: SealingSuite, own: OpeningKey, parts: SealedParts, e
   }
   const plaintext = suite.aesGcmOpen(key, nonceOf(suite, key, E), aad(parts.more !== undefined, externalAad(parts.moreBytes)), parts.ciphertext);
   if (!plaintext) return { ok: false, failure: 'unauthentic', reason: 'the sealed content does not authenticate: tampered, or not for this key' };
-  return { ok: true, plaintext, ...(parts.more ? {} : { answerKeys: answerKeys(suite, shared, E, own.kid) }) };
+  return { ok: true, plaintext, ...(parts.more || !answers ? {} : { answerKeys: answerKeys(suite, shared, E, own.kid) }) };
 }
 
 /** The answer number as a Partial IV: big-endian, no leading zeros. */

@@ -141,9 +141,9 @@ export class SealingStage implements Stage {
     if (!reading.ok) return this.refuse(ErrorCode.BadSeal, `bad seal: ${reading.reason}`, current, from);
     if (reading.parts.kind !== 'dispatch') return this.refuse(ErrorCode.BadSeal, 'bad seal: only an ANSWER is sealed in the answer form', current, from);
     if (!this.opening) return this.refuse(ErrorCode.NotRecipient, 'this engine has no identity: it opens nothing sealed', current, from);
-    const opened = open(this.suite, this.opening, reading.parts, (more) => externalAad(current, more));
-    if (!opened.ok) return this.refuse(opened.failure === 'not-recipient' ? ErrorCode.NotRecipient : ErrorCode.BadSeal, `${opened.failure === 'not-recipient' ? 'not the recipient' : 'bad seal'}: ${opened.reason}`, current, from);
     const transactionId = current.token?.[0];
+    const opened = open(this.suite, this.opening, reading.parts, (more) => externalAad(current, more), transactionId !== undefined);
+    if (!opened.ok) return this.refuse(opened.failure === 'not-recipient' ? ErrorCode.NotRecipient : ErrorCode.BadSeal, `${opened.failure === 'not-recipient' ? 'not the recipient' : 'bad seal'}: ${opened.reason}`, current, from);
     // Remembered before the content is judged: even a refusal of it goes back sealed.
     if (transactionId !== undefined && opened.answerKeys) remember(this.peer(from).incoming, transactionId, { keys: opened.answerKeys, next: 0 });
     const merged = mergeOpened(current, opened.plaintext);
@@ -161,10 +161,16 @@ export class SealingStage implements Stage {
   private relay(dispatch: Dispatch, sealed: unknown, from: Channel): Verdict {
     if (this.options.relay === false) return { answer: Status.GatewayDisabled, reason: 'this engine does not relay sealed dispatches', details: { code: ErrorCode.Forwarding } };
     this.counters.relayed++;
-    // What a relay knows of it, and all it logs: never more than the outside.
-    const bytes = typeof sealed === 'string' ? fromBase64url(sealed) : undefined;
-    const reading = bytes ? readSealed(bytes) : undefined;
-    this.logger.trace({ channel: from.id, hops: dispatch.host, to: reading?.ok ? recipientsOf(reading.parts) : undefined, bytes: bytes?.length }, 'relaying a sealed dispatch');
+    // What a relay knows of it, and all it logs: never more than the outside. Read only
+    // when the line is written (a logger calls toJSON then), so relaying costs no decoding.
+    const bytes = lazy(() => (typeof sealed === 'string' ? fromBase64url(sealed) : undefined));
+    const to = {
+      toJSON: (): string[] | undefined => {
+        const reading = bytes.value ? readSealed(bytes.value) : undefined;
+        return reading?.ok ? recipientsOf(reading.parts) : undefined;
+      },
+    };
+    this.logger.trace({ channel: from.id, hops: dispatch.host, to, bytes: { toJSON: () => bytes.value?.length } }, 'relaying a sealed dispatch');
     return dispatch;
   }
 
@@ -232,7 +238,7 @@ export class SealingStage implements Stage {
     const form: SealForm = transactionId !== undefined ? 'full' : (this.options.resources ?? 'visible');
     // Inside the seal: only the recipient learns who this is.
     const { outer, plaintext } = splitForSealing(this.presentOn(dispatch, to), form);
-    const sealed = seal(this.suite, [target], plaintext, (more) => externalAad(outer, more));
+    const sealed = seal(this.suite, [target], plaintext, (more) => externalAad(outer, more), { answers: transactionId !== undefined });
     if (transactionId !== undefined && sealed.answerKeys) remember(this.peer(to).outgoing, transactionId, sealed.answerKeys);
     this.counters.sealed++;
     this.counters.recipients++;
@@ -319,6 +325,20 @@ export class SealingStage implements Stage {
     this.count(code);
     return { drop: reason };
   }
+}
+
+function lazy<T>(compute: () => T): { readonly value: T } {
+  let done = false;
+  let value: T;
+  return {
+    get value(): T {
+      if (!done) {
+        value = compute();
+        done = true;
+      }
+      return value;
+    },
+  };
 }
 
 function without(dispatch: Dispatch, header: string): Dispatch {

@@ -11,8 +11,9 @@ import { presetCapabilities } from '../../gateway/security/capabilities.js';
 import { readSignature, verifyDispatch } from '../../gateway/security/dispatch-signature.js';
 import { identityDocument, verifyIdentityDocument } from '../../gateway/security/identity-document.js';
 import { nodeSuite } from '../../gateway/security/node-suite.js';
-import { open, readSealed } from '../../gateway/security/seal.js';
-import { externalAad, SEALED_HEADER } from '../../gateway/security/sealed-dispatch.js';
+import { encodeDispatch } from '../../gateway/jstp/codec/cbor.js';
+import { open, openAnswer, readSealed, seal } from '../../gateway/security/seal.js';
+import { externalAad, mergeOpened, SEALED_HEADER } from '../../gateway/security/sealed-dispatch.js';
 import { SealingStage } from '../../gateway/security/sealing-stage.js';
 import type { Dispatch } from '../../gateway/jstp/dispatch.js';
 import { Engine } from '../../gateway/jstp/engine.js';
@@ -201,6 +202,24 @@ describe('tampering and misdelivery', () => {
     expect(statuses.map((r) => (r as number[] | undefined)?.[0])).toEqual(cases.map(([, status]) => status));
     // Still serving.
     expect((await client.engine.peer(toG).request('GET', VAULT).all()).map((a) => a.status)).toEqual([200]);
+  });
+
+  it('a seal that opens but holds what belongs outside (a host) is answered 400, sealed back', async () => {
+    const gateway = vaultGateway();
+    const [, fromClient] = wire(new Engine(), gateway.engine, 'forger');
+    const outer: Dispatch = { protocol: ['JSTP', '0.5'], method: 'POST', resource: ['sealed'], timestamp: 0, token: ['00000000-0000-4000-8000-0000000f0f0f'] };
+    const plaintext = encodeDispatch({ method: 'GET', resource: VAULT, timestamp: Date.now(), host: [['elsewhere', 1, 'tcp']] } as unknown as Dispatch).slice();
+    const sealed = seal(nodeSuite, [toGateway], plaintext, (more) => externalAad(outer, more), { answers: true });
+    gateway.engine.receive({ ...outer, [SEALED_HEADER]: base64url(sealed.bytes) }, fromClient);
+    await tick();
+    const answer = fromClient.dispatches.find((d) => d.method === 'ANSWER' && (d.resource as number[])[0] !== 101)!;
+    expect((answer.resource as number[])[0]).toBe(200);
+    const parts = readSealed(fromBase64url(answer[SEALED_HEADER] as string)!);
+    const opened = parts.ok ? openAnswer(nodeSuite, sealed.answerKeys!, parts.parts, externalAad(answer as unknown as Dispatch)) : undefined;
+    expect(opened?.ok).toBe(true);
+    const inner = opened?.ok ? mergeOpened(answer as unknown as Dispatch, opened.plaintext) : undefined;
+    expect(inner?.ok && [inner.dispatch.resource?.[0], (inner.dispatch.body as { code: string }).code]).toEqual([400, 'PASARELA_BAD_DISPATCH']);
+    expect(gateway.reached).toHaveLength(0);
   });
 
   it('a sealed answer changed on its way back is dropped by the requester, which never takes it for the answer', async () => {

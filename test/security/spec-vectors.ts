@@ -119,7 +119,7 @@ export function vectors(): Array<[string, string]> {
   const aad = externalAad(split.outer);
   add('seal.external-aad', toHex(aad));
   add('seal.enc-structure', toHex(encStructure('Encrypt0', Uint8Array.of(0xa1, 0x01, 0x01), aad)));
-  const sealed = seal(nodeSuite, [recipientOf(GATEWAY)], split.plaintext, (more) => externalAad(split.outer, more), ephemeral);
+  const sealed = seal(nodeSuite, [recipientOf(GATEWAY)], split.plaintext, (more) => externalAad(split.outer, more), { ephemeral, answers: true });
   add('seal.sealed', toHex(sealed.bytes));
   const sealedRequest: Dispatch = { ...split.outer, sealed: base64url(sealed.bytes) };
   add('seal.json', serializeDispatch(sealedRequest));
@@ -138,7 +138,7 @@ export function vectors(): Array<[string, string]> {
   const fanout: Dispatch = { ...patch, sig: signDispatch(GATEWAY, patch, 79).sig };
   const fanoutSplit = splitForSealing(fanout, 'visible');
   add('fanout.plaintext', toHex(fanoutSplit.plaintext));
-  const fanoutSealed = seal(nodeSuite, [recipientOf(SENSOR), recipientOf(PHONE)], fanoutSplit.plaintext, (more) => externalAad(fanoutSplit.outer, more), ephemeralOf(EPHEMERAL_FANOUT));
+  const fanoutSealed = seal(nodeSuite, [recipientOf(SENSOR), recipientOf(PHONE)], fanoutSplit.plaintext, (more) => externalAad(fanoutSplit.outer, more), { ephemeral: ephemeralOf(EPHEMERAL_FANOUT) });
   add('fanout.sealed', toHex(fanoutSealed.bytes));
   add('fanout.cbor', toHex(encodeDispatch({ ...fanoutSplit.outer, sealed: base64url(fanoutSealed.bytes) })));
   add('phone.x25519.public', toHex(PHONE.agreementKey));
