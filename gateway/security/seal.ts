@@ -2,7 +2,9 @@
  * The `sealed` header's cryptography (docs/spec/security.md, "Sealed dispatches"):
  * X25519 ephemeral-static key agreement, HKDF-SHA256 over a COSE_KDF_Context,
  * AES-128-GCM for the content and AES-128 key wrap for each recipient after the
- * first. One structure, strictly one encoding:
+ * first. Every content key is used once (it is new with each ephemeral key), so its
+ * nonce is all zeros; the answers to one request, several under one key, are numbered
+ * and the number is their nonce. One structure, strictly one encoding:
  *
  *   [h'a10101', {4: kid, -1: E}, ciphertext]                     one recipient (COSE_Encrypt0)
  *   [h'a10101', {4: kid, -1: E}, ciphertext, [[kid, wrapped]...]] more (the compact COSE_Encrypt)
@@ -28,7 +30,8 @@ export const MAX_RECIPIENTS = 64;
 /** Answers to one sealed request: the Partial IV's 5 bytes. */
 export const MAX_ANSWERS = 2 ** 40 - 1;
 const EMPTY = new Uint8Array(0);
-const IV_LABEL = utf8Bytes('IV');
+/** The nonce of a key used once. */
+const ZERO_NONCE = new Uint8Array(NONCE_BYTES);
 const ANSWER_LABEL = utf8Bytes('answer');
 
 /** Whom a dispatch is sealed to: an identity's kid and its X25519 key. */
@@ -41,7 +44,6 @@ export interface SealRecipient {
 /** What opens the answers to one sealed request (both ends derive it). */
 export interface AnswerKeys {
   readonly key: Uint8Array;
-  readonly baseIv: Uint8Array;
 }
 
 export type SealFailure = 'malformed' | 'not-recipient' | 'unauthentic';
@@ -60,14 +62,8 @@ function derive(suite: SealingSuite, ikm: Uint8Array, algorithm: number, ephemer
   return suite.hkdf(ikm, EMPTY, info, bytes);
 }
 
-/** The nonce of a content key: derived from it, so a key used once needs none on the wire. */
-function nonceOf(suite: SealingSuite, key: Uint8Array, ephemeralKey: Uint8Array): Uint8Array {
-  return derive(suite, key, Alg.A128GCM, ephemeralKey, undefined, NONCE_BYTES, IV_LABEL);
-}
-
 function answerKeys(suite: SealingSuite, shared: Uint8Array, ephemeralKey: Uint8Array, kid: Uint8Array): AnswerKeys {
-  const key = derive(suite, shared, Alg.A128GCM, ephemeralKey, kid, KEY_BYTES, ANSWER_LABEL);
-  return { key, baseIv: nonceOf(suite, key, ephemeralKey) };
+  return { key: derive(suite, shared, Alg.A128GCM, ephemeralKey, kid, KEY_BYTES, ANSWER_LABEL) };
 }
 
 function aad(multiple: boolean, externalAad: Uint8Array): Uint8Array {
@@ -110,7 +106,7 @@ export function seal(suite: SealingSuite, recipients: readonly SealRecipient[], 
     });
     moreBytes = encodeItem(more);
   }
-  const ciphertext = suite.aesGcmSeal(key, nonceOf(suite, key, E), aad(more !== undefined, externalAad(moreBytes)), plaintext);
+  const ciphertext = suite.aesGcmSeal(key, ZERO_NONCE, aad(more !== undefined, externalAad(moreBytes)), plaintext);
   const unprotected = new Map<number, CborItem>([[Header.Kid, first.kid], [Header.EphemeralKey, E]]);
   const structure: CborItem[] = [SEAL_PROTECTED, unprotected, ciphertext];
   if (more) structure.push(more);
@@ -213,7 +209,7 @@ export function open(suite: SealingSuite, own: OpeningKey, parts: SealedParts, e
     key = suite.aesKeyUnwrap(kek, parts.more![index - 1]!.wrapped);
     if (!key || key.length !== KEY_BYTES) return { ok: false, failure: 'unauthentic', reason: 'the wrapped key does not unwrap: tampered, or not for this key' };
   }
-  const plaintext = suite.aesGcmOpen(key, nonceOf(suite, key, E), aad(parts.more !== undefined, externalAad(parts.moreBytes)), parts.ciphertext);
+  const plaintext = suite.aesGcmOpen(key, ZERO_NONCE, aad(parts.more !== undefined, externalAad(parts.moreBytes)), parts.ciphertext);
   if (!plaintext) return { ok: false, failure: 'unauthentic', reason: 'the sealed content does not authenticate: tampered, or not for this key' };
   return { ok: true, plaintext, ...(parts.more || !answers ? {} : { answerKeys: answerKeys(suite, shared, E, own.kid) }) };
 }
@@ -230,31 +226,31 @@ function partialIv(answer: number): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
-/** OSCORE's nonce (RFC 8613 §5.2): the base IV with the Partial IV, right-aligned, XORed in. */
-function answerNonce(keys: AnswerKeys, piv: Uint8Array): Uint8Array {
-  const nonce = keys.baseIv.slice();
-  for (let i = 0; i < piv.length; i++) nonce[NONCE_BYTES - piv.length + i]! ^= piv[i]!;
+/** An answer's nonce: its Partial IV right-aligned in 12 zero bytes (OSCORE's, RFC 8613 §5.2, with no common IV). */
+function answerNonce(piv: Uint8Array): Uint8Array {
+  const nonce = new Uint8Array(NONCE_BYTES);
+  nonce.set(piv, NONCE_BYTES - piv.length);
   return nonce;
 }
 
 /** Seals answer number `answer` (0, 1, ...: never twice for one request). */
 export function sealAnswer(suite: SealingSuite, keys: AnswerKeys, answer: number, plaintext: Uint8Array, externalAad: Uint8Array): Uint8Array {
   const piv = partialIv(answer);
-  const ciphertext = suite.aesGcmSeal(keys.key, answerNonce(keys, piv), aad(false, externalAad), plaintext);
+  const ciphertext = suite.aesGcmSeal(keys.key, answerNonce(piv), aad(false, externalAad), plaintext);
   return encodeItem([SEAL_PROTECTED, new Map<number, CborItem>([[Header.PartialIv, piv]]), ciphertext]);
 }
 
 export function openAnswer(suite: SealingSuite, keys: AnswerKeys, parts: SealedParts, externalAad: Uint8Array): Opened<{ plaintext: Uint8Array }> {
   if (parts.kind !== 'answer') return { ok: false, failure: 'malformed', reason: 'an answer is sealed with a Partial IV and no key of its own' };
-  const plaintext = suite.aesGcmOpen(keys.key, answerNonce(keys, parts.partialIv!), aad(false, externalAad), parts.ciphertext);
+  const plaintext = suite.aesGcmOpen(keys.key, answerNonce(parts.partialIv!), aad(false, externalAad), parts.ciphertext);
   if (!plaintext) return { ok: false, failure: 'unauthentic', reason: 'the sealed answer does not authenticate: tampered, or not for this request' };
   return { ok: true, plaintext };
 }
 
-/** For tests and vectors: the first recipient's content key and nonce of a sealing. */
-export function contentKeyFor(suite: SealingSuite, shared: Uint8Array, ephemeralKey: Uint8Array, kid: Uint8Array): { key: Uint8Array; nonce: Uint8Array; info: Uint8Array } {
+/** For tests and vectors: the first recipient's content key of a sealing, and the KDF context it came from. */
+export function contentKeyFor(suite: SealingSuite, shared: Uint8Array, ephemeralKey: Uint8Array, kid: Uint8Array): { key: Uint8Array; info: Uint8Array } {
   const key = derive(suite, shared, Alg.A128GCM, ephemeralKey, kid, KEY_BYTES);
   const info = kdfContext({ algorithm: Alg.A128GCM, partyU: { other: ephemeralKey }, partyV: { identity: kid }, keyDataLength: 128, protectedBytes: SEAL_PROTECTED });
-  return { key, nonce: nonceOf(suite, key, ephemeralKey), info };
+  return { key, info };
 }
 

@@ -113,7 +113,6 @@ export function vectors(): Array<[string, string]> {
   const derived = contentKeyFor(nodeSuite, shared, ephemeral.publicKey, GATEWAY.kid);
   add('seal.kdf-context', toHex(derived.info));
   add('seal.content-key', toHex(derived.key));
-  add('seal.nonce', toHex(derived.nonce));
   const split = splitForSealing(putSigned, 'full');
   add('seal.plaintext', toHex(split.plaintext));
   const aad = externalAad(split.outer);
@@ -125,7 +124,6 @@ export function vectors(): Array<[string, string]> {
   add('seal.json', serializeDispatch(sealedRequest));
   add('seal.cbor', toHex(encodeDispatch(sealedRequest)));
   add('seal.answer-key', toHex(sealed.answerKeys!.key));
-  add('seal.answer-base-iv', toHex(sealed.answerKeys!.baseIv));
   // The gateway's answer (signed as 78, bound to the request's signature), sealed back as answer 0.
   const sealedAnswer: Dispatch = { protocol: ['JSTP', '0.5', 'pasarela'], method: 'ANSWER', resource: [200, '9b2f6a3e-5c1d-4f7a-8e9b-0a1b2c3d4e5f', '1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5'], timestamp: 1767225602003, body: { stored: true } };
   const answerSigned: Dispatch = { ...sealedAnswer, sig: signDispatch(GATEWAY, sealedAnswer, 78, signatureProtected(SENSOR.kid, 1236)).sig };
