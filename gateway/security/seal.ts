@@ -16,6 +16,7 @@ import { equalBytes, toHex, utf8Bytes } from './bytes.js';
 import { decodeItem, encodeItem, type CborItem } from './cbor-item.js';
 import { Alg, Header } from './cose.js';
 import { encStructure, kdfContext } from './cose-encrypt.js';
+import { partialIv } from './dispatch-signature.js';
 import { KID_BYTES } from './identity.js';
 import type { AgreeFunction, SealingSuite } from './suite.js';
 
@@ -27,8 +28,6 @@ export const TAG_BYTES = 16;
 const WRAPPED_BYTES = KEY_BYTES + 8;
 /** Recipients of one sealed dispatch; a fan-out to more is sealed in several. */
 export const MAX_RECIPIENTS = 64;
-/** Answers to one sealed request: the Partial IV's 5 bytes. */
-export const MAX_ANSWERS = 2 ** 40 - 1;
 const EMPTY = new Uint8Array(0);
 /** The nonce of a key used once. */
 const ZERO_NONCE = new Uint8Array(NONCE_BYTES);
@@ -214,18 +213,6 @@ export function open(suite: SealingSuite, own: OpeningKey, parts: SealedParts, e
   return { ok: true, plaintext, ...(parts.more || !answers ? {} : { answerKeys: answerKeys(suite, shared, E, own.kid) }) };
 }
 
-/** The answer number as a Partial IV: big-endian, no leading zeros. */
-function partialIv(answer: number): Uint8Array {
-  if (!Number.isSafeInteger(answer) || answer < 0 || answer > MAX_ANSWERS) throw new RangeError(`answer number ${answer} is out of range`);
-  const bytes: number[] = [];
-  let value = answer;
-  do {
-    bytes.unshift(value % 256);
-    value = Math.floor(value / 256);
-  } while (value > 0);
-  return Uint8Array.from(bytes);
-}
-
 /** An answer's nonce: its Partial IV right-aligned in 12 zero bytes (OSCORE's, RFC 8613 §5.2, with no common IV). */
 function answerNonce(piv: Uint8Array): Uint8Array {
   const nonce = new Uint8Array(NONCE_BYTES);
@@ -233,7 +220,7 @@ function answerNonce(piv: Uint8Array): Uint8Array {
   return nonce;
 }
 
-/** Seals answer number `answer` (0, 1, ...: never twice for one request). */
+/** Seals answer number `answer` (0, 1, ... up to 2^40 - 1: never twice for one request). */
 export function sealAnswer(suite: SealingSuite, keys: AnswerKeys, answer: number, plaintext: Uint8Array, externalAad: Uint8Array): Uint8Array {
   const piv = partialIv(answer);
   const ciphertext = suite.aesGcmSeal(keys.key, answerNonce(piv), aad(false, externalAad), plaintext);
