@@ -25,6 +25,7 @@ import { silentLogger, type Logger } from './jstp/logger.js';
 import { Reply, type Answer } from './jstp/reply.js';
 import { randomUUID } from './jstp/uuid.js';
 import { readLoad, type Level, type LoadFigures } from './saturation/report.js';
+import { RequestMethods } from './request-methods.js';
 
 export type { BalancingOptions, PolicyName } from './cluster/balance-policy.js';
 
@@ -101,7 +102,7 @@ function schemeOf(url: string): string {
   }
 }
 
-export class BalancedClient {
+export class BalancedClient extends RequestMethods {
   private readonly options: BalancedOptions;
   private readonly create: LinkFactory;
   private readonly logger: Logger;
@@ -114,6 +115,7 @@ export class BalancedClient {
   private closed = false;
 
   constructor(options: BalancedOptions, create: LinkFactory) {
+    super();
     if (options.urls.length === 0) throw errors.config('connect({ urls }) needs at least one URL');
     this.options = options;
     this.create = create;
@@ -158,22 +160,6 @@ export class BalancedClient {
         slowStart: link.slowStart,
       };
     });
-  }
-
-  get(resource: ResourceElement[], body?: unknown, options?: ClientRequestOptions): Reply {
-    return this.request('GET', resource, body, options);
-  }
-  post(resource: ResourceElement[], body?: unknown, options?: ClientRequestOptions): Reply {
-    return this.request('POST', resource, body, options);
-  }
-  put(resource: ResourceElement[], body?: unknown, options?: ClientRequestOptions): Reply {
-    return this.request('PUT', resource, body, options);
-  }
-  patch(resource: ResourceElement[], body?: unknown, options?: ClientRequestOptions): Reply {
-    return this.request('PATCH', resource, body, options);
-  }
-  delete(resource: ResourceElement[], body?: unknown, options?: ClientRequestOptions): Reply {
-    return this.request('DELETE', resource, body, options);
   }
 
   /**

@@ -20,6 +20,7 @@ import { ErrorCode, errors, PasarelaError, Status } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
 import { BalancedClient, type BalancedOptions } from './client-balancer.js';
 import { dialWebSocket, type WebSocketConstructor } from './client-websocket.js';
+import { RequestMethods } from './request-methods.js';
 
 export type { Answer, EndpointInput, Handler, Incoming, Reply, Stage, Verdict } from './jstp/engine.js';
 export { AnswerError } from './jstp/engine.js';
@@ -151,7 +152,7 @@ async function defaultDialer(request: DialRequest, handlers: LinkHandlers): Prom
   return dialNode(request, handlers);
 }
 
-export class Client {
+export class Client extends RequestMethods {
   readonly url: URL;
   private readonly engine: Engine;
   private readonly logger: Logger;
@@ -172,6 +173,7 @@ export class Client {
   private lastError: Error | undefined;
 
   constructor(url: string | URL, options: ClientOptions = {}) {
+    super();
     this.url = typeof url === 'string' ? new URL(url) : url;
     const scheme = this.url.protocol;
     if (scheme !== 'tcp:' && scheme !== 'tls:' && scheme !== 'ws:' && scheme !== 'wss:') {
@@ -255,22 +257,6 @@ export class Client {
         this.sendSubscription('RELEASE', entry.endpoint);
       }
     };
-  }
-
-  get(resource: ResourceElement[], body?: unknown, options?: ClientRequestOptions): Reply {
-    return this.request('GET', resource, body, options);
-  }
-  post(resource: ResourceElement[], body?: unknown, options?: ClientRequestOptions): Reply {
-    return this.request('POST', resource, body, options);
-  }
-  put(resource: ResourceElement[], body?: unknown, options?: ClientRequestOptions): Reply {
-    return this.request('PUT', resource, body, options);
-  }
-  patch(resource: ResourceElement[], body?: unknown, options?: ClientRequestOptions): Reply {
-    return this.request('PATCH', resource, body, options);
-  }
-  delete(resource: ResourceElement[], body?: unknown, options?: ClientRequestOptions): Reply {
-    return this.request('DELETE', resource, body, options);
   }
 
   /**

@@ -66,6 +66,8 @@ const mqttSchema = z.strictObject({
 const deviceSchema = z.looseObject({
   id: z.string().min(1),
   driver: z.string().min(1),
+  /** Another gateway of the fleet runs it; this one takes over when that one dies (gateway/fleet/standby.ts). */
+  standby: z.boolean().optional(),
 });
 
 const rootSchema = z.strictObject({
@@ -94,6 +96,7 @@ export const configSchema = rootSchema.superRefine((config, ctx) => {
     if (seen.has(device.id)) {
       ctx.addIssue({ code: 'custom', path: ['devices', index, 'id'], message: `a unique device id ("${device.id}" is used twice)` });
     }
+    if (device.standby && !config.fleet) ctx.addIssue({ code: 'custom', path: ['devices', index, 'standby'], message: 'a fleet section too (a standby takes over from another gateway of the fleet)' });
     seen.add(device.id);
   });
   (config.uplinks ?? []).forEach((uplink, index) => {

@@ -2,7 +2,9 @@
  * The gateway's drivers: each runs under a supervisor (supervisor.ts) that keeps its
  * failures its own, gets the profile files written for it (checked first, so a bad
  * file is a config error naming its line), and is listed by `GET ["drivers"]` with its
- * name, version, origin and state.
+ * name, version, origin and state. A device gate (device-gate.ts) may hold some
+ * config entries back: a driver runs the entries the gate admits, and is started
+ * again on its new list when that changes.
  */
 import type { DeviceConfig, Driver } from '../../drivers/driver.js';
 import type { DeviceRegistry } from '../devices/registry.js';
@@ -10,6 +12,7 @@ import type { Engine } from '../jstp/engine.js';
 import { errors } from '../jstp/errors.js';
 import type { Logger } from '../jstp/logger.js';
 import { profileFileError, type ProfileFile } from '../profiles/profile-files.js';
+import type { DeviceGate } from './device-gate.js';
 import { DriverSupervisor, type DriverSource, type DriverStatus, type RestartPolicy } from './supervisor.js';
 
 export interface DriverHostOptions {
@@ -31,6 +34,9 @@ export interface RunOptions {
 export class DriverHost {
   private readonly settings: DriverHostOptions;
   private readonly supervisors = new Map<string, DriverSupervisor>();
+  /** Each running driver's config entries, admitted or not. */
+  private readonly configured = new Map<DriverSupervisor, readonly DeviceConfig[]>();
+  private deviceGate: DeviceGate | undefined;
   /** Drivers that have run, so a profile file for none of them can be pointed out. */
   private readonly ran = new Set<string>();
 
@@ -50,7 +56,7 @@ export class DriverHost {
       driver,
       registry: this.settings.registry,
       logger: run.logger ?? this.settings.logger.child({ driver: name }),
-      devices: run.devices,
+      devices: this.admitted(run.devices),
       options: run.options,
       profiles: this.profilesFor(driver),
       source: run.source,
@@ -59,11 +65,13 @@ export class DriverHost {
       ...(run.restart === undefined ? {} : { restart: run.restart }),
     });
     this.supervisors.set(name, supervisor);
+    this.configured.set(supervisor, run.devices);
     this.ran.add(name);
     try {
       await supervisor.start();
     } catch (error) {
       this.supervisors.delete(name);
+      this.configured.delete(supervisor);
       throw error;
     }
     return async () => {
@@ -71,8 +79,34 @@ export class DriverHost {
         await supervisor.stop();
       } finally {
         this.supervisors.delete(name);
+        this.configured.delete(supervisor);
       }
     };
+  }
+
+  /**
+   * Lets `gate` decide which config entries the drivers run, from now on (one gate at
+   * a time). Returns the function that removes it: every entry runs again.
+   */
+  gate(gate: DeviceGate): () => void {
+    if (this.deviceGate) throw new Error('the driver host has a device gate already');
+    this.deviceGate = gate;
+    const unwatch = gate.onChange(() => this.regate());
+    this.regate();
+    return () => {
+      unwatch();
+      if (this.deviceGate === gate) this.deviceGate = undefined;
+      this.regate();
+    };
+  }
+
+  private admitted(devices: readonly DeviceConfig[]): readonly DeviceConfig[] {
+    const gate = this.deviceGate;
+    return gate ? devices.filter((device) => gate.admits(device)) : devices;
+  }
+
+  private regate(): void {
+    for (const [supervisor, devices] of this.configured) void supervisor.setDevices(this.admitted(devices));
   }
 
   /** `GET ["drivers"]`: every driver, in the order they started. */

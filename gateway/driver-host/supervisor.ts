@@ -9,6 +9,10 @@
  * A config or profile error (`PASARELA_CONFIG`, `PASARELA_PROFILE`) from the first
  * start is not isolated: the gateway does not start, so the config is fixed instead
  * of running with a driver missing.
+ *
+ * Its config entries can change while it runs (`setDevices`, a device gate let one
+ * in or held one back): the driver is stopped and started on the new list, since a
+ * driver takes its entries once, at start.
  */
 import type { DeviceConfig, DeviceHandle, DeviceHandlers, Driver, DriverContext } from '../../drivers/driver.js';
 import type { DeviceRegistry } from '../devices/registry.js';
@@ -129,6 +133,16 @@ export class DriverSupervisor {
   private closed = false;
   /** The failure being handled (stopping the driver), so close can wait for it. */
   private failing: Promise<void> | undefined;
+  /** The entries it runs (the next start's, when it is not running). */
+  private devices: readonly DeviceConfig[];
+  /** The handles of the generation that failed last (its devices, offline). */
+  private failedHandles: DeviceHandle[] = [];
+  /** The ids of the entries the running generation started with. */
+  private startedWith: ReadonlySet<string> = new Set();
+  /** The start in flight, so a change of entries waits for it. */
+  private attempting: Promise<unknown> = Promise.resolve();
+  /** Changes of entries, applied one after another; never rejects. */
+  private reconfiguring: Promise<void> = Promise.resolve();
 
   constructor(settings: SupervisorOptions) {
     this.settings = settings;
@@ -136,6 +150,7 @@ export class DriverSupervisor {
     this.name = settings.driver.name;
     this.logger = settings.logger;
     this.scoped = settings.scoped ?? true;
+    this.devices = settings.devices;
     const restart = settings.restart ?? {};
     this.backoff = restart === false ? undefined : new Backoff({ ...RESTART_DEFAULTS, ...restart }, { where: `drivers[${this.name}].restart` });
   }
@@ -177,12 +192,48 @@ export class DriverSupervisor {
     this.fail(error, 'start');
   }
 
+  /**
+   * Runs the driver on these entries from now on. A running driver is stopped and
+   * started again on them (its devices go offline and come back; those of entries no
+   * longer listed leave the registry); a failed one takes them at its restart.
+   * Resolves once applied; never rejects.
+   */
+  setDevices(devices: readonly DeviceConfig[]): Promise<void> {
+    this.devices = devices;
+    this.reconfiguring = this.reconfiguring.then(() => this.applyDevices()).catch((error: unknown) => {
+      this.logger.error({ err: error, driver: this.name }, `driver "${this.name}" could not change its devices`);
+    });
+    return this.reconfiguring;
+  }
+
+  private async applyDevices(): Promise<void> {
+    await this.attempting;
+    await this.failing;
+    const wanted = new Set(this.devices.map((device) => device.id));
+    const before = this.startedWith;
+    if (this.closed || (wanted.size === before.size && [...wanted].every((id) => before.has(id)))) return;
+    if (this.current === 'failed') {
+      // It starts again on the new list; what it no longer runs leaves the registry now.
+      for (const handle of this.failedHandles) if (before.has(handle.id) && !wanted.has(handle.id)) asGateway(() => handle.remove());
+      return;
+    }
+    if (this.current !== 'running') return;
+    this.logger.info({ driver: this.name, devices: [...wanted] }, `driver "${this.name}" starts again with other devices`);
+    // Its handles stay live while it stops: the driver takes its devices offline itself.
+    await this.stopDriver();
+    if (this.closed) return;
+    for (const handle of this.handles) if (before.has(handle.id) && !wanted.has(handle.id)) asGateway(() => handle.remove());
+    const error = await this.attempt();
+    if (error !== undefined && !this.closed) this.fail(error, 'start');
+  }
+
   /** Stops the driver for good (the gateway closes); never rejects. */
   async stop(): Promise<void> {
     this.closed = true;
     clearTimeout(this.restartTimer);
     this.restartTimer = undefined;
     this.restartAt = undefined;
+    await this.reconfiguring;
     await this.failing;
     const running = this.current === 'running' || this.current === 'starting';
     this.current = 'stopped';
@@ -196,10 +247,17 @@ export class DriverSupervisor {
   }
 
   /** Starts the driver on a fresh context; resolves with the error it failed with, if any. */
-  private async attempt(): Promise<unknown> {
+  private attempt(): Promise<unknown> {
+    const attempt = this.attemptOnce();
+    this.attempting = attempt;
+    return attempt;
+  }
+
+  private async attemptOnce(): Promise<unknown> {
     const generation = ++this.generation;
     this.handles = [];
     this.current = 'starting';
+    this.startedWith = new Set(this.devices.map((device) => device.id));
     const context = this.contextFor(generation);
     const timeoutMs = this.settings.startTimeoutMs ?? START_TIMEOUT_MS;
     let error: unknown;
@@ -229,6 +287,7 @@ export class DriverSupervisor {
     );
     const handles = this.handles;
     this.handles = [];
+    this.failedHandles = handles;
     asGateway(() => {
       for (const handle of handles) handle.setOnline(false);
     });
@@ -284,7 +343,8 @@ export class DriverSupervisor {
 
   /** The context of one generation: its handles go inert when the generation is retired. */
   private contextFor(generation: number): DriverContext {
-    const { registry, devices, options, profiles } = this.settings;
+    const { registry, options, profiles } = this.settings;
+    const devices = this.devices;
     const base = registry.context(this.name, devices, options, this.logger, profiles);
     const live = (): boolean => generation === this.generation;
     const owner = this.owner(generation);

@@ -4,10 +4,14 @@
  * subscribed once however many bind it, and unsubscribed when the last RELEASE (or
  * the last binder's channel closing) lets it go. Nothing is subscribed that nobody
  * on this gateway listens for, so no event reaches it in vain.
+ *
+ * An event whose subject two held subjects take arrives once through each: it is
+ * taken from the first of them (`takes`) only, so it is delivered once, with nothing
+ * on the wire to tell the copies apart.
  */
 import type { Channel } from '../jstp/channel.js';
 import type { Endpoint } from '../jstp/dispatch.js';
-import { subjectsForPattern } from './subjects.js';
+import { subjectMatches, subjectsForPattern } from './subjects.js';
 
 /** Subscribes a subject; returns the function that unsubscribes it. */
 export type Subscribe = (subject: string) => () => void;
@@ -55,6 +59,16 @@ export class FleetBinds {
     if (!binds) return;
     this.byBinder.delete(binder);
     for (const subjects of binds.values()) this.drop(subjects);
+  }
+
+  /** Whether an event that arrived through the subscription of `held` is the one copy to take. */
+  takes(held: string, subject: string): boolean {
+    // The usual case: one subscription, one copy.
+    if (this.subjects.size === 1) return true;
+    for (const candidate of this.subjects.keys()) {
+      if (subjectMatches(candidate, subject)) return candidate === held;
+    }
+    return false;
   }
 
   /** The subjects subscribed now (for tests and GET ["fleet"]). */

@@ -22,15 +22,18 @@ import type { FleetConfig } from './config.js';
 import { FleetBinds } from './fleet-binds.js';
 import { Members, type Heartbeat, type Member } from './members.js';
 import type { NatsLink } from './nats-link.js';
-import { eventSubject, HEARTBEATS, heartbeatSubject, inboxSubject, parseEventSubject, serviceSubject, token, untoken } from './subjects.js';
+import { eventSubject, gatewayOfEventSubject, HEARTBEATS, heartbeatSubject, inboxSubject, serviceSubject, token, untoken } from './subjects.js';
 
 const FROM = 'Pasarela-From';
+/** On a `nats:` uplink's events: the store's id (uplink-link.ts). */
 const SEQUENCE = 'Pasarela-Seq';
 /** On a service request and its answers: the replicated service it went to. */
 const SERVICE = 'Pasarela-Service';
 const NATS_LABEL = 'nats';
 /** The `host` address of a `nats` hop to any one gateway serving the dispatch's service. */
 const ANY = '*';
+/** A change of devices or leases is told this long after it (changes that come together, told once). */
+const CHANGE_BEAT_MS = 100;
 
 /**
  * What a channel of the fleet stands for: another gateway (`peer`); the events one
@@ -66,7 +69,7 @@ export interface FleetOptions {
   /** Publish the PATCH and POST events this gateway emits (off when an uplink carries them). */
   publishEvents?: boolean;
   /** What this gateway says of itself in heartbeats. */
-  describe(): Pick<Heartbeat, 'devices' | 'saturation'>;
+  describe(): Pick<Heartbeat, 'devices' | 'leases'>;
 }
 
 export class Fleet {
@@ -83,12 +86,13 @@ export class Fleet {
   private readonly serving = new Map<string, () => void>();
   private level = 'ok';
   private readonly binds: FleetBinds;
-  /** The highest event sequence seen per gateway boot: one delivery per event however many subjects match it. */
+  /** The highest sequence of a `nats:` uplink's events seen per gateway boot: a replay is dropped. */
   private readonly lastEvent = new Map<string, { boot: string; seq: number }>();
   private readonly noResponders = `_INBOX.pasarela.${randomUUID().replaceAll('-', '')}`;
   private readonly cleanups: Array<() => void> = [];
   private eventSeq = 0;
   private heartbeat: ReturnType<typeof setInterval> | undefined;
+  private soon: ReturnType<typeof setTimeout> | undefined;
   private sweeper: ReturnType<typeof setInterval> | undefined;
   private readonly describe: FleetOptions['describe'];
   private readonly publishEvents: boolean;
@@ -102,7 +106,7 @@ export class Fleet {
     this.describe = options.describe;
     this.publishEvents = options.publishEvents ?? true;
     this.members = new Members(options.config.offlineAfterMs);
-    this.binds = new FleetBinds((subject) => this.link.subscribe(subject, (message) => this.event(message)));
+    this.binds = new FleetBinds((subject) => this.link.subscribe(subject, (message) => this.event(message, subject)));
   }
 
   start(): void {
@@ -148,8 +152,20 @@ export class Fleet {
     }
   }
 
+  /** Something this gateway says of itself changed: the fleet hears it in a moment, not a period later. */
+  changed(): void {
+    if (this.soon || this.heartbeat === undefined) return;
+    this.soon = setTimeout(() => {
+      this.soon = undefined;
+      this.beat(true);
+    }, CHANGE_BEAT_MS);
+    this.soon.unref?.();
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.heartbeat);
+    clearTimeout(this.soon);
+    this.heartbeat = undefined;
     clearInterval(this.sweeper);
     this.beat(false);
     await this.link.flush().catch(() => undefined);
@@ -303,23 +319,26 @@ export class Fleet {
   }
 
   private publishEvent(dispatch: Dispatch): void {
-    const seq = ++this.eventSeq;
-    // The subject names the gateway; the sequence tells a second delivery of the same event.
-    this.link.publish(eventSubject(this.name, dispatch.method, dispatch.resource!), serializeDispatch(dispatch), {
-      headers: { [SEQUENCE]: `${this.boot}.${seq}` },
-    });
+    // No headers: the receiver tells a second copy by its subscription (FleetBinds.takes),
+    // and neither side pays for encoding or decoding them on every event.
+    this.link.publish(eventSubject(this.name, dispatch.method, dispatch.resource!), serializeDispatch(dispatch));
   }
 
-  private event(message: Msg): void {
-    const parsed = parseEventSubject(message.subject);
-    if (!parsed) return;
-    const [boot, seqText] = (message.headers?.get(SEQUENCE) ?? '').split('.');
-    const seq = Number(seqText);
-    if (boot && Number.isFinite(seq)) {
-      const last = this.lastEvent.get(parsed.gateway);
-      // The same event through a second matching subscription.
+  private event(message: Msg, via: string): void {
+    const subject = message.subject;
+    const gateway = gatewayOfEventSubject(subject);
+    if (gateway === undefined) return;
+    // Decoded only when there are any: the store's ids of a `nats:` uplink's events.
+    const numbered = message.headers?.get(SEQUENCE);
+    if (numbered) {
+      const [boot, seqText] = numbered.split('.');
+      const seq = Number(seqText);
+      const last = this.lastEvent.get(gateway);
+      // A replay, or the same event through a second matching subscription.
       if (last && last.boot === boot && seq <= last.seq) return;
-      this.lastEvent.set(parsed.gateway, { boot, seq });
+      if (boot && Number.isFinite(seq)) this.lastEvent.set(gateway, { boot, seq });
+    } else if (!this.binds.takes(via, subject)) {
+      return;
     }
     // The resource gets its fleet prefix in the text itself, which is then parsed: the
     // engine can relay that very text to subscribers (no second encoding on fan-out).
@@ -328,14 +347,14 @@ export class Fleet {
     const original = message.string();
     const at = original.indexOf('"resource":[');
     if (at === -1) return;
-    const text = `${original.slice(0, at)}"resource":["fleet",${JSON.stringify(parsed.gateway)},${original.slice(at + 12)}`;
+    const text = `${original.slice(0, at)}"resource":["fleet",${JSON.stringify(gateway)},${original.slice(at + 12)}`;
     let raw: Record<string, unknown>;
     try {
       raw = JSON.parse(text) as Record<string, unknown>;
     } catch {
       return;
     }
-    this.engine.receive(raw, this.channel('events', parsed.gateway), oneLine(text) ? text : undefined);
+    this.engine.receive(raw, this.channel('events', gateway), oneLine(text) ? text : undefined);
   }
 
   private heard(message: Msg): void {
@@ -367,7 +386,9 @@ export class Fleet {
 
   private announce(member: Member): void {
     if (member.online) this.logger.info({ gateway: member.name }, 'fleet member online');
-    if (!this.engine.isClosed) this.engine.emit('PATCH', ['fleet', member.name], { online: member.online, devices: member.devices, saturation: member.saturation, at: member.lastSeen });
+    if (!this.engine.isClosed) {
+      this.engine.emit('PATCH', ['fleet', member.name], { online: member.online, devices: member.devices, saturation: member.saturation, leases: member.leases ?? [], at: member.lastSeen });
+    }
   }
 
   private beat(online: boolean): void {

@@ -4,6 +4,7 @@
  * for `offlineAfterMs` is offline. A gateway that stops cleanly says so at once.
  */
 import type { DeviceSummary } from '../devices/registry.js';
+import type { LeaseState } from './standby.js';
 
 export interface Heartbeat {
   name: string;
@@ -16,6 +17,8 @@ export interface Heartbeat {
   saturation?: string;
   /** The replicated services it serves. */
   services?: string[];
+  /** Its shared devices (standby ones among them), and which of them it runs. */
+  leases?: LeaseState[];
 }
 
 export interface Member extends Heartbeat {
@@ -37,7 +40,10 @@ export class Members {
     this.members.set(beat.name, member);
     if (!beat.online) return previous?.online ? { member, change: 'left' } : undefined;
     if (!previous?.online || previous.boot !== beat.boot) return { member, change: 'joined' };
-    const changed = previous.saturation !== beat.saturation || JSON.stringify(previous.devices) !== JSON.stringify(beat.devices);
+    const changed =
+      previous.saturation !== beat.saturation ||
+      JSON.stringify(previous.devices) !== JSON.stringify(beat.devices) ||
+      JSON.stringify(previous.leases ?? []) !== JSON.stringify(beat.leases ?? []);
     return changed ? { member, change: 'updated' } : undefined;
   }
 

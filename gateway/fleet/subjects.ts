@@ -61,11 +61,28 @@ export function eventSubject(gateway: string, method: string, resource: readonly
   return [SUBJECT_ROOT, 'ev', token(gateway), method, ...resource.map(token)].join('.');
 }
 
-/** The gateway and resource of an event subject; undefined for anything else. */
-export function parseEventSubject(subject: string): { gateway: string; method: string; resource: string[] } | undefined {
-  const parts = subject.split('.');
-  if (parts.length < 5 || parts[0] !== SUBJECT_ROOT || parts[1] !== 'ev') return undefined;
-  return { gateway: untoken(parts[2]!), method: parts[3]!, resource: parts.slice(4).map(untoken) };
+/** The gateway of an event subject (`pasarela.ev.<gateway>.<METHOD>.<resource...>`); undefined for anything else. */
+export function gatewayOfEventSubject(subject: string): string | undefined {
+  // Read by hand, not split: this runs for every event that arrives.
+  if (!subject.startsWith(EVENT_PREFIX)) return undefined;
+  const end = subject.indexOf('.', EVENT_PREFIX.length);
+  if (end === -1 || end === EVENT_PREFIX.length || subject.indexOf('.', end + 1) === -1) return undefined;
+  return untoken(subject.slice(EVENT_PREFIX.length, end));
+}
+
+const EVENT_PREFIX = `${SUBJECT_ROOT}.ev.`;
+
+/** Whether a subscription `pattern` (NATS wildcards `*` and a final `>`) takes the subject. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  if (pattern === subject) return true;
+  const wanted = pattern.split('.');
+  const tokens = subject.split('.');
+  for (let i = 0; i < wanted.length; i++) {
+    const want = wanted[i]!;
+    if (want === '>') return tokens.length > i;
+    if (i >= tokens.length || (want !== '*' && want !== tokens[i])) return false;
+  }
+  return wanted.length === tokens.length;
 }
 
 /**

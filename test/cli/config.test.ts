@@ -141,6 +141,13 @@ describe('loadConfig', () => {
     expect(twice.issues).toEqual([{ key: 'devices[1].id', expected: 'a unique device id ("a" is used twice)', line: 3 }]);
   });
 
+  it('takes standby: as a boolean, and only in a fleet', async () => {
+    const lonely = await loadError(await file('standby.yaml', 'devices:\n  - { id: a, driver: mqtt, standby: true }\n'));
+    expect(lonely.issues).toEqual([{ key: 'devices[0].standby', expected: 'a fleet section too (a standby takes over from another gateway of the fleet)', line: 2 }]);
+    const wrong = await loadError(await file('standby-type.yaml', 'devices:\n  - { id: a, driver: mqtt, standby: yes please }\n'));
+    expect(wrong.issues.map((issue) => issue.key)).toEqual(['devices[0].standby']);
+  });
+
   it('names file and line for YAML syntax errors', async () => {
     const path = await file('syntax.yaml', 'listen:\n  tcp: 1\njstp: { mode: strict\nlog: {}\n');
     const error = await loadError(path);

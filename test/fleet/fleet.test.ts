@@ -1,8 +1,9 @@
 /**
  * A fleet of three real `pasarela` processes on a real 3-node nats-server cluster,
  * each with its own MQTT room sensor on a real mosquitto: a GET and a BIND across
- * gateways, "no responders" as 502, a gateway killed with SIGKILL shown offline, and
- * a NATS node killed under a gateway with its traffic resuming.
+ * gateways, an event taken by two subscribed subjects delivered once, "no
+ * responders" as 502, a gateway killed with SIGKILL shown offline, and a NATS node
+ * killed under a gateway with its traffic resuming.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,7 +66,7 @@ async function stopMember(member: Member): Promise<void> {
   await member.run.exited;
 }
 
-async function fleetOf(client: Client): Promise<{ members: Array<{ name: string; online: boolean; devices: Array<{ id: string }> }>; nats: { server?: string } }> {
+async function fleetOf(client: Client): Promise<{ members: Array<{ name: string; online: boolean; devices: Array<{ id: string; online: boolean }> }>; nats: { server?: string } }> {
   return (await client.get(['fleet'])).body as never;
 }
 
@@ -82,7 +83,8 @@ beforeAll(async () => {
   await untilAsync(async () => {
     for (const member of members.values()) {
       const fleet = await fleetOf(member.client);
-      if (fleet.members.filter((m) => m.online).length !== NAMES.length) return false;
+      // Online, and with its sensor online (devices start once the gateway knows it has no standby).
+      if (fleet.members.filter((m) => m.online && m.devices.every((device) => device.online)).length !== NAMES.length) return false;
     }
     return true;
   }, 'every gateway to see the whole fleet');
@@ -136,6 +138,28 @@ describe('a fleet of gateways over a NATS cluster', () => {
     await until(() => seen.size === NAMES.length, 'a temperature from every gateway', 15_000);
     unbind();
     expect([...seen].sort()).toEqual([...NAMES].sort());
+  });
+
+  it('delivers an event once to a subscriber whose BINDs subscribe two subjects that both take it', async () => {
+    const workshop = members.get('workshop')!;
+    const wide: string[] = [];
+    const narrow: string[] = [];
+    // Each reading carries its time: one of a kind.
+    const reading = (into: string[]) => (incoming: Incoming) => into.push(`${String(incoming.resource[1])} ${incoming.resource.join('/')} ${JSON.stringify(incoming.body)}`);
+    // pasarela.ev.*.PATCH.devices.*.properties.temperature and pasarela.ev.kitchen.PATCH.devices.>:
+    // every kitchen temperature reaches the workshop twice, once through each.
+    // Two subscribers, each with one BIND (the engine delivers once per channel).
+    const other = connect(`tcp://127.0.0.1:${workshop.tcp}`, { reconnect: false });
+    await other.ready();
+    const unbindWide = workshop.client.bind({ method: 'PATCH', resource: ['fleet', '*', 'devices', '*', 'properties', 'temperature'] }, reading(wide));
+    const unbindNarrow = other.bind({ method: 'PATCH', resource: ['fleet', 'kitchen', 'devices', '...'] }, reading(narrow));
+    await until(() => wide.filter((line) => line.startsWith('kitchen ')).length >= 5 && narrow.length >= 5, 'kitchen readings through both BINDs', 15_000);
+    unbindWide();
+    unbindNarrow();
+    await other.close();
+    const kitchenWide = wide.filter((line) => line.startsWith('kitchen '));
+    expect(new Set(kitchenWide).size, kitchenWide.join('\n')).toBe(kitchenWide.length);
+    expect(new Set(narrow).size).toBe(narrow.length);
   });
 
   it('keeps serving when the NATS node a gateway is connected to is killed', async () => {

@@ -31,7 +31,7 @@ let gatewayRun: Run | undefined;
 const files = new Map<string, { identity?: string; grant?: string }>();
 const clients: Client[] = [];
 
-type Outcome = 'ok' | 'UNSIGNED' | 'NO_GRANT' | 'NOT_GRANTED' | 'GRANT_EXPIRED' | 'BAD_GRANT';
+type Outcome = 'ok' | 'NO_ANSWER' | 'UNSIGNED' | 'NO_GRANT' | 'NOT_GRANTED' | 'GRANT_EXPIRED' | 'BAD_GRANT';
 const METHODS = ['GET', 'PUT', 'POST', 'PATCH', 'DELETE'] as const;
 const DEVICES = ['coffee', 'rover', 'lamp'] as const;
 
@@ -84,6 +84,9 @@ async function outcome(principal: string, method: (typeof METHODS)[number], reso
   const c = fresh ? client(principal) : (cache.get(principal) ?? cache.set(principal, client(principal)).get(principal)!);
   await c.ready();
   const answers = await c.request(method, resource, method === 'GET' || method === 'DELETE' ? undefined : { value: 1 }).all();
+  // A fresh connection each try: closed at once, so the tries stay within maxConnectionsPerAddress.
+  if (fresh) await c.close();
+  if (answers.length === 0) return 'NO_ANSWER';
   const refusal = answers.find((a) => a.status === 401 || a.status === 403);
   if (!refusal) return 'ok';
   const code = (refusal.body as { code?: string } | undefined)?.code ?? '';

@@ -98,7 +98,7 @@ describe('listen.tls', () => {
     const config = join(dir, 'missing.yaml');
     await writeFile(config, 'listen: { tcp: 0, http: 0, tls: { cert: ./nothing.crt, key: ./nothing.key } }\n');
     const run = runs.pasarela('--config', config);
-    expect((await run.exited).code).toBe(1);
+    expect((await run.exited).code).toBe(2);
     expect(run.stderr.join('\n')).toContain('listen.tls.cert');
     expect(run.stderr.join('\n')).toContain('nothing.crt');
   });

@@ -14,9 +14,9 @@
  * runtime packages, at the versions the suite runs with. npm still checks them
  * against the ranges in the tarball's package.json.
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,8 +43,31 @@ interface LockEntry {
   [key: string]: unknown;
 }
 
+/**
+ * better-sqlite3's install script asks prebuild-install for the binary its authors
+ * publish (on GitHub, which this machine does not reach), and otherwise compiles
+ * SQLite, about a minute on two cores for every install. The binary the project's own
+ * install built is that same binary (same version, Node ABI, platform), so it is
+ * offered as the local prebuild, packed the way the published ones are.
+ */
+function localPrebuilds(): Record<string, string> {
+  const sqlite = join(ROOT, 'node_modules', 'better-sqlite3');
+  const binary = join(sqlite, 'build', 'Release', 'better_sqlite3.node');
+  if (!existsSync(binary)) return {};
+  const { version } = JSON.parse(readFileSync(join(sqlite, 'package.json'), 'utf8')) as { version: string };
+  const folder = join(ROOT, 'node_modules', '.cache', 'pasarela-prebuilds');
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${process.platform}-${process.arch}.tar.gz`;
+  if (!existsSync(join(folder, name))) {
+    mkdirSync(folder, { recursive: true });
+    const partial = join(folder, `${name}.${process.pid}`);
+    execFileSync('tar', ['-czf', partial, '-C', sqlite, 'build/Release/better_sqlite3.node']);
+    renameSync(partial, join(folder, name));
+  }
+  return { npm_config_better_sqlite3_local_prebuilds: folder };
+}
+
 /** npm never reaches the network from these tests. */
-export const NPM_ENV = { ...process.env, npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false' };
+export const NPM_ENV = { ...process.env, npm_config_offline: 'true', npm_config_update_notifier: 'false', npm_config_audit: 'false', npm_config_fund: 'false', ...localPrebuilds() };
 
 export function npm(args: string[], cwd: string): Promise<{ stdout: string; stderr: string }> {
   return run('npm', args, { cwd, env: NPM_ENV, maxBuffer: 16 * 1024 * 1024 });

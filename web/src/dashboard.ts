@@ -163,6 +163,8 @@ export class Dashboard {
       view.setLinkOpen(this.client.state === 'open');
       view.setReadOnly(this.readOnly);
       this.place(view);
+      // A device that came later (a standby's takeover, say) ends "no devices yet".
+      this.notice(undefined);
     }
     for (const [name, value] of Object.entries(values ?? {})) if (isPropertyValue(value)) view.setValue(name, value);
     this.countOnline(view.driver);
@@ -254,6 +256,7 @@ export class Dashboard {
     if (!view) return;
     this.devices.delete(id);
     view.element.remove();
+    if (this.devices.size === 0) this.notice('The gateway has no devices yet.');
     const group = this.groups.get(view.driver);
     if (group && group.list.children.length === 0) {
       group.section.remove();

@@ -19,6 +19,7 @@ import { loadPageKeys } from './key-store.js';
 import { Pairing } from './pairing.js';
 import { sealToGateway } from './sealing.js';
 import { UplinksView } from './uplinks-view.js';
+import { FleetView } from './fleet-view.js';
 
 function gatewayUrl(location: Location): string {
   const chosen = new URLSearchParams(location.search).get('gateway');
@@ -90,6 +91,7 @@ async function boot(): Promise<void> {
   sealToGateway(client, sealing);
   dashboard.start();
   new UplinksView(client, element('uplinks'), element('uplink-list')).start();
+  new FleetView(client, element('fleet'), element('fleet-summary'), element('fleet-list')).start();
 }
 
 void boot();

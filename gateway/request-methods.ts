@@ -1,0 +1,26 @@
+/**
+ * The method-named shortcuts (`get`, `post`, …) of a request sender, written once for
+ * the client and the balancing client: each only names the method of `request`.
+ */
+import type { RegularMethod, ResourceElement } from './jstp/dispatch.js';
+import type { Reply, RequestOptions } from './jstp/engine.js';
+
+export abstract class RequestMethods {
+  abstract request(method: RegularMethod, resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply;
+
+  get(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
+    return this.request('GET', resource, body, options);
+  }
+  post(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
+    return this.request('POST', resource, body, options);
+  }
+  put(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
+    return this.request('PUT', resource, body, options);
+  }
+  patch(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
+    return this.request('PATCH', resource, body, options);
+  }
+  delete(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
+    return this.request('DELETE', resource, body, options);
+  }
+}
