@@ -29,15 +29,29 @@ function publicOf(key: crypto.KeyObject): Uint8Array {
 /** RFC 3394's default initial value. */
 const KEY_WRAP_IV = Buffer.from('a6a6a6a6a6a6a6a6', 'hex');
 
+/** Imported recipients' keys: a gateway seals to the same subscribers dispatch after dispatch. */
+const publicKeys = new Map<string, crypto.KeyObject>();
+const MAX_PUBLIC_KEYS = 256;
+
 // JWK, not DER: node:crypto imports a raw key through JWK several times faster.
-function x25519Public(publicKey: Uint8Array): crypto.KeyObject {
+function x25519Public(publicKey: Uint8Array, again: boolean): crypto.KeyObject {
   if (publicKey.length !== 32) throw new TypeError('an X25519 public key is 32 bytes');
-  return crypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: base64url(publicKey) }, format: 'jwk' });
+  const x = base64url(publicKey);
+  let key = publicKeys.get(x);
+  if (!key) {
+    key = crypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' });
+    // Ephemeral keys come once: only recipients' keys are kept.
+    if (again) {
+      if (publicKeys.size >= MAX_PUBLIC_KEYS) publicKeys.delete(publicKeys.keys().next().value!);
+      publicKeys.set(x, key);
+    }
+  }
+  return key;
 }
 
 function agreeWith(privateKey: crypto.KeyObject): (publicKey: Uint8Array) => Uint8Array {
   // OpenSSL refuses an all-zero result (a public key of small order) by throwing.
-  return (publicKey) => new Uint8Array(crypto.diffieHellman({ privateKey, publicKey: x25519Public(publicKey) }));
+  return (publicKey, again = false) => new Uint8Array(crypto.diffieHellman({ privateKey, publicKey: x25519Public(publicKey, again) }));
 }
 
 export const nodeSuite: CryptoSuite = {

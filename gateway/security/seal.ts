@@ -94,13 +94,13 @@ export function seal(suite: SealingSuite, recipients: readonly SealRecipient[], 
   if (recipients.length === 0 || recipients.length > MAX_RECIPIENTS) throw new RangeError(`a sealed dispatch has 1 to ${MAX_RECIPIENTS} recipients`);
   const E = ephemeral.publicKey;
   const first = recipients[0]!;
-  const shared = ephemeral.agree(first.agreementKey);
+  const shared = ephemeral.agree(first.agreementKey, true);
   const key = derive(suite, shared, Alg.A128GCM, E, first.kid, KEY_BYTES);
   let more: CborItem[] | undefined;
   let moreBytes: Uint8Array | undefined;
   if (recipients.length > 1) {
     more = recipients.slice(1).map((recipient) => {
-      const kek = derive(suite, ephemeral.agree(recipient.agreementKey), Alg.A128KW, E, recipient.kid, KEY_BYTES, undefined, EMPTY);
+      const kek = derive(suite, ephemeral.agree(recipient.agreementKey, true), Alg.A128KW, E, recipient.kid, KEY_BYTES, undefined, EMPTY);
       return [recipient.kid, suite.aesKeyWrap(kek, key)];
     });
     moreBytes = encodeItem(more);

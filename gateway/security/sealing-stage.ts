@@ -196,7 +196,7 @@ export class SealingStage implements Stage {
     let known: KnownIdentity;
     try {
       known = verifyIdentityDocument(this.suite, value);
-      this.probe(known.agreementKey);
+      this.probe(known.agreementKey, true);
     } catch (error) {
       const reason = error instanceof IdentityDocumentError ? error.message : 'its X25519 key is not usable';
       this.count(ErrorCode.BadIdentityDocument);

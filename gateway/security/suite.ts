@@ -24,8 +24,11 @@ export interface SignatureSuite {
   randomBytes(length: number): Uint8Array;
 }
 
-/** X25519 with one secret: the result for a peer's public key (RFC 7748 §6.1). */
-export type AgreeFunction = (publicKey: Uint8Array) => Uint8Array;
+/**
+ * X25519 with one secret: the result for a peer's public key (RFC 7748 §6.1).
+ * `again`: the key will come back (a recipient's own key), so a suite may keep it ready.
+ */
+export type AgreeFunction = (publicKey: Uint8Array, again?: boolean) => Uint8Array;
 
 /**
  * What sealing needs (docs/spec/security.md, "Sealed dispatches"): X25519, HKDF-SHA256,
