@@ -19,6 +19,7 @@ import { ErrorCode, Status } from '../jstp/errors.js';
 import { silentLogger, type Logger } from '../jstp/logger.js';
 import type { AnswerVerdict, Stage, Verdict } from '../jstp/pipeline.js';
 import { base64url, fromBase64url } from './bytes.js';
+import { stateOf } from './channel-state.js';
 import type { Identity } from './identity.js';
 import { IDENT_HEADER, identityDocument, IdentityDocumentError, verifyIdentityDocument, type KnownIdentity } from './identity-document.js';
 import { MAX_RECIPIENTS, open, openAnswer, readSealed, recipientsOf, seal, sealAnswer, type AnswerKeys, type OpeningKey, type SealRecipient } from './seal.js';
@@ -302,12 +303,7 @@ export class SealingStage implements Stage {
   // ---- helpers ----------------------------------------------------------------------------
 
   private peer(channel: Channel): PeerState {
-    let peer = this.peers.get(channel);
-    if (!peer) {
-      peer = new PeerState();
-      this.peers.set(channel, peer);
-    }
-    return peer;
+    return stateOf(this.peers, channel, () => new PeerState());
   }
 
   private count(code: string): void {

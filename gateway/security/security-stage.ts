@@ -14,6 +14,7 @@ import { silentLogger, type Logger } from '../jstp/logger.js';
 import type { AnswerVerdict, Stage, Verdict } from '../jstp/pipeline.js';
 import { base64url } from './bytes.js';
 import { CapabilitySet } from './capabilities.js';
+import { stateOf } from './channel-state.js';
 import { readSignature, SIG_HEADER, verifyDispatch, type DispatchSignature } from './dispatch-signature.js';
 import { checkValidity, decodeChain, GRANT_HEADER, GrantError, verifyChain, type VerifiedChain } from './grant.js';
 import { VerifierCache, type PublicIdentity } from './identity.js';
@@ -374,12 +375,7 @@ export class SecurityStage implements Stage {
   // ---- helpers ----------------------------------------------------------------------------
 
   private peer(channel: Channel): PeerState {
-    let peer = this.peers.get(channel);
-    if (!peer) {
-      peer = new PeerState();
-      this.peers.set(channel, peer);
-    }
-    return peer;
+    return stateOf(this.peers, channel, () => new PeerState());
   }
 
   private refuse(code: RefusalCode, reason: string, who: string, dispatch: Dispatch, from: Channel): AnswerVerdict {
