@@ -11,6 +11,16 @@
  *   gateway without the stage (the ratio is printed);
  * - the bytes a signature adds to a sensor PATCH, in JSON and in compact CBOR
  *   (target: at most 90 B in CBOR).
+ * And of part 2 (sealing):
+ * - sealing and opening a signed sensor PATCH (outside and inside split, X25519,
+ *   HKDF, AES-128-GCM, CBOR) against raw X25519 + AES-128-GCM of the same bytes with
+ *   node:crypto (an ephemeral key pair, two agreements, seal and open), in alternating
+ *   slices of the same run;
+ * - the bytes a signed and sealed sensor PATCH adds in compact CBOR for one recipient
+ *   (target: at most 180 B) and for each further one (target: at most 40 B);
+ * - a relay (a gateway in a process of its own, security on, forwarding by `host`
+ *   hops) passing sealed dispatches against plain ones, in alternating rounds
+ *   (target: at least 0.95; a relay does no cryptography).
  * Prints one JSON line per case. Run: npm run bench -- security
  */
 import crypto from 'node:crypto';
@@ -37,6 +47,14 @@ import { SecurityStage } from '../gateway/security/security-stage.js';
 import { memorySequenceStore, SequenceCounter } from '../gateway/security/sequence.js';
 import { DispatchSigner } from '../gateway/security/signer.js';
 import { toBeSigned } from '../gateway/security/signed-content.js';
+import { base64url } from '../gateway/security/bytes.js';
+import { open as openSealed, readSealed, seal } from '../gateway/security/seal.js';
+import { externalAad, mergeOpened, splitForSealing } from '../gateway/security/sealed-dispatch.js';
+import { writeIdentityFile } from '../gateway/security/files.js';
+import { securityPlugin } from '../gateway/security/plugin.js';
+import { parseConfig } from '../gateway/config.js';
+import { startGateway } from '../gateway/gateway.js';
+import net from 'node:net';
 import { TcpTransport } from '../gateway/transports/tcp.js';
 import { jstpCountingSubscriber } from './support/counting-subscribers.js';
 
@@ -50,6 +68,8 @@ const self = fileURLToPath(import.meta.url);
 /** Fixed seeds: the publisher's key must be the gateway's owner in the child process too. */
 const PUBLISHER = createIdentity(nodeSuite, { signing: new Uint8Array(32).fill(7), agreement: new Uint8Array(32).fill(8) });
 const GATEWAY = createIdentity(nodeSuite, { signing: new Uint8Array(32).fill(9), agreement: new Uint8Array(32).fill(10) });
+const PHONES = [11, 13, 15].map((n) => createIdentity(nodeSuite, { signing: new Uint8Array(32).fill(n), agreement: new Uint8Array(32).fill(n + 1) }));
+const recipientOf = (identity: typeof GATEWAY) => ({ kid: identity.kid, kidHex: identity.kidHex, agreementKey: identity.agreementKey });
 
 function print(line: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify(line)}\n`);
@@ -122,6 +142,130 @@ function bytes(): void {
   const json = serializeDispatch(signed).length - serializeDispatch(patch).length;
   print({ bench: 'security', case: 'bytes a signature adds to a sensor PATCH, compact CBOR', unit: 'B', ours: cbor, of: encodeDispatch(signed).length, target: 90 });
   print({ bench: 'security', case: 'bytes a signature adds to a sensor PATCH, JSON', unit: 'B', ours: json, of: serializeDispatch(signed).length });
+}
+
+// ---- sealing --------------------------------------------------------------------------------
+
+function sealAndOpen(): void {
+  const patch = createDispatch('PATCH', RESOURCE, { body: BODY, timestamp: 1_700_000_000_123 });
+  const signed: Dispatch = { ...patch, sig: signDispatch(PUBLISHER, patch, 1 << 20).sig };
+  const opening = { kid: GATEWAY.kid, agree: nodeSuite.agreement(GATEWAY.secrets.agreement) };
+  const to = [recipientOf(GATEWAY)];
+  // Raw: the same cryptography by hand, on the same number of bytes.
+  const plaintext = Buffer.from(splitForSealing(signed, 'visible').plaintext);
+  const gatewayKey = crypto.createPrivateKey({ key: { kty: 'OKP', crv: 'X25519', d: Buffer.from(GATEWAY.secrets.agreement).toString('base64url'), x: Buffer.from(GATEWAY.agreementKey).toString('base64url') }, format: 'jwk' });
+  const gatewayPublic = crypto.createPublicKey(gatewayKey);
+  const key = Buffer.alloc(16, 1);
+  const nonce = Buffer.alloc(12, 2);
+  const [ours, raw] = compare(
+    () => {
+      const { outer, plaintext: inner } = splitForSealing(signed, 'visible');
+      const sealed = seal(nodeSuite, to, inner, (more) => externalAad(outer, more));
+      const wire = { ...outer, sealed: base64url(sealed.bytes) };
+      const reading = readSealed(sealed.bytes);
+      if (!reading.ok) return 0;
+      const opened = openSealed(nodeSuite, opening, reading.parts, (more) => externalAad(wire, more));
+      return opened.ok && mergeOpened(wire, opened.plaintext).ok ? 1 : 0;
+    },
+    () => {
+      const ephemeral = crypto.generateKeyPairSync('x25519');
+      const senderSecret = crypto.diffieHellman({ privateKey: ephemeral.privateKey, publicKey: gatewayPublic });
+      const x = (ephemeral.publicKey.export({ format: 'jwk' }) as { x: string }).x;
+      const receiverSecret = crypto.diffieHellman({ privateKey: gatewayKey, publicKey: crypto.createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x }, format: 'jwk' }) });
+      const cipher = crypto.createCipheriv('aes-128-gcm', key, nonce);
+      const sealed = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+      const tag = cipher.getAuthTag();
+      const decipher = crypto.createDecipheriv('aes-128-gcm', key, nonce);
+      decipher.setAuthTag(tag);
+      return Buffer.concat([decipher.update(sealed), decipher.final()]).length + senderSecret.length + receiverSecret.length;
+    },
+  );
+  print({ bench: 'security', case: 'seal + open a signed sensor PATCH vs raw X25519 + AES-128-GCM', unit: 'ops/s', ours: Math.round(ours), peer: 'node:crypto by hand', theirs: Math.round(raw), ratio: round2(ours / raw) });
+}
+
+function sealedBytes(): void {
+  const patch: Dispatch = createDispatch('PATCH', RESOURCE, { body: BODY, timestamp: 1_700_000_000_123 });
+  const signed: Dispatch = { ...patch, sig: signDispatch(PUBLISHER, patch, 1_000_000).sig };
+  const { outer, plaintext } = splitForSealing(signed, 'visible');
+  const plain = encodeDispatch(patch).length;
+  const sizes = [1, 2, 3, 4].map((n) => {
+    const sealed = seal(nodeSuite, [GATEWAY, ...PHONES].slice(0, n).map(recipientOf), plaintext, (more) => externalAad(outer, more));
+    return encodeDispatch({ ...outer, sealed: base64url(sealed.bytes) }).length - plain;
+  });
+  print({ bench: 'security', case: 'bytes a signature and a seal add to a sensor PATCH, one recipient, compact CBOR', unit: 'B', ours: sizes[0], of: plain + sizes[0]!, target: 180 });
+  const extra = Math.max(sizes[1]! - sizes[0]!, sizes[2]! - sizes[1]!, sizes[3]! - sizes[2]!);
+  print({ bench: 'security', case: 'bytes each further recipient adds (2 to 4), compact CBOR', unit: 'B', ours: extra, sizes, target: 40 });
+}
+
+/** `--serve relay`: a gateway with security on and forwarding; prints its port. */
+async function serveRelay(): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pasarela-bench-relay-'));
+  writeIdentityFile(path.join(dir, 'relay.key'), GATEWAY);
+  const config = parseConfig({ listen: { host: HOST, tcp: 0, http: 0 }, log: { level: 'silent' }, jstp: { forwarding: { enabled: true } }, security: { identity: './relay.key', owners: [], anonymous: 'full' } }, 'bench');
+  const gateway = await startGateway(config, { configDir: dir, plugins: [securityPlugin()] });
+  process.stdout.write(`${JSON.stringify({ port: gateway.ports.tcp })}\n`);
+  process.stdin.resume();
+  process.stdin.on('end', () => {
+    void gateway.close().then(() => {
+      rmSync(dir, { recursive: true, force: true });
+      process.exit(0);
+    });
+  });
+}
+
+/** Writes `line` to the relay as fast as the sink counts it, WINDOW ahead at most; arrivals per second. */
+async function relayRound(socket: net.Socket, line: string, counted: () => number, ms: number): Promise<number> {
+  const base = counted();
+  let sent = 0;
+  const start = performance.now();
+  const batch = line.repeat(50);
+  while (performance.now() - start < ms) {
+    while (sent - (counted() - base) < WINDOW) {
+      socket.write(batch);
+      sent += 50;
+    }
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  const rate = ((counted() - base) / (performance.now() - start)) * 1000;
+  const deadline = performance.now() + 2000;
+  while (counted() - base < sent && performance.now() < deadline) await new Promise((resolve) => setImmediate(resolve));
+  return rate;
+}
+
+async function relay(): Promise<void> {
+  let arrived = 0;
+  const sink = net.createServer((socket) => {
+    socket.on('data', (chunk: Buffer) => {
+      for (let at = chunk.indexOf(0x0a); at !== -1; at = chunk.indexOf(0x0a, at + 1)) arrived++;
+    });
+  });
+  await new Promise<void>((resolve) => sink.listen(0, HOST, resolve));
+  const sinkPort = (sink.address() as net.AddressInfo).port;
+  const { port, child } = await startChild('relay');
+  try {
+    const hop: [string, number, string] = [HOST, sinkPort, 'tcp'];
+    const patch = createDispatch('PATCH', RESOURCE, { body: BODY, timestamp: 1_700_000_000_123, host: [hop] });
+    const signed: Dispatch = { ...patch, sig: signDispatch(PUBLISHER, { ...patch, host: undefined }, 1 << 20).sig };
+    // Plain: the signed PATCH as it is. Sealed: the same, sealed whole to the far end (the relay is not it).
+    const { outer, plaintext } = splitForSealing({ ...signed }, 'full');
+    const sealed = seal(nodeSuite, PHONES.slice(0, 1).map(recipientOf), plaintext, (more) => externalAad(outer, more));
+    const lines = { plain: `${serializeDispatch(signed)}\n`, sealed: `${serializeDispatch({ ...outer, sealed: base64url(sealed.bytes) })}\n` };
+    const socket = net.connect(port, HOST);
+    await new Promise<void>((resolve) => socket.once('connect', resolve));
+    const best = { plain: 0, sealed: 0 };
+    for (const kind of ['plain', 'sealed'] as const) await relayRound(socket, lines[kind], () => arrived, 500);
+    for (let r = 0; r < ROUNDS; r++) {
+      for (const kind of ['plain', 'sealed'] as const) {
+        globalThis.gc?.();
+        best[kind] = Math.max(best[kind], await relayRound(socket, lines[kind], () => arrived, ROUND_MS));
+      }
+    }
+    print({ bench: 'security', case: 'relay throughput, sealed vs plain dispatches (host hops, security on)', unit: 'relayed/s', ours: Math.round(best.sealed), peer: 'the same relay, plain', theirs: Math.round(best.plain), ratio: round2(best.sealed / best.plain), target: 0.95, bytes: { plain: lines.plain.length, sealed: lines.sealed.length } });
+    socket.destroy();
+  } finally {
+    child.stdin?.end();
+    await new Promise<void>((resolve) => sink.close(() => resolve()));
+  }
 }
 
 // ---- transport, 1 subscriber ----------------------------------------------------------------
@@ -219,9 +363,13 @@ async function transport(): Promise<void> {
 
 const serveAt = process.argv.indexOf('--serve');
 if (serveAt !== -1) {
-  await serve(process.argv[serveAt + 1] ?? '');
+  if (process.argv[serveAt + 1] === 'relay') await serveRelay();
+  else await serve(process.argv[serveAt + 1] ?? '');
 } else {
   signAndVerify();
   bytes();
   await transport();
+  sealAndOpen();
+  sealedBytes();
+  await relay();
 }

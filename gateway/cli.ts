@@ -22,7 +22,7 @@ import { packageVersion } from './gateway.js';
 
 const USAGE = `Usage:
   pasarela [--config FILE] [--demo] [--host H] [--tcp N] [--http N] [--forwarding] [--log-level L]
-  pasarela call METHOD a/b/c [--body JSON] [--emit] [--url tcp://127.0.0.1:33333] [SECURITY]
+  pasarela call METHOD a/b/c [--body JSON] [--emit] [--url tcp://127.0.0.1:33333] [--via URL]... [SECURITY] [SEALING]
   pasarela watch METHOD a/*/c [--url tcp://127.0.0.1:33333] [SECURITY]
   pasarela identity new --out FILE | identity show FILE
   pasarela grant ID --can PRESET [--devices a,b] [--expires 7d] --identity OWNER_FILE --out GRANT_FILE
@@ -55,6 +55,12 @@ SECURITY (docs/spec/security.md):
   --signed-by ID    refuse answers and dispatches not signed by this identity
   --ca FILE         tls:// and wss://: trust this CA or self-signed certificate
   --pin sha256/...  tls:// and wss://: trust the server whose key has this pin
+
+SEALING (call; only the last engine can read it; watch --identity opens what is sealed to it):
+  --via URL         send it through this engine first (tcp://host:port...; repeatable)
+  --to ID|auto      seal to the last engine: its id, or auto to pin it on first use
+  --known-engines F where pins are kept (default ~/.config/pasarela/known-engines)
+  --seal-resource   with --emit: the resource sealed too (one known recipient)
 
 Identities and grants:
   identity new      make an identity; prints its id (pas1..., bech32m of its key)

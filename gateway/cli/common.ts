@@ -129,7 +129,8 @@ export function tlsTrust(values: { ca?: string; pin?: string }): ClientTlsTrust 
 /** The flags every command that talks to a gateway takes, beside --url. */
 export const TRUST_FLAGS = { ca: { type: 'string' }, pin: { type: 'string' } } as const;
 
-export function openClient(url: string, options: { tls?: ClientTlsTrust; stage?: Stage } = {}): Client {
+/** A client for a command; `stages` in order (inbound order; outbound runs them in reverse). */
+export function openClient(url: string, options: { tls?: ClientTlsTrust; stages?: readonly Stage[] } = {}): Client {
   let client: Client;
   try {
     // No reconnecting: a command line tool reports a dead gateway instead of waiting.
@@ -137,6 +138,6 @@ export function openClient(url: string, options: { tls?: ClientTlsTrust; stage?:
   } catch (error) {
     throw new UsageError(`--url: ${error instanceof Error ? error.message : String(error)}`);
   }
-  if (options.stage) client.use(options.stage);
+  for (const stage of options.stages ?? []) client.use(stage);
   return client;
 }

@@ -1,6 +1,6 @@
 /**
  * What the commands that sign share: reading `--identity` and `--grant` files,
- * `--can`/`--devices`/`--expires`, and the client stage that signs with them.
+ * `--can`/`--devices`/`--expires`, and the client stages that sign (and seal) with them.
  */
 import { ClientSecurityStage } from '../security/client-stage.js';
 import { fileSequenceStore, readGrantFile, readIdentityFile } from '../security/files.js';
@@ -8,6 +8,8 @@ import { capabilityText, PRESETS, presetCapabilities, type Capability, type Pres
 import { parseIdentityId, publicIdentityFromId, type Identity } from '../security/identity.js';
 import { nodeSuite } from '../security/node-suite.js';
 import { SequenceCounter } from '../security/sequence.js';
+import type { SealForm } from '../security/sealed-dispatch.js';
+import { SealingStage } from '../security/sealing-stage.js';
 import { DispatchSigner } from '../security/signer.js';
 import type { Client } from '../client.js';
 import { connectFailure, err, EXIT_FAILURE, openClient, tlsTrust, UsageError } from './common.js';
@@ -73,32 +75,60 @@ export interface SigningOptions {
 }
 
 /** The client stage for `--identity`, `--grant` and `--signed-by`; undefined when none is given. */
-export function clientSecurity(values: SigningOptions): ClientSecurityStage | undefined {
+export function clientSecurity(values: SigningOptions, identity = values.identity === undefined ? undefined : loadIdentity(values.identity)): ClientSecurityStage | undefined {
   if (values.identity === undefined && values.grant === undefined && values['signed-by'] === undefined) return undefined;
   if (values.grant !== undefined && values.identity === undefined) throw new UsageError('--grant needs --identity (the grant is for that identity)');
-  const identity = values.identity === undefined ? undefined : loadIdentity(values.identity);
   const grant = values.grant === undefined ? undefined : loadGrant(values.grant);
   const trusted = values['signed-by'] === undefined ? undefined : [publicIdentityFromId(nodeSuite, parseId('--signed-by', values['signed-by']))];
   const signer = identity && values.identity !== undefined ? new DispatchSigner(identity, new SequenceCounter(usage('--identity', () => fileSequenceStore(values.identity!)))) : undefined;
   return new ClientSecurityStage({ suite: nodeSuite, ...(signer ? { signer } : {}), ...(grant ? { grant } : {}), ...(trusted ? { trusted } : {}) });
 }
 
+/** A command's client and the stages it may still need to tell something (a target found once connected). */
+export interface CommandClient {
+  readonly client: Client;
+  readonly security: ClientSecurityStage | undefined;
+  readonly sealing: SealingStage | undefined;
+}
+
+export interface SealingChoice {
+  /** Install the sealing stage (`--to`, or `watch --identity` to open what is sealed to it). */
+  readonly seal: boolean;
+  /** Present the identity's document, so the gateway seals what it sends here. */
+  readonly present?: boolean;
+  /** How emits are sealed (`--seal-resource`: resource inside too). */
+  readonly resources?: SealForm;
+}
+
 /**
  * The client of a command that talks to a gateway, with its `--identity`, `--grant`,
- * `--signed-by`, `--ca` and `--pin`, connected: or the exit code after saying why not.
+ * `--signed-by`, `--ca` and `--pin` (and, when asked, the sealing stage), connected:
+ * or the exit code after saying why not.
  */
-export async function connectForCommand(command: string, url: string, values: SigningOptions & { ca?: string; pin?: string }): Promise<Client | number> {
-  const stage = clientSecurity(values);
+export async function connectCommand(command: string, url: string, values: SigningOptions & { ca?: string; pin?: string }, choice: SealingChoice = { seal: false }): Promise<CommandClient | number> {
+  const identity = values.identity === undefined ? undefined : loadIdentity(values.identity);
+  // With sealing, answers are checked against the target too, once it is known: a stage to tell.
+  const security = clientSecurity(values, identity) ?? (choice.seal ? new ClientSecurityStage({ suite: nodeSuite }) : undefined);
+  const sealing = choice.seal
+    ? new SealingStage({ suite: nodeSuite, ...(identity ? { identity } : {}), present: choice.present === true && identity !== undefined, ...(choice.resources ? { resources: choice.resources } : {}) })
+    : undefined;
   const tls = tlsTrust(values);
-  const client = openClient(url, { ...(tls ? { tls } : {}), ...(stage ? { stage } : {}) });
+  // Sealing first: inbound it opens before the signature is checked, outbound it seals what was signed.
+  const client = openClient(url, { ...(tls ? { tls } : {}), stages: [...(sealing ? [sealing] : []), ...(security ? [security] : [])] });
   try {
     await client.ready();
-    return client;
+    return { client, security, sealing };
   } catch (error) {
     await client.close();
     err(`pasarela ${command}: ${connectFailure(url, error)}`);
     return EXIT_FAILURE;
   }
+}
+
+/** `connectCommand` without sealing, for commands that only sign. */
+export async function connectForCommand(command: string, url: string, values: SigningOptions & { ca?: string; pin?: string }): Promise<Client | number> {
+  const connected = await connectCommand(command, url, values);
+  return typeof connected === 'number' ? connected : connected.client;
 }
 
 /** The parseArgs options of the signing flags. */

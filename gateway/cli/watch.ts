@@ -1,13 +1,14 @@
 /**
  * `pasarela watch METHOD a/*\/c`: binds a pattern and prints each matching dispatch
  * until Ctrl-C, or until the reader of its output goes away (`| head -3`): both exit 0.
+ * With `--identity`, what the gateway seals to that identity is opened first.
  */
 import { parseArgs } from 'node:util';
 import type { EndpointInput } from '../client.js';
 import { REGULAR_METHODS } from '../jstp/dispatch.js';
 import { Status, statusText } from '../jstp/errors.js';
 import { DEFAULT_URL, err, EXIT_FAILURE, EXIT_OK, noExtra, onStdoutGone, out, parseMethod, parsePath, TRUST_FLAGS, UsageError } from './common.js';
-import { connectForCommand, SIGNING_FLAGS } from './credentials.js';
+import { connectCommand, SIGNING_FLAGS } from './credentials.js';
 
 const WATCHABLE = ['*', ...REGULAR_METHODS, 'BIND', 'RELEASE'];
 
@@ -23,8 +24,11 @@ export async function watch(argv: string[]): Promise<number> {
   const pattern = parsePath('PATTERN', patternArg);
   const url = values.url ?? DEFAULT_URL;
 
-  const client = await connectForCommand('watch', url, values);
-  if (typeof client === 'number') return client;
+  // With an identity, it presents its identity document: the gateway seals what it
+  // sends here to it, and the sealing stage opens it.
+  const connected = await connectCommand('watch', url, values, { seal: values.identity !== undefined, present: true });
+  if (typeof connected === 'number') return connected;
+  const { client } = connected;
 
   try {
     client.bind({ method, resource: pattern }, (incoming) => {

@@ -124,6 +124,14 @@ const CATALOGUE = {
   BadGrant: { code: 'PASARELA_BAD_GRANT', status: Status.Forbidden },
   /** An identity or grant file cannot be used (missing, unreadable, readable by others, malformed). */
   Identity: { code: 'PASARELA_IDENTITY', status: null },
+  /** A sealed dispatch is malformed or does not open: tampered on the way, or sealed with another key. */
+  BadSeal: { code: 'PASARELA_BAD_SEAL', status: Status.Unauthorized },
+  /** A sealed dispatch that ends here is sealed to another identity (or this engine has none). */
+  NotRecipient: { code: 'PASARELA_NOT_RECIPIENT', status: Status.Unauthorized },
+  /** A presented identity document is malformed or not signed by its identity. */
+  BadIdentityDocument: { code: 'PASARELA_BAD_IDENTITY_DOCUMENT', status: Status.Unauthorized },
+  /** An engine presents another key than the one pinned for it in the known-engines file. */
+  KnownEngine: { code: 'PASARELA_KNOWN_ENGINE', status: null },
 
   // ---- setting up ----
   /** A config file, a driver option or an API argument is wrong. */

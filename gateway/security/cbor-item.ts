@@ -26,9 +26,20 @@ export class CborItemError extends Error {
 const MAX_DEPTH = 16;
 const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
+export interface DecodeItemOptions {
+  /**
+   * 'any' accepts map keys in any order (still never repeated): for structures other
+   * implementations wrote without deterministic encoding, such as the COSE working
+   * group's examples. Default 'sorted'.
+   */
+  readonly mapOrder?: 'sorted' | 'any';
+}
+
 /** Reads the one item that `bytes` must hold exactly. */
-export function decodeItem(bytes: Uint8Array): CborItem {
-  const { value, end } = readItem(bytes, 0);
+export function decodeItem(bytes: Uint8Array, options: DecodeItemOptions = {}): CborItem {
+  const reader = new StrictReader(bytes, 0, options.mapOrder === 'any');
+  const value = reader.item(0);
+  const end = reader.pos;
   if (end !== bytes.length) throw new CborItemError(`${bytes.length - end} bytes after the item`, end);
   return value;
 }
@@ -57,7 +68,7 @@ export function arrayElements(bytes: Uint8Array): Uint8Array[] {
 }
 
 class StrictReader {
-  constructor(private readonly bytes: Uint8Array, public pos: number) {}
+  constructor(private readonly bytes: Uint8Array, public pos: number, private readonly anyOrder = false) {}
 
   byte(): number {
     if (this.pos >= this.bytes.length) throw new CborItemError('input ends inside an item', this.pos);
@@ -135,7 +146,9 @@ class StrictReader {
       this.pos = keyStart;
       const key = this.item(depth + 1) as CborKey;
       const encoded = this.bytes.subarray(keyStart, this.pos);
-      if (previous && compareBytes(previous, encoded) >= 0) throw new CborItemError('map keys out of order or repeated', keyStart);
+      if (this.anyOrder) {
+        if (out.has(key)) throw new CborItemError('a map key repeated', keyStart);
+      } else if (previous && compareBytes(previous, encoded) >= 0) throw new CborItemError('map keys out of order or repeated', keyStart);
       previous = encoded;
       out.set(key, this.item(depth + 1));
     }

@@ -46,7 +46,7 @@ export class ClientSecurityStage implements Stage {
   /** Requests delivered to us, by transaction id: what our answers to them bind to. */
   private readonly delivered = new Map<string, Uint8Array>();
   private readonly verifiers: VerifierCache;
-  private readonly trusted: readonly PublicIdentity[];
+  private trusted: readonly PublicIdentity[];
   private readonly replay: ReplayGuard;
   private readonly logger: Logger;
   private presentAgain = false;
@@ -56,6 +56,11 @@ export class ClientSecurityStage implements Stage {
     this.trusted = options.trusted ?? [];
     this.logger = options.logger ?? silentLogger();
     this.replay = new ReplayGuard(memoryReplayStore(), options.now);
+  }
+
+  /** Trust answers and deliveries signed by `identity` too (a target learnt once connected). */
+  trust(identity: PublicIdentity): void {
+    if (!this.trusted.some((known) => known.id === identity.id)) this.trusted = [...this.trusted, identity];
   }
 
   outbound(dispatch: Dispatch, to: Channel): Verdict {
@@ -109,7 +114,8 @@ export class ClientSecurityStage implements Stage {
     const reading = dispatch[SIG_HEADER] === undefined ? undefined : readSignature(dispatch[SIG_HEADER]);
     const signer = reading?.ok ? this.verify(dispatch, reading.signature, aad) : undefined;
     if (signer) return dispatch;
-    const reason = reading === undefined ? 'the answer is not signed' : reading.ok ? 'the answer is not signed by a trusted identity, or not for this request' : `the answer's signature is bad: ${reading.reason}`;
+    // The status it claimed goes into the reason: a relay's 502 says where the trouble was.
+    const reason = `${reading === undefined ? 'the answer is not signed' : reading.ok ? 'the answer is not signed by a trusted identity, or not for this request' : `the answer's signature is bad: ${reading.reason}`} (it said ${status})`;
     this.logger.warn({ transactionId, status, reason }, 'answer refused');
     // Refused here: the caller sees why instead of waiting for a timeout.
     return { ...dispatch, resource: [Status.Unauthorized, ...dispatch.resource!.slice(1)], body: { reason, code: reading === undefined ? ErrorCode.Unsigned : ErrorCode.BadSignature }, [SIG_HEADER]: undefined };

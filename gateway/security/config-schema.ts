@@ -15,6 +15,8 @@ export const securitySectionSchema = z.strictObject({
   anonymous: z.enum(ANONYMOUS_LEVELS).default('none'),
   /** Where the replay ceilings persist; default: the identity file's path + `.replay`. */
   replayState: z.string().min(1).optional(),
+  /** Pass sealed dispatches on toward their `host` hops (the forwarding rules still apply); false refuses them. */
+  relaySealed: z.boolean().default(true),
 });
 
 export const tlsSectionSchema = z.strictObject({

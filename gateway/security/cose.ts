@@ -13,12 +13,21 @@ export const Header = {
   Kid: 4,
   Iv: 5,
   PartialIv: 6,
+  /** Ephemeral key (RFC 9053 §6.4.1): a COSE_Key; in this profile's compact form, the bare X25519 key. */
+  EphemeralKey: -1,
 } as const;
 
 /** Algorithms (RFC 9053 §2.2, RFC 9052 registry). */
 export const Alg = {
   EdDSA: -8,
   ES256: -7,
+  A128GCM: 1,
+  A192GCM: 2,
+  A256GCM: 3,
+  A128KW: -3,
+  Direct: -6,
+  EcdhEsHkdf256: -25,
+  EcdhEsA128KW: -29,
 } as const;
 
 /** CBOR tag of COSE_Sign1 (RFC 9052 §2). */

@@ -17,6 +17,8 @@ import { nodeSuite } from './node-suite.js';
 import { normalizeCode, PairingDesk } from './pairing.js';
 import { createPolicy, type Policy } from './policy.js';
 import { memoryReplayStore, ReplayGuard } from './replay.js';
+import { identityDocument } from './identity-document.js';
+import { SealingStage } from './sealing-stage.js';
 import { SecurityStage } from './security-stage.js';
 import { SequenceCounter } from './sequence.js';
 import { DispatchSigner } from './signer.js';
@@ -59,12 +61,15 @@ export function securityPlugin(): GatewayPlugin {
         const advice = setupAdvice(context.config.listen.host);
         logger.warn({ host: context.config.listen.host }, advice);
         const policy = createPolicy(nodeSuite, [], 'none');
+        // Before the security stage: it relays what is sealed for others, and refuses what ends here.
+        const removeSealing = context.engine.use(new SealingStage({ suite: nodeSuite, logger }));
         const stage = new SecurityStage({ suite: nodeSuite, policy, replay: new ReplayGuard(memoryReplayStore()), logger });
         const removeStage = context.engine.use(stage);
         const unbind = context.engine.bind({ method: 'GET', resource: ['gateway', 'identity'] }, () => ({ secured: false, anonymous: 'none', pairing: false, advice }));
         return () => {
           unbind();
           removeStage();
+          removeSealing();
         };
       }
 
@@ -75,14 +80,18 @@ export function securityPlugin(): GatewayPlugin {
       try {
         const signer = new DispatchSigner(identity, new SequenceCounter(fileSequenceStore(identityPath)));
         const policy = createPolicy(nodeSuite, section.owners, section.anonymous);
+        // Inbound it opens before the security stage verifies; outbound it seals what that one signed.
+        const sealing = new SealingStage({ suite: nodeSuite, identity, sealDeliveries: true, relay: section.relaySealed, logger });
+        const removeSealing = context.engine.use(sealing);
         const stage = new SecurityStage({ suite: nodeSuite, policy, replay: new ReplayGuard(replayFile), signer, logger });
         const removeStage = context.engine.use(stage);
-        const unbinders = bindResources(context, identity, policy, stage);
+        const unbinders = bindResources(context, identity, policy, stage, sealing);
         if (section.owners.length === 0) logger.warn('security has no owners: no grant can be verified, so only what `anonymous` allows works');
         logger.info({ id: identity.id, owners: section.owners.length, anonymous: section.anonymous }, 'security on: dispatches are verified and answers signed');
         return async () => {
           for (const unbind of unbinders) unbind();
           removeStage();
+          removeSealing();
           await replayFile.close();
         };
       } catch (error) {
@@ -93,7 +102,7 @@ export function securityPlugin(): GatewayPlugin {
   };
 }
 
-function bindResources(context: PluginContext, identity: Identity, policy: Policy, stage: SecurityStage): (() => void)[] {
+function bindResources(context: PluginContext, identity: Identity, policy: Policy, stage: SecurityStage, sealing: SealingStage): (() => void)[] {
   const engine = context.engine;
   const owners = new Set(policy.owners.keys());
   const desk = new PairingDesk(nodeSuite, () => owners);
@@ -102,6 +111,8 @@ function bindResources(context: PluginContext, identity: Identity, policy: Polic
     id: identity.id,
     kid: identity.kidHex,
     keys: { ed25519: base64url(identity.signingKey), x25519: base64url(identity.agreementKey) },
+    // The same keys, signed by this identity: what a client verifies and pins before sealing to it.
+    document: identityDocument(identity),
     anonymous: policy.anonymousLevel,
     pairing: owners.size > 0,
   };
@@ -110,6 +121,7 @@ function bindResources(context: PluginContext, identity: Identity, policy: Polic
     engine.bind({ method: 'GET', resource: ['gateway', 'identity'] }, () => document),
     engine.bind({ method: 'GET', resource: ['gateway', 'security'] }, () => ({
       ...stage.stats(),
+      sealing: sealing.stats(),
       owners: [...owners],
       anonymous: policy.anonymousLevel,
     })),

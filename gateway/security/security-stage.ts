@@ -14,11 +14,13 @@ import { silentLogger, type Logger } from '../jstp/logger.js';
 import type { AnswerVerdict, Stage, Verdict } from '../jstp/pipeline.js';
 import { base64url } from './bytes.js';
 import { CapabilitySet } from './capabilities.js';
+import { stateOf } from './channel-state.js';
 import { readSignature, SIG_HEADER, verifyDispatch, type DispatchSignature } from './dispatch-signature.js';
 import { checkValidity, decodeChain, GRANT_HEADER, GrantError, verifyChain, type VerifiedChain } from './grant.js';
 import { VerifierCache, type PublicIdentity } from './identity.js';
 import type { Policy } from './policy.js';
 import type { ReplayGuard } from './replay.js';
+import { SEALED_HEADER } from './sealed-dispatch.js';
 import type { DispatchSigner } from './signer.js';
 import type { SignatureSuite } from './suite.js';
 
@@ -153,8 +155,13 @@ export class SecurityStage implements Stage {
     const peer = this.peer(from);
     if (dispatch.method === 'ANSWER') return this.answerIn(dispatch, peer);
     // Its own request: whatever this stage decides, the answer goes back to it.
+    // Its answers, refusals included, are bound to its signature (external_aad) whether or
+    // not its signer is known here: binding needs the header, not trust in it.
     const transactionId = dispatch.token?.[0];
-    if (transactionId !== undefined) remember(peer.requests, transactionId, EMPTY);
+    if (transactionId !== undefined) remember(peer.requests, transactionId, protectedOf(dispatch[SIG_HEADER]));
+    // Sealed and on its way to another engine: its author and rights are inside, for its
+    // recipient to check. The sealing stage before this one decided to relay it.
+    if (dispatch[SEALED_HEADER] !== undefined && dispatch.host !== undefined && dispatch.host.length > 0) return dispatch;
 
     if (dispatch[GRANT_HEADER] !== undefined) {
       const refused = this.present(peer, dispatch[GRANT_HEADER], dispatch, from);
@@ -173,7 +180,7 @@ export class SecurityStage implements Stage {
       waiting = this.replay.accept(signerKey(identity), principal.signature.sequence);
       this.counters.verified++;
     }
-    this.record(dispatch, peer, principal, allowed);
+    this.record(dispatch, peer, allowed);
     return waiting ? waiting.then(() => dispatch) : dispatch;
   }
 
@@ -277,10 +284,7 @@ export class SecurityStage implements Stage {
     }
   }
 
-  private record(dispatch: Dispatch, peer: PeerState, principal: Principal, allowed: readonly Rights[]): void {
-    const transactionId = dispatch.token?.[0];
-    // A signed request: its answers are bound to its signature (external_aad).
-    if (transactionId !== undefined && (principal.kind === 'owner' || principal.kind === 'holder')) remember(peer.requests, transactionId, principal.signature.protectedBytes);
+  private record(dispatch: Dispatch, peer: PeerState, allowed: readonly Rights[]): void {
     if (dispatch.method === 'BIND') {
       const rights = peer.deliveryRights ?? (peer.deliveryRights = []);
       for (const r of allowed) if (!rights.some((known) => known.capabilities === r.capabilities)) rights.push(r);
@@ -371,12 +375,7 @@ export class SecurityStage implements Stage {
   // ---- helpers ----------------------------------------------------------------------------
 
   private peer(channel: Channel): PeerState {
-    let peer = this.peers.get(channel);
-    if (!peer) {
-      peer = new PeerState();
-      this.peers.set(channel, peer);
-    }
-    return peer;
+    return stateOf(this.peers, channel, () => new PeerState());
   }
 
   private refuse(code: RefusalCode, reason: string, who: string, dispatch: Dispatch, from: Channel): AnswerVerdict {
@@ -395,6 +394,12 @@ export class SecurityStage implements Stage {
     }
     return { answer: status, reason, details: { code } };
   }
+}
+
+function protectedOf(sig: unknown): Uint8Array {
+  if (sig === undefined) return EMPTY;
+  const reading = readSignature(sig);
+  return reading.ok ? reading.signature.protectedBytes : EMPTY;
 }
 
 function isPrincipal(value: Principal | AnswerVerdict): value is Principal {

@@ -5,7 +5,8 @@
  * @noble/curves. Before pairing it is read-only: values show, controls are disabled,
  * the reason and a pairing code are on screen. After `pasarela pair CODE --can
  * operate` (the real command) the page picks up its grant, and Brew works; the grant
- * survives a reload (IndexedDB).
+ * survives a reload (IndexedDB). Its commands leave sealed to the gateway, and the
+ * PATCHes come sealed to the page, which opens them (@noble/ciphers).
  */
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
@@ -116,5 +117,38 @@ describe.skipIf(missing !== undefined && !process.env.CI)('pairing the dashboard
     await page.locator('body[data-paired="yes"]').waitFor(WAIT);
     await page.locator('[data-device="coffee"][data-online="true"][data-readonly="false"]').waitFor(WAIT);
     expect(await page.locator('[data-device="coffee"]').getByRole('button', { name: 'Brew', exact: true }).isDisabled()).toBe(false);
+  });
+
+  it('seals its commands to the gateway, and opens the PATCHes the gateway seals to it', async () => {
+    const frames = { sent: [] as string[], received: [] as string[] };
+    page.on('websocket', (socket) => {
+      socket.on('framesent', (frame) => frames.sent.push(String(frame.payload)));
+      socket.on('framereceived', (frame) => frames.received.push(String(frame.payload)));
+    });
+    await page.reload();
+    await page.locator('body[data-paired="yes"][data-sealed="yes"]').waitFor(WAIT);
+    await page.locator('[data-device="coffee"][data-online="true"][data-readonly="false"]').waitFor(WAIT);
+    const temperature = page.locator('[data-device="living-room"] [data-property="temperature"] .value');
+    const shown = await temperature.textContent();
+    // New readings keep coming, every one of them sealed: the page shows what it opened.
+    await page.waitForFunction((before) => document.querySelector('[data-device="living-room"] [data-property="temperature"] .value')?.textContent !== before, shown, WAIT);
+    const patches = frames.received.map((text) => JSON.parse(text) as Record<string, unknown>).filter((d) => d.method === 'PATCH');
+    expect(patches.length).toBeGreaterThan(0);
+    for (const patch of patches) {
+      expect(patch.sealed).toEqual(expect.any(String));
+      expect(patch.body).toBeUndefined();
+    }
+    const card = page.locator('[data-device="coffee"]');
+    await card.getByLabel('Size').selectOption({ label: 'large' });
+    await card.getByRole('button', { name: 'Brew', exact: true }).click();
+    await card.locator('.steps li[data-step="ready"][aria-current="step"]').waitFor(WAIT);
+    // The Brew went out as POST ["sealed"]: its action, its size and its signature inside.
+    const sent = frames.sent.map((text) => JSON.parse(text) as Record<string, unknown>);
+    expect(sent.some((d) => d.sealed !== undefined && d.method === 'POST' && JSON.stringify(d.resource) === '["sealed"]')).toBe(true);
+    for (const text of frames.sent) {
+      expect(text).not.toContain('actions');
+      expect(text).not.toContain('"large"');
+    }
+    expect(pageErrors).toEqual([]);
   });
 });

@@ -5,7 +5,7 @@
  */
 import { decodeDispatch, encodeDispatch } from '../../gateway/jstp/codec/cbor.js';
 import { createDispatch, serializeDispatch, type Dispatch } from '../../gateway/jstp/dispatch.js';
-import { fromHex, toHex } from '../../gateway/security/bytes.js';
+import { base64url, fromHex, toHex } from '../../gateway/security/bytes.js';
 import { presetCapabilities } from '../../gateway/security/capabilities.js';
 import { Curve, okpThumbprintInput } from '../../gateway/security/cose.js';
 import { signatureProtected, signDispatch } from '../../gateway/security/dispatch-signature.js';
@@ -14,6 +14,10 @@ import { createIdentity } from '../../gateway/security/identity.js';
 import { nodeSuite } from '../../gateway/security/node-suite.js';
 import { signedPayload, toBeSigned } from '../../gateway/security/signed-content.js';
 import type { SignatureSuite } from '../../gateway/security/suite.js';
+import { identityDocument } from '../../gateway/security/identity-document.js';
+import { contentKeyFor, seal, sealAnswer, type SealRecipient } from '../../gateway/security/seal.js';
+import { externalAad, splitForSealing } from '../../gateway/security/sealed-dispatch.js';
+import { encStructure } from '../../gateway/security/cose-encrypt.js';
 
 /** RFC 8032 §7.1 TEST 1 and RFC 7748 §6.1 (Alice): keys anyone can check. */
 export const SENSOR = createIdentity(nodeSuite, {
@@ -25,6 +29,23 @@ export const GATEWAY = createIdentity(nodeSuite, {
   signing: fromHex('4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb'),
   agreement: fromHex('5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb'),
 });
+
+/** RFC 8032 §7.1 TEST 3, and an X25519 secret of 32 bytes 0x42: a phone that subscribes too. */
+export const PHONE = createIdentity(nodeSuite, {
+  signing: fromHex('c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7'),
+  agreement: new Uint8Array(32).fill(0x42),
+});
+/** The ephemeral secrets of the sealing vectors: e0 e1 ... ff, and 20 21 ... 3f. */
+export const EPHEMERAL = Uint8Array.from({ length: 32 }, (_, i) => 0xe0 + i);
+export const EPHEMERAL_FANOUT = Uint8Array.from({ length: 32 }, (_, i) => 0x20 + i);
+
+export function recipientOf(identity: typeof GATEWAY): SealRecipient {
+  return { kid: identity.kid, kidHex: identity.kidHex, agreementKey: identity.agreementKey };
+}
+
+function ephemeralOf(secret: Uint8Array): { publicKey: Uint8Array; agree: (key: Uint8Array) => Uint8Array } {
+  return { publicKey: nodeSuite.x25519PublicKey(secret), agree: nodeSuite.agreement(secret) };
+}
 
 /** A suite whose "random" bytes are 00 01 02 ...: for a reproducible cti. */
 const fixedRandom: SignatureSuite = { ...nodeSuite, randomBytes: (n) => Uint8Array.from({ length: n }, (_, i) => i) };
@@ -78,6 +99,48 @@ export function vectors(): Array<[string, string]> {
   // The compact CBOR reads back to the JSON text form.
   const back = decodeDispatch(fromHex(out.find(([name]) => name === 'patch.cbor')![1]));
   if (back.sig !== signed.sig) throw new Error('the CBOR form does not read back');
+
+  // Part 2. The gateway's identity document, issued at 2026-01-01T00:00:00Z.
+  add('gateway.identity-document', identityDocument(GATEWAY, 1767225600000));
+  // The sensor's PUT, signed as 1236, sealed to the gateway with the ephemeral secret e0..ff.
+  const put = createDispatch('PUT', ['devices', 'vault', 'properties', 'code'], { body: { value: '4711' }, timestamp: 1767225602000, token: ['9b2f6a3e-5c1d-4f7a-8e9b-0a1b2c3d4e5f'] });
+  const putSigned: Dispatch = { ...put, sig: signDispatch(SENSOR, put, 1236).sig };
+  const ephemeral = ephemeralOf(EPHEMERAL);
+  add('seal.ephemeral.secret', toHex(EPHEMERAL));
+  add('seal.ephemeral.public', toHex(ephemeral.publicKey));
+  const shared = ephemeral.agree(GATEWAY.agreementKey);
+  add('seal.shared-secret', toHex(shared));
+  const derived = contentKeyFor(nodeSuite, shared, ephemeral.publicKey, GATEWAY.kid);
+  add('seal.kdf-context', toHex(derived.info));
+  add('seal.content-key', toHex(derived.key));
+  const split = splitForSealing(putSigned, 'full');
+  add('seal.plaintext', toHex(split.plaintext));
+  const aad = externalAad(split.outer);
+  add('seal.external-aad', toHex(aad));
+  add('seal.enc-structure', toHex(encStructure('Encrypt0', Uint8Array.of(0xa1, 0x01, 0x01), aad)));
+  const sealed = seal(nodeSuite, [recipientOf(GATEWAY)], split.plaintext, (more) => externalAad(split.outer, more), { ephemeral, answers: true });
+  add('seal.sealed', toHex(sealed.bytes));
+  const sealedRequest: Dispatch = { ...split.outer, sealed: base64url(sealed.bytes) };
+  add('seal.json', serializeDispatch(sealedRequest));
+  add('seal.cbor', toHex(encodeDispatch(sealedRequest)));
+  add('seal.answer-key', toHex(sealed.answerKeys!.key));
+  // The gateway's answer (signed as 78, bound to the request's signature), sealed back as answer 0.
+  const sealedAnswer: Dispatch = { protocol: ['JSTP', '0.5', 'pasarela'], method: 'ANSWER', resource: [200, '9b2f6a3e-5c1d-4f7a-8e9b-0a1b2c3d4e5f', '1c2d3e4f-5a6b-4c7d-8e9f-a0b1c2d3e4f5'], timestamp: 1767225602003, body: { stored: true } };
+  const answerSigned: Dispatch = { ...sealedAnswer, sig: signDispatch(GATEWAY, sealedAnswer, 78, signatureProtected(SENSOR.kid, 1236)).sig };
+  const answerSplit = splitForSealing(answerSigned, 'full');
+  add('seal.answer.plaintext', toHex(answerSplit.plaintext));
+  const answerSealed = sealAnswer(nodeSuite, sealed.answerKeys!, 0, answerSplit.plaintext, externalAad(answerSplit.outer));
+  add('seal.answer.json', serializeDispatch({ ...answerSplit.outer, sealed: base64url(answerSealed) }));
+  // The sensor PATCH of part 1 as the gateway fans it out, signed by the gateway (as 79),
+  // sealed for the sensor and the phone with the ephemeral secret 20..3f.
+  const fanout: Dispatch = { ...patch, sig: signDispatch(GATEWAY, patch, 79).sig };
+  const fanoutSplit = splitForSealing(fanout, 'visible');
+  add('fanout.plaintext', toHex(fanoutSplit.plaintext));
+  const fanoutSealed = seal(nodeSuite, [recipientOf(SENSOR), recipientOf(PHONE)], fanoutSplit.plaintext, (more) => externalAad(fanoutSplit.outer, more), { ephemeral: ephemeralOf(EPHEMERAL_FANOUT) });
+  add('fanout.sealed', toHex(fanoutSealed.bytes));
+  add('fanout.cbor', toHex(encodeDispatch({ ...fanoutSplit.outer, sealed: base64url(fanoutSealed.bytes) })));
+  add('phone.x25519.public', toHex(PHONE.agreementKey));
+  add('phone.kid', PHONE.kidHex);
   return out;
 }
 

@@ -1,7 +1,8 @@
 /**
  * The dashboard's entry point: loads the page's own key (IndexedDB), connects the
  * JSTP client to the gateway that served the page (WebSocket on the same host and
- * port), signing with that key, and starts the dashboard and its pairing panel.
+ * port), signing with that key and sealing to the gateway, and starts the dashboard
+ * and its pairing panel.
  * `?gateway=ws://host:port/` points it at another gateway; `?encoding=cbor` makes it
  * talk compact CBOR (binary WebSocket messages) instead of JSON. Where the browser
  * allows it, a service worker keeps the page available without the gateway.
@@ -10,11 +11,13 @@ import { connect, type ClientEncoding } from '../../gateway/client.js';
 import type { Logger } from '../../gateway/jstp/logger.js';
 import { ClientSecurityStage } from '../../gateway/security/client-stage.js';
 import { nobleSuite } from '../../gateway/security/noble-suite.js';
+import { SealingStage } from '../../gateway/security/sealing-stage.js';
 import { SequenceCounter } from '../../gateway/security/sequence.js';
 import { DispatchSigner } from '../../gateway/security/signer.js';
 import { Dashboard } from './dashboard.js';
 import { loadPageKeys } from './key-store.js';
 import { Pairing } from './pairing.js';
+import { sealToGateway } from './sealing.js';
 import { UplinksView } from './uplinks-view.js';
 import { FleetView } from './fleet-view.js';
 
@@ -66,6 +69,9 @@ async function boot(): Promise<void> {
     // A dashboard should come back soon after the gateway does.
     reconnect: { initialMs: 250, maxMs: 3_000 },
   });
+  // Before the signing stage: inbound it opens what was sealed here, outbound it seals what was signed.
+  const sealing = new SealingStage({ suite: nobleSuite, identity: keys.identity, present: true, logger });
+  client.use(sealing);
   client.use(
     new ClientSecurityStage({
       suite: nobleSuite,
@@ -82,6 +88,7 @@ async function boot(): Promise<void> {
     log: element<HTMLOListElement>('event-log'),
   });
   new Pairing(client, dashboard, keys, element('pairing'), url).start();
+  sealToGateway(client, sealing);
   dashboard.start();
   new UplinksView(client, element('uplinks'), element('uplink-list')).start();
   new FleetView(client, element('fleet'), element('fleet-summary'), element('fleet-list')).start();

@@ -2,7 +2,8 @@
  * The security headers of a dispatch (docs/spec/security.md) in the two wire forms.
  * JSON carries each as text: base64url (no padding) of one CBOR data item. Compact
  * CBOR carries that item itself under a negative key, the range JSTP reserves for
- * the security layer: -1 `sig` (a COSE_Sign1), -2 `grant` (a grant chain).
+ * the security layer: -1 `sig` (a COSE_Sign1), -2 `grant` (a grant chain), -3
+ * `sealed` (a sealed dispatch's COSE structure), -4 `ident` (an identity document).
  * A text value that is not base64url of one well-formed CBOR array stays a text
  * header in CBOR too, so every dispatch reads back as it was.
  */
@@ -18,6 +19,8 @@ export interface SecurityHeader {
 export const SECURITY_HEADERS: readonly SecurityHeader[] = [
   { name: 'sig', key: -1 },
   { name: 'grant', key: -2 },
+  { name: 'sealed', key: -3 },
+  { name: 'ident', key: -4 },
 ];
 
 const BY_NAME: ReadonlyMap<string, SecurityHeader> = new Map(SECURITY_HEADERS.map((header) => [header.name, header]));
