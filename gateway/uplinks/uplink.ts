@@ -8,7 +8,8 @@
  *   once its commit returned, which is how a producer learns it was accepted.
  * - Sending: from the first unacknowledged entry, in order, each with its id header
  *   (`[sender, boot, seq]`), while the link takes them (a high-water mark on what
- *   waits in its socket).
+ *   waits in its socket). Caught up, an entry goes as soon as it is appended, while
+ *   its commit runs (see sendAhead).
  * - Acknowledgement: after a burst the uplink asks the far end for a receipt
  *   (`GET ["gateway", "received", sender]`, served by every Pasarela gateway's dedup
  *   plugin: the highest id it took in from this sender) and deletes what it covers. Nothing is deleted on any other
