@@ -58,6 +58,7 @@ export class BoundedQueue implements OutboxQueue {
   private droppedExpired = 0;
   private refused = 0;
   private readonly committedListeners = new Set<() => void>();
+  private readonly appendedListeners = new Set<(entry: StoredEntry) => void>();
   private readonly levelListeners = new Set<(level: FillLevel, stats: QueueStats) => void>();
   private notifying = false;
   private readonly expireTimer: ReturnType<typeof setInterval> | undefined;
@@ -108,6 +109,7 @@ export class BoundedQueue implements OutboxQueue {
       else if (this.tooOld(now)) this.expire();
     }
     this.updateLevel(dropped);
+    for (const listener of this.appendedListeners) listener(entry);
     return durable;
   }
 
@@ -145,6 +147,11 @@ export class BoundedQueue implements OutboxQueue {
     return () => this.committedListeners.delete(listener);
   }
 
+  onAppended(listener: (entry: StoredEntry) => void): () => void {
+    this.appendedListeners.add(listener);
+    return () => this.appendedListeners.delete(listener);
+  }
+
   onLevel(listener: (level: FillLevel, stats: QueueStats) => void): () => void {
     this.levelListeners.add(listener);
     return () => this.levelListeners.delete(listener);
@@ -154,6 +161,7 @@ export class BoundedQueue implements OutboxQueue {
   stop(): void {
     if (this.expireTimer) clearInterval(this.expireTimer);
     this.committedListeners.clear();
+    this.appendedListeners.clear();
     this.levelListeners.clear();
   }
 

@@ -79,6 +79,12 @@ export interface OutboxQueue {
   /** Returns how many entries it forgot. */
   ack(through: number): number;
   stats(): QueueStats;
+  /**
+   * Called at once for each entry appended, before it is durable (so before it is
+   * accepted or readable): a live link may send it while its commit runs. Returns the
+   * function that stops it.
+   */
+  onAppended(listener: (entry: StoredEntry) => void): () => void;
   /** Called after entries became readable (committed); returns the function that stops it. */
   onCommitted(listener: () => void): () => void;
   /** Called when the fill level changes. */

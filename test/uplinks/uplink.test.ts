@@ -7,6 +7,7 @@
  */
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
 import { connect, type Client } from '../../gateway/client.js';
 import { ConfigError, parseConfig } from '../../gateway/config.js';
@@ -86,6 +87,32 @@ describe('an uplink', () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     expect(last).toMatchObject({ connected: true, accepted: 301, sent: 301, acknowledged: 301, queued: { count: 0, bytes: 0 }, oldestAgeS: null, resent: 0, dropped: { total: 0 } });
+  });
+
+  it('with the link up, sends a dispatch while its commit runs; a request is still answered only once it committed', async () => {
+    const end = await far();
+    const { client, status } = await gatewayWith({ url: `tcp://127.0.0.1:${end.port}`, buffer: { path: 'held.sqlite' } });
+    await eventually(async () => (await status()).connected, 'the uplink connected');
+    // A second connection holds the file's write lock: the writer's commit waits for it (busy timeout 5 s).
+    const holder = new Database(join(folder(), 'held.sqlite'));
+    cleanups.push(() => holder.close());
+    holder.exec('BEGIN IMMEDIATE');
+    let answered = false;
+    const answer = client.patch(['devices', 'lamp', 'properties', 'temperature'], 1).then((reply) => {
+      answered = true;
+      return reply;
+    });
+    // Closed at the end if this test fails early: that rejection is not the failure.
+    answer.catch(() => undefined);
+    await until(() => end.delivered.length === 1, 'the dispatch reached the far end before its commit', 3_000);
+    expect(end.delivered[0]).toMatchObject({ body: 1, id: ['kitchen-pi', expect.any(Number), 1] });
+    expect(answered).toBe(false);
+    expect(await status()).toMatchObject({ accepted: 0, sent: 1 });
+    holder.exec('COMMIT');
+    expect((await answer).body).toMatchObject({ uplink: 'cloud', id: ['kitchen-pi', expect.any(Number), 1] });
+    await eventually(async () => (await status()).acknowledged === 1, 'acknowledged');
+    expect(await status()).toMatchObject({ accepted: 1, sent: 1, queued: { count: 0 }, resent: 0 });
+    expect(end.raw).toHaveLength(1);
   });
 
   it('with serve: true, the far end GETs, PUTs, POSTs and BINDs on the gateway over the same link; what it bound arrives once', async () => {
