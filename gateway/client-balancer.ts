@@ -25,7 +25,7 @@ import { silentLogger, type Logger } from './jstp/logger.js';
 import { Reply, type Answer } from './jstp/reply.js';
 import { randomUUID } from './jstp/uuid.js';
 import { readLoad, type Level, type LoadFigures } from './saturation/report.js';
-import { RequestMethods } from './request-methods.js';
+import { RequestMethods } from './jstp/request-methods.js';
 
 export type { BalancingOptions, PolicyName } from './cluster/balance-policy.js';
 

@@ -20,7 +20,7 @@ import { ErrorCode, errors, PasarelaError, Status } from './jstp/errors.js';
 import { silentLogger, type Logger } from './jstp/logger.js';
 import { BalancedClient, type BalancedOptions } from './client-balancer.js';
 import { dialWebSocket, type WebSocketConstructor } from './client-websocket.js';
-import { RequestMethods } from './request-methods.js';
+import { RequestMethods } from './jstp/request-methods.js';
 
 export type { Answer, EndpointInput, Handler, Incoming, Reply, Stage, Verdict } from './jstp/engine.js';
 export { AnswerError } from './jstp/engine.js';

@@ -27,6 +27,7 @@ import { silentLogger, type Logger } from './logger.js';
 import type { Peer, PeerEndpoint, PeerRequestOptions } from './peer.js';
 import { Pipeline, type Direction, type Stage, type Stopped } from './pipeline.js';
 import { Reply, type Answer, type AnswerSink } from './reply.js';
+import { RequestMethods } from './request-methods.js';
 import { SubscriptionTable, type Subscription } from './table.js';
 import { randomEngineId, randomUUID } from './uuid.js';
 
@@ -159,7 +160,7 @@ function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-export class Engine {
+export class Engine extends RequestMethods {
   /** Written into the `via` trace of every dispatch it delivers to another engine. */
   readonly id: string;
   readonly mode: Mode;
@@ -184,6 +185,7 @@ export class Engine {
   private readonly traceSuffix: string;
 
   constructor(options: EngineOptions = {}) {
+    super();
     this.id = options.id ?? randomEngineId();
     this.ownTrace = Object.freeze({ via: Object.freeze([this.id]) });
     this.traceSuffix = `,"via":${JSON.stringify(this.ownTrace.via)}}`;
@@ -234,22 +236,6 @@ export class Engine {
     return () => {
       this.table.removeSubscription(subscription);
     };
-  }
-
-  get(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
-    return this.request('GET', resource, body, options);
-  }
-  post(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
-    return this.request('POST', resource, body, options);
-  }
-  put(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
-    return this.request('PUT', resource, body, options);
-  }
-  patch(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
-    return this.request('PATCH', resource, body, options);
-  }
-  delete(resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply {
-    return this.request('DELETE', resource, body, options);
   }
 
   /** Sends a regular dispatch with a transaction; the reply resolves with its answers. */

@@ -1,9 +1,10 @@
 /**
  * The method-named shortcuts (`get`, `post`, …) of a request sender, written once for
- * the client and the balancing client: each only names the method of `request`.
+ * the engine, the client and the balancing client: each only names the method of `request`.
  */
-import type { RegularMethod, ResourceElement } from './jstp/dispatch.js';
-import type { Reply, RequestOptions } from './jstp/engine.js';
+import type { RegularMethod, ResourceElement } from './dispatch.js';
+import type { Reply } from './reply.js';
+import type { RequestOptions } from './engine.js';
 
 export abstract class RequestMethods {
   abstract request(method: RegularMethod, resource: ResourceElement[], body?: unknown, options?: RequestOptions): Reply;
