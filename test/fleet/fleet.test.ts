@@ -83,8 +83,8 @@ beforeAll(async () => {
   await untilAsync(async () => {
     for (const member of members.values()) {
       const fleet = await fleetOf(member.client);
-      // Online, and with its sensor online (devices start once the gateway knows it has no standby).
-      if (fleet.members.filter((m) => m.online && m.devices.every((device) => device.online)).length !== NAMES.length) return false;
+      // Online, and with its sensor there and online (devices start once the gateway knows it has no standby).
+      if (fleet.members.filter((m) => m.online && m.devices.length > 0 && m.devices.every((device) => device.online)).length !== NAMES.length) return false;
     }
     return true;
   }, 'every gateway to see the whole fleet');
