@@ -86,6 +86,14 @@ beforeAll(async () => {
       // Online, and with its sensor there and online (devices start once the gateway knows it has no standby).
       if (fleet.members.filter((m) => m.online && m.devices.length > 0 && m.devices.every((device) => device.online)).length !== NAMES.length) return false;
     }
+    // And reaches every other one: a heartbeat can arrive before the cluster's routes
+    // carry the other gateway's request subscription to this one's server (502 until then).
+    for (const member of members.values()) {
+      for (const name of NAMES) {
+        const answers = await member.client.get(['fleet', name, 'devices']).all();
+        if (!answers.some((answer) => answer.status === 200)) return false;
+      }
+    }
     return true;
   }, 'every gateway to see the whole fleet');
 }, 90_000);
