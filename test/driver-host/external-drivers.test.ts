@@ -8,8 +8,9 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type Client } from '../../gateway/client.js';
+import type { Client } from '../../gateway/client.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
+import { connectedClient } from '../support/connected-client.js';
 import { pasarelaRuns, ROOT } from '../support/pasarela.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'drivers');
@@ -42,12 +43,7 @@ async function config(name: string, lines: string[]): Promise<string> {
   return path;
 }
 
-async function client(tcp: number): Promise<Client> {
-  const peer = connect(`tcp://127.0.0.1:${tcp}`, { reconnect: false });
-  cleanups.push(() => peer.close());
-  await peer.ready();
-  return peer;
-}
+const client = (tcp: number): Promise<Client> => connectedClient(tcp, cleanups);
 
 describe('drivers from outside', () => {
   it('load a package and a file from the config folder; GET ["drivers"] lists each with its version and origin', async () => {

@@ -10,8 +10,9 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type Client } from '../../gateway/client.js';
+import type { Client } from '../../gateway/client.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
+import { connectedClient } from '../support/connected-client.js';
 import { parseJson, pasarelaRuns, ROOT, type Run } from '../support/pasarela.js';
 
 const FIXTURES = join(ROOT, 'test', 'fixtures', 'drivers');
@@ -34,9 +35,7 @@ async function start(faulty: Record<string, unknown>, restart = 'false'): Promis
   const options = JSON.stringify(faulty);
   await writeFile(path, ['drivers:', `  - { module: ${join(FIXTURES, 'steady.js')} }`, `  - { module: ${join(FIXTURES, 'faulty.js')}, options: ${options}, restart: ${restart} }`, ''].join('\n'));
   const { run, tcp } = await gateway('--config', path);
-  const peer = connect(`tcp://127.0.0.1:${tcp}`, { reconnect: false });
-  cleanups.push(() => peer.close());
-  await peer.ready();
+  const peer = await connectedClient(tcp, cleanups);
   return { run, peer };
 }
 

@@ -12,8 +12,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type Client } from '../../gateway/client.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
+import { connectedClient } from '../support/connected-client.js';
 import { parseJson, pasarelaRuns, ROOT } from '../support/pasarela.js';
 
 const EXAMPLE = join(ROOT, 'docs', 'examples', 'ble-thermometer');
@@ -49,9 +49,7 @@ describe('a BLE thermometer from a YAML profile', () => {
     const control = parseJson(await run.line('stdout', (line) => parseJson(line)?.msg === 'simulated peripheral control'))!.port as number;
     const radio = net.connect(control, '127.0.0.1');
     cleanups.push(() => radio.destroy());
-    const peer: Client = connect(`tcp://127.0.0.1:${tcp}`, { reconnect: false });
-    cleanups.push(() => peer.close());
-    await peer.ready();
+    const peer = await connectedClient(tcp, cleanups);
 
     // Found by its advertised service; its first reading came as it connected.
     await expect.poll(async () => ((await peer.get(['devices', 'thermometer'])).body as { online: boolean }).online, { timeout: 10_000 }).toBe(true);

@@ -10,8 +10,9 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { SerialPort } from 'serialport';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { connect, type Client } from '../../gateway/client.js';
+import type { Client } from '../../gateway/client.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
+import { connectedClient } from '../support/connected-client.js';
 import { Mosquitto } from '../support/mosquitto.js';
 import { parseJson, pasarelaRuns } from '../support/pasarela.js';
 import { startPtyPair } from '../support/socat.js';
@@ -38,12 +39,7 @@ async function project(config: string, profiles: Record<string, string>): Promis
   return join(folder, 'pasarela.yaml');
 }
 
-async function client(tcp: number): Promise<Client> {
-  const peer = connect(`tcp://127.0.0.1:${tcp}`, { reconnect: false });
-  cleanups.push(() => peer.close());
-  await peer.ready();
-  return peer;
-}
+const client = (tcp: number): Promise<Client> => connectedClient(tcp, cleanups);
 
 function nextPatch(peer: Client, resource: string[], accept: (value: unknown) => boolean = () => true): Promise<unknown> {
   return new Promise((resolve) => {

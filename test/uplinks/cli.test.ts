@@ -12,9 +12,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, it, type TestContext } from 'vitest';
-import { connect, type Client } from '../../gateway/client.js';
+import type { Client } from '../../gateway/client.js';
 import type { UplinkStatus } from '../../gateway/uplinks/uplink.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
+import { connectedClient } from '../support/connected-client.js';
 import { deadPort, parseJson, pasarelaRuns, ROOT, Run } from '../support/pasarela.js';
 import { until } from '../support/until.js';
 import { checkHistory, eventually, startFarEnd, temporaryFolder, type Arrival } from './harness.js';
@@ -36,12 +37,7 @@ async function configFile(url: string, extra: string[] = []): Promise<string> {
   return path;
 }
 
-async function client(tcp: number): Promise<Client> {
-  const peer = connect(`tcp://127.0.0.1:${tcp}`, { reconnect: false });
-  cleanups.push(() => peer.close());
-  await peer.ready();
-  return peer;
-}
+const client = (tcp: number): Promise<Client> => connectedClient(tcp, cleanups);
 
 async function uplinkStatus(peer: Client): Promise<UplinkStatus> {
   return ((await peer.get(['gateway', 'uplinks'])).body as UplinkStatus[])[0]!;

@@ -12,10 +12,10 @@ import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { connect } from '../../gateway/client.js';
 import type { UplinkStatus } from '../../gateway/uplinks/uplink.js';
 import { Random } from '../../firmware-sim/sensors/random.js';
 import { cleanupsAfterEach } from '../support/cleanups.js';
+import { connectedClient } from '../support/connected-client.js';
 import { deadPort, pasarelaRuns, type Run } from '../support/pasarela.js';
 import { checkHistory, eventually, startFarEnd, temporaryFolder, type FarEnd } from './harness.js';
 import { produce } from './producer.js';
@@ -77,9 +77,7 @@ describe('the crash harness', () => {
 
     // The last start: the queue drains to the far end.
     const { tcp } = await startPasarela('-c', config);
-    const client = connect(`tcp://127.0.0.1:${tcp}`, { reconnect: false });
-    cleanups.push(() => client.close());
-    await client.ready();
+    const client = await connectedClient(tcp, cleanups);
     let status: UplinkStatus | undefined;
     await eventually(async () => {
       status = ((await client.get(['gateway', 'uplinks'])).body as UplinkStatus[])[0];
